@@ -1,0 +1,211 @@
+package abi
+
+// Enumerations and constants of FreeBSD 12 amd64 vmm (sys/amd64/include/vmm.h,
+// vmm_dev.h); reference/vmm-interface.md §4. The names are FreeBSD's so a
+// reader can grep both trees for the same word.
+
+// enum vm_reg_name (§4.1). VM_REG_LAST is 44 in FreeBSD 12.
+const (
+	VM_REG_GUEST_RAX int32 = iota
+	VM_REG_GUEST_RBX
+	VM_REG_GUEST_RCX
+	VM_REG_GUEST_RDX
+	VM_REG_GUEST_RSI
+	VM_REG_GUEST_RDI
+	VM_REG_GUEST_RBP
+	VM_REG_GUEST_R8
+	VM_REG_GUEST_R9
+	VM_REG_GUEST_R10
+	VM_REG_GUEST_R11
+	VM_REG_GUEST_R12
+	VM_REG_GUEST_R13
+	VM_REG_GUEST_R14
+	VM_REG_GUEST_R15
+	VM_REG_GUEST_CR0
+	VM_REG_GUEST_CR3
+	VM_REG_GUEST_CR4
+	VM_REG_GUEST_DR7
+	VM_REG_GUEST_RSP
+	VM_REG_GUEST_RIP
+	VM_REG_GUEST_RFLAGS
+	VM_REG_GUEST_ES
+	VM_REG_GUEST_CS
+	VM_REG_GUEST_SS
+	VM_REG_GUEST_DS
+	VM_REG_GUEST_FS
+	VM_REG_GUEST_GS
+	VM_REG_GUEST_LDTR
+	VM_REG_GUEST_TR
+	VM_REG_GUEST_IDTR
+	VM_REG_GUEST_GDTR
+	VM_REG_GUEST_EFER
+	VM_REG_GUEST_CR2
+	VM_REG_GUEST_PDPTE0
+	VM_REG_GUEST_PDPTE1
+	VM_REG_GUEST_PDPTE2
+	VM_REG_GUEST_PDPTE3
+	VM_REG_GUEST_INTR_SHADOW
+	VM_REG_GUEST_DR0
+	VM_REG_GUEST_DR1
+	VM_REG_GUEST_DR2
+	VM_REG_GUEST_DR3
+	VM_REG_GUEST_DR6
+	VM_REG_LAST
+)
+
+// enum vm_exitcode (§4.2). VM_EXITCODE_MAX is 23 in FreeBSD 12.
+const (
+	VM_EXITCODE_INOUT int32 = iota
+	VM_EXITCODE_VMX
+	VM_EXITCODE_BOGUS
+	VM_EXITCODE_RDMSR
+	VM_EXITCODE_WRMSR
+	VM_EXITCODE_HLT
+	VM_EXITCODE_MTRAP
+	VM_EXITCODE_PAUSE
+	VM_EXITCODE_PAGING
+	VM_EXITCODE_INST_EMUL
+	VM_EXITCODE_SPINUP_AP
+	VM_EXITCODE_DEPRECATED1
+	VM_EXITCODE_RENDEZVOUS
+	VM_EXITCODE_IOAPIC_EOI
+	VM_EXITCODE_SUSPENDED
+	VM_EXITCODE_INOUT_STR
+	VM_EXITCODE_TASK_SWITCH
+	VM_EXITCODE_MONITOR
+	VM_EXITCODE_MWAIT
+	VM_EXITCODE_SVM
+	VM_EXITCODE_REQIDLE
+	VM_EXITCODE_DEBUG
+	VM_EXITCODE_VMINSN
+	VM_EXITCODE_MAX
+)
+
+// enum vm_suspend_how (§4.3).
+const (
+	VM_SUSPEND_NONE int32 = iota
+	VM_SUSPEND_RESET
+	VM_SUSPEND_POWEROFF
+	VM_SUSPEND_HALT
+	VM_SUSPEND_TRIPLEFAULT
+	VM_SUSPEND_LAST
+)
+
+// enum vm_cap_type (§4.3, §11). VM_CAP_MAX is 5 in FreeBSD 12.
+const (
+	VM_CAP_HALT_EXIT int32 = iota
+	VM_CAP_MTRAP_EXIT
+	VM_CAP_PAUSE_EXIT
+	VM_CAP_UNRESTRICTED_GUEST
+	VM_CAP_ENABLE_INVPCID
+	VM_CAP_MAX
+)
+
+// enum x2apic_state.
+const (
+	X2APIC_DISABLED int32 = iota
+	X2APIC_ENABLED
+	X2APIC_STATE_LAST
+)
+
+// enum vcpu_state (§5).
+const (
+	VCPU_IDLE int32 = iota
+	VCPU_FROZEN
+	VCPU_RUNNING
+	VCPU_SLEEPING
+)
+
+// enum vm_cpu_mode.
+const (
+	CPU_MODE_REAL int32 = iota
+	CPU_MODE_PROTECTED
+	CPU_MODE_COMPATIBILITY
+	CPU_MODE_64BIT
+)
+
+// enum vm_paging_mode.
+const (
+	PAGING_MODE_FLAT int32 = iota
+	PAGING_MODE_32
+	PAGING_MODE_PAE
+	PAGING_MODE_64
+)
+
+// enum vm_intr_trigger.
+const (
+	EDGE_TRIGGER int32 = iota
+	LEVEL_TRIGGER
+)
+
+// vm_cpuset.which.
+const (
+	VM_ACTIVE_CPUS    int32 = 0
+	VM_SUSPENDED_CPUS int32 = 1
+	VM_DEBUG_CPUS     int32 = 2
+)
+
+// Limits and memory-segment ids (§4.3).
+const (
+	VM_MAXCPU       = 16
+	VM_MAX_NAMELEN  = 32 // kernel buffer; names must be at most 31 characters
+	VM_MAX_MEMSEGS  = 3
+	VM_MAX_MEMMAPS  = 4
+	SPECNAMELEN     = 63
+	VM_SYSMEM       = 0
+	VM_BOOTROM      = 1
+	VM_FRAMEBUFFER  = 2
+	MAX_VM_STATS    = 64
+	VIE_INST_SIZE   = 15
+	CPUSET_SIZE     = 32 // sizeof(cpuset_t) on FreeBSD 12 amd64
+	VM_IOAPIC_PINS  = 32
+	VM_IOPORT_LIMIT = 0x500 // ports at or above go to userspace (§7.2)
+)
+
+// Memory-map flags and protections (§6.2).
+const (
+	VM_MEMMAP_F_WIRED = 0x01
+	VM_MEMMAP_F_IOMMU = 0x02
+
+	PROT_READ  = 0x1
+	PROT_WRITE = 0x2
+	PROT_EXEC  = 0x4
+	PROT_ALL   = PROT_READ | PROT_WRITE | PROT_EXEC
+)
+
+// seg_desc.access bits: the VT-x access-rights format vmm uses for every
+// backend (§4.3).
+const (
+	SEG_DESC_TYPE_MASK = 0x1f // type (bits 0-3) plus S (bit 4)
+	SEG_DESC_S         = 0x10
+	SEG_DESC_DPL_SHIFT = 5
+	SEG_DESC_DPL_MASK  = 0x3
+	SEG_DESC_PRESENT   = 0x80
+	SEG_DESC_AVL       = 0x1000
+	SEG_DESC_L         = 0x2000
+	SEG_DESC_DEF32     = 0x4000
+	SEG_DESC_GRAN      = 0x8000
+	SEG_DESC_UNUSABLE  = 0x10000
+)
+
+// enum task_switch_reason: why a TASK_SWITCH exit happened (§3.1).
+const (
+	TSR_CALL int32 = iota
+	TSR_IRET
+	TSR_JMP
+	TSR_IDT_GATE // task gate in the IDT
+)
+
+// Intinfo format of VM_GET_INTINFO/VM_SET_INTINFO: AMD's EXITINTINFO layout
+// for every backend (§8.2).
+const (
+	VM_INTINFO_VECTOR_MASK = 0xff
+	VM_INTINFO_TYPE        = 0x700
+	VM_INTINFO_HWINTR      = 0 << 8
+	VM_INTINFO_NMI         = 2 << 8
+	VM_INTINFO_HWEXCEPTION = 3 << 8
+	VM_INTINFO_SWINTR      = 4 << 8
+	VM_INTINFO_DEL_ERRCODE = 0x800
+	VM_INTINFO_RSVD        = 0x7ffff000
+	VM_INTINFO_VALID       = 0x80000000
+)
