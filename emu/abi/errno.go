@@ -9,6 +9,8 @@
 
 package abi
 
+import "strconv"
+
 // Errno is a FreeBSD errno value. Its numbers are FreeBSD's, not Linux's
 // (EAGAIN is 35 here), and Error returns FreeBSD's strerror(3) text, so a
 // message printed by softvmm reads as it would on FreeBSD.
@@ -256,12 +258,4 @@ func (e Errno) Name() string {
 	return "Errno(" + itoa(int(e)) + ")"
 }
 
-func itoa(v int) string {
-	if v < 0 {
-		return "-" + itoa(-v)
-	}
-	if v < 10 {
-		return string(rune('0' + v))
-	}
-	return itoa(v/10) + string(rune('0'+v%10))
-}
+func itoa(v int) string { return strconv.Itoa(v) }
