@@ -1,0 +1,11 @@
+// Package devices holds softvmm's in-kernel platform device models, one
+// package per device (lapic, ioapic, atpic, pit, hpet, rtc, pmtimer), as
+// FreeBSD's vmm keeps them in sys/amd64/vmm/io (reference/vmm-devices.md).
+//
+// Each device owns only its own register window, takes (offset, size,
+// value) accesses, raises interrupts through an injected line, and reads
+// time only from the VM's clock. Devices never import the interpreter;
+// emu/vmm wires them to it. They arrive with the platform issue; until
+// then no port or MMIO range is handled in the kernel and every access
+// leaves VM_RUN for userspace.
+package devices
