@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func runMain(t *testing.T, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	status = Main(args, strings.NewReader(""), &o, &e)
+	return o.String(), e.String(), status
+}
+
+// The embedded demo is testdata/demo.elf as `make testdata` built it.
+func TestEmbeddedDemoMatchesTestdata(t *testing.T) {
+	want, err := os.ReadFile("../../testdata/demo.elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(demoELF, want) {
+		t.Fatal("cmd/softvmm/demo.elf differs from testdata/demo.elf: run `make testdata`")
+	}
+}
+
+// Each guest's expected output comes from outside the emulator:
+// testdata/*.out, written for hello.elf by running the same C code natively
+// (testdata/Makefile), so a wrong instruction shows up as a diff.
+func TestGuests(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		out    string // file with the expected stdout
+		status int
+	}{
+		{[]string{"run"}, "demo.out", 0},
+		{[]string{"run", "../../testdata/hello.elf"}, "hello.out", 0},
+		{[]string{"run", "../../testdata/exit33.elf"}, "exit33.out", 33},
+	} {
+		t.Run(c.out, func(t *testing.T) {
+			want, err := os.ReadFile("../../testdata/" + c.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, status := runMain(t, c.args...)
+			if status != c.status {
+				t.Fatalf("status %d, want %d; stderr:\n%s", status, c.status, errOut)
+			}
+			if out != string(want) {
+				t.Fatalf("stdout:\n%s\nwant:\n%s", out, want)
+			}
+			// Determinism: the same image gives byte-identical output.
+			out2, _, status2 := runMain(t, c.args...)
+			if out2 != out || status2 != status {
+				t.Fatal("second run differs from the first")
+			}
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	notELF := dir + "/not.elf"
+	os.WriteFile(notELF, []byte("hello, world"), 0o644)
+	for _, c := range []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{}, 2, "usage: softvmm"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run", "--mem", "12x"}, 2, "bad size"},
+		{[]string{"run", "--mem", "4097"}, 2, "multiple of 4096"},
+		{[]string{"run", "a", "b"}, 2, "one IMAGE at most"},
+		{[]string{"run", dir + "/missing.elf"}, 1, "missing.elf"},
+		{[]string{"run", notELF}, 1, notELF + ":"},
+	} {
+		_, errOut, status := runMain(t, c.args...)
+		if status != c.status || !strings.Contains(errOut, c.stderr) {
+			t.Errorf("softvmm %q: status %d stderr %q; want %d and %q", c.args, status, errOut, c.status, c.stderr)
+		}
+	}
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	out, _, status := runMain(t, "run", "--help")
+	if status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	for _, want := range []string{"-mem", "0xf4", "IMAGE"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run --help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The real process, built and executed: its exit status is what a shell
+// or CI job sees (isa-debug-exit's (v<<1)|1 for exit33.elf).
+func TestBinaryExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := t.TempDir() + "/softvmm"
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for image, want := range map[string]int{"": 0, "../../testdata/exit33.elf": 33, "../../testdata/hello.elf": 0} {
+		args := []string{"run"}
+		if image != "" {
+			args = append(args, image)
+		}
+		err := exec.Command(bin, args...).Run()
+		got := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("softvmm run %s: exit status %d, want %d", image, got, want)
+		}
+	}
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"softvmm/emu/abi"
+	"softvmm/emu/boot"
+	"softvmm/emu/userdev"
+	"softvmm/emu/vmm"
+	"softvmm/emu/vmmapi"
+	"softvmm/jail"
+)
+
+// demoELF is testdata/demo.elf, copied here by `make testdata` because
+// go:embed cannot reach outside the package directory; a test checks the
+// two copies are identical.
+//
+//go:embed demo.elf
+var demoELF []byte
+
+// Exit statuses of `softvmm run`. Guest power-off and halt are success
+// (DESIGN.md "Guest images and the runner"); a triple fault and a fatal
+// VM_RUN error use bhyve's numbers (reference/vmm-interface.md §7.5). A
+// guest write of v to port 0xf4 exits with (v<<1)|1, which the operating
+// system truncates to its low 8 bits.
+const (
+	exitOK          = 0
+	exitSetup       = 1 // the image or the VM could not be set up
+	exitUsage       = 2
+	exitTripleFault = 3
+	exitFatal       = 4 // VM_RUN failed, or an exit nothing here handles
+)
+
+const runUsage = `usage: softvmm run [flags] [IMAGE]
+
+Boots IMAGE (an ELF64 executable, loaded the way bhyveload loads a FreeBSD
+kernel: 64-bit long mode, identity-mapped low memory) on one vCPU. Without
+IMAGE it boots the demo guest built into softvmm.
+
+The guest's COM1 serial port (0x3f8) is standard output. A guest write of
+value v to port 0xf4 (QEMU's isa-debug-exit) ends the run with exit status
+(v<<1)|1. Guest halt with interrupts off or power-off exits 0; a triple
+fault exits 3 and prints the vCPU's registers on standard error; an
+emulator or VM_RUN failure exits 4.
+
+Flags:
+`
+
+type runFlags struct {
+	mem uint64
+}
+
+func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rf runFlags
+	memFlag := sizeFlag{v: vmmapi.DefaultMem}
+	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix (default 256M)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	rf.mem = memFlag.v
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "softvmm run: one IMAGE at most, got %d\n", fs.NArg())
+		return exitUsage
+	}
+	image, imageName := demoELF, "demo guest"
+	if fs.NArg() == 1 {
+		imageName = fs.Arg(0)
+		b, err := os.ReadFile(imageName)
+		if err != nil {
+			fmt.Fprintf(stderr, "softvmm run: %v\n", err)
+			return exitSetup
+		}
+		image = b
+	}
+	out := bufio.NewWriter(stdout)
+	status := runImage(image, imageName, rf, out, stderr)
+	out.Flush()
+	return status
+}
+
+// runImage is bhyveload and bhyve in one: create the VM through the
+// emulated kernel as root, load the image, and loop on VM_RUN, handling in
+// userspace what bhyve's userspace handles.
+func runImage(image []byte, imageName string, rf runFlags, out *bufio.Writer, stderr io.Writer) int {
+	h := jail.NewHost()
+	k := vmm.NewKernel(h)
+	if err := k.Load(); err != nil {
+		fmt.Fprintf(stderr, "softvmm: kldload vmm: %v\n", err)
+		return exitSetup
+	}
+	td := &vmm.Thread{Cred: h.RootCred()}
+	const name = "softvmm"
+	if err := vmmapi.Create(k, td, name); err != nil {
+		fmt.Fprintf(stderr, "softvmm: hw.vmm.create: %v\n", err)
+		return exitSetup
+	}
+	ctx, err := vmmapi.Open(k, td, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "softvmm: open /dev/vmm/%s: %v\n", name, err)
+		return exitSetup
+	}
+	defer ctx.Destroy()
+	if err := ctx.SetupMemory(rf.mem); err != nil {
+		fmt.Fprintf(stderr, "softvmm: guest memory of %d bytes: %v\n", rf.mem, err)
+		return exitSetup
+	}
+	if _, err := boot.LoadELF64(ctx, image, ctx.Lowmem()); err != nil {
+		fmt.Fprintf(stderr, "softvmm: %s: %v\n", imageName, err)
+		return exitSetup
+	}
+	if err := ctx.ActivateCPU(0); err != nil {
+		fmt.Fprintf(stderr, "softvmm: VM_ACTIVATE_CPU: %v\n", err)
+		return exitSetup
+	}
+
+	ports := &userdev.PortBus{}
+	ports.Register(userdev.COM1Base, userdev.COM1Size, userdev.NewUART(lineFlusher{out}))
+	dbg := userdev.NewDebugExit(nil)
+	ports.Register(userdev.DebugExitBase, userdev.DebugExitSize, dbg)
+
+	var ex abi.VMExit
+	for {
+		if err := ctx.Run(0, &ex); err != nil {
+			out.Flush()
+			fmt.Fprintf(stderr, "softvmm: VM_RUN: %v\n", err)
+			if e := ctx.Dev().VM().LastError(0); e != nil {
+				fmt.Fprintf(stderr, "softvmm: %v\n", e)
+			}
+			return exitFatal
+		}
+		switch ex.Exitcode {
+		case abi.VM_EXITCODE_INOUT:
+			io := ex.Inout()
+			val, _ := ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
+			if status, ok := dbg.Status(); ok {
+				return int(status & 0xff) // what the OS keeps of an exit status
+			}
+			if io.In {
+				// Merge the value under the access size, as bhyve's
+				// emulate_inout does; ports nobody owns read as all ones,
+				// as on QEMU's ISA bus.
+				rax, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RAX)
+				mask := uint64(1)<<(8*uint(io.Bytes)) - 1
+				ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, rax&^mask|uint64(val)&mask)
+			}
+		case abi.VM_EXITCODE_RDMSR:
+			// An MSR neither the interpreter nor the kernel owns reads as
+			// 0, as with bhyve -w; writes are ignored.
+			ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, 0)
+			ctx.SetRegister(0, abi.VM_REG_GUEST_RDX, 0)
+		case abi.VM_EXITCODE_WRMSR, abi.VM_EXITCODE_REQIDLE, abi.VM_EXITCODE_BOGUS, abi.VM_EXITCODE_MTRAP:
+		case abi.VM_EXITCODE_SUSPENDED:
+			out.Flush()
+			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
+				fmt.Fprintf(stderr, "softvmm: guest triple fault at rip %#x\n", ex.Rip)
+				dumpRegs(ctx, stderr)
+				return exitTripleFault
+			}
+			return exitOK
+		case abi.VM_EXITCODE_INST_EMUL:
+			out.Flush()
+			fmt.Fprintf(stderr, "softvmm: guest accessed guest-physical address %#x, which no RAM or device backs, at rip %#x\n",
+				ex.InstEmul().Gpa, ex.Rip)
+			dumpRegs(ctx, stderr)
+			return exitFatal
+		default:
+			out.Flush()
+			fmt.Fprintf(stderr, "softvmm: unhandled exit %s at rip %#x\n", abi.ExitcodeName(ex.Exitcode), ex.Rip)
+			dumpRegs(ctx, stderr)
+			return exitFatal
+		}
+	}
+}
+
+// dumpRegs prints the vCPU's registers the way a person debugging a guest
+// wants them: general registers, RIP/RFLAGS, control registers.
+func dumpRegs(ctx *vmmapi.VMCtx, w io.Writer) {
+	regs := []int32{
+		abi.VM_REG_GUEST_RAX, abi.VM_REG_GUEST_RBX, abi.VM_REG_GUEST_RCX, abi.VM_REG_GUEST_RDX,
+		abi.VM_REG_GUEST_RSI, abi.VM_REG_GUEST_RDI, abi.VM_REG_GUEST_RBP, abi.VM_REG_GUEST_RSP,
+		abi.VM_REG_GUEST_R8, abi.VM_REG_GUEST_R9, abi.VM_REG_GUEST_R10, abi.VM_REG_GUEST_R11,
+		abi.VM_REG_GUEST_R12, abi.VM_REG_GUEST_R13, abi.VM_REG_GUEST_R14, abi.VM_REG_GUEST_R15,
+		abi.VM_REG_GUEST_RIP, abi.VM_REG_GUEST_RFLAGS, abi.VM_REG_GUEST_CR0, abi.VM_REG_GUEST_CR2,
+		abi.VM_REG_GUEST_CR3, abi.VM_REG_GUEST_CR4, abi.VM_REG_GUEST_EFER, abi.VM_REG_GUEST_CS,
+	}
+	for i, r := range regs {
+		v, err := ctx.GetRegister(0, r)
+		if err != nil {
+			continue
+		}
+		sep := "  "
+		if i%4 == 3 || i == len(regs)-1 {
+			sep = "\n"
+		}
+		fmt.Fprintf(w, "%6s=%016x%s", abi.RegName(r), v, sep)
+	}
+}
+
+// lineFlusher flushes the buffered stdout after each newline the guest
+// prints, so a person watching a long run sees whole lines as they come
+// while a chatty guest still costs one write per line, not per byte.
+type lineFlusher struct{ w *bufio.Writer }
+
+func (l lineFlusher) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if err == nil && strings.IndexByte(string(p), '\n') >= 0 {
+		err = l.w.Flush()
+	}
+	return n, err
+}
+
+// sizeFlag parses a byte count with an optional K, M or G suffix.
+type sizeFlag struct{ v uint64 }
+
+func (s *sizeFlag) String() string { return strconv.FormatUint(s.v, 10) }
+
+func (s *sizeFlag) Set(v string) error {
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(v, "K") || strings.HasSuffix(v, "k"):
+		mult, v = 1<<10, v[:len(v)-1]
+	case strings.HasSuffix(v, "M") || strings.HasSuffix(v, "m"):
+		mult, v = 1<<20, v[:len(v)-1]
+	case strings.HasSuffix(v, "G") || strings.HasSuffix(v, "g"):
+		mult, v = 1<<30, v[:len(v)-1]
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 || n > (1<<47)/mult {
+		return fmt.Errorf("bad size %q", v)
+	}
+	n *= mult
+	if n%4096 != 0 {
+		return fmt.Errorf("size %d is not a multiple of 4096", n)
+	}
+	s.v = n
+	return nil
+}

@@ -1,0 +1,61 @@
+package cpu
+
+import "encoding/binary"
+
+// The CPUID table is fixed and advertises only what this interpreter
+// implements, shaped the way vmm presents CPUID (reference/vmm-interface.md
+// §12: APIC id in leaf 1 EBX[31:24], HYPERVISOR bit, leaf 0x40000000
+// "bhyve bhyve "):
+//
+//	leaf 0           EAX 1 (max basic leaf), vendor "SoftvmmGoCPU"
+//	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
+//	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
+//	                 ECX CX16 (13), HYPERVISOR (31)
+//	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
+//	                     PGE (13), CMOV (15)
+//	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
+//	0x80000000       EAX 0x80000004 (max extended leaf)
+//	0x80000001       ECX LAHF/SAHF (0); EDX SYSCALL (11), NX (20),
+//	                 1 GiB pages (26), LM (29)
+//	0x80000002-4     brand string "softvmm x86-64 interpreter"
+//	anything else    zeros
+//
+// The vendor string is deliberately neither Intel's nor AMD's, so guests
+// take their generic paths instead of vendor-specific ones. No FPU, SSE or
+// APIC bit: x87/SSE belong to a later issue and the local APIC is a device
+// the CPU does not know about (emu/vmm may add the APIC bit when it wires
+// one).
+const (
+	cpuidVendor = "SoftvmmGoCPU"
+	cpuidBrand  = "softvmm x86-64 interpreter"
+)
+
+func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
+	reg3 := func(s string) (uint32, uint32, uint32) {
+		var buf [12]byte
+		copy(buf[:], s)
+		return binary.LittleEndian.Uint32(buf[0:]), binary.LittleEndian.Uint32(buf[4:]), binary.LittleEndian.Uint32(buf[8:])
+	}
+	switch leaf {
+	case 0:
+		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
+		return 1, b, cx, d
+	case 1:
+		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16, 1<<13 | 1<<31,
+			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15
+	case 0x40000000:
+		b, cx, d = reg3("bhyve bhyve ")
+		return 0x40000000, b, cx, d
+	case 0x80000000:
+		return 0x80000004, 0, 0, 0
+	case 0x80000001:
+		return 0, 0, 1, 1<<11 | 1<<20 | 1<<26 | 1<<29
+	case 0x80000002, 0x80000003, 0x80000004:
+		var buf [48]byte
+		copy(buf[:], cpuidBrand)
+		p := buf[(leaf-0x80000002)*16:]
+		return binary.LittleEndian.Uint32(p), binary.LittleEndian.Uint32(p[4:]),
+			binary.LittleEndian.Uint32(p[8:]), binary.LittleEndian.Uint32(p[12:])
+	}
+	return 0, 0, 0, 0
+}

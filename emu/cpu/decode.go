@@ -1,0 +1,273 @@
+package cpu
+
+import (
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Decoding goes through golang.org/x/arch/x86/x86asm, wrapped here with the
+// fix-ups reference/style-and-ecosystem.md §B3 lists (each has a golden
+// test in decode_test.go):
+//   - hint NOPs 0F 18-1F, including endbr64 (F3 0F 1E FA), which x86asm
+//     decodes as a lone prefix: decoded as NOP with the ModRM length;
+//   - default-64-bit operations (PUSH, POP, CALL, RET, JMP, LEAVE, PUSHF,
+//     POPF): x86asm's DataSize is 32; the effective size is 64 (16 with 66);
+//   - string instructions: MemBytes is 0; the element size comes from Op;
+//   - immediates arrive sign-extended to int64 and are masked to the
+//     operand size here;
+//   - MOV to/from CRn/DRn: width from the register argument (always 64).
+// The result is a compact insn holding its handler, decoded once per
+// cached instruction.
+
+// translate decodes the block starting at c.rip, whose first byte is on
+// the page e maps. It returns nil (fault in c.mf) when not even the first
+// instruction can be fetched.
+func (c *CPU) translate(e *tlbEntry) *block {
+	rip := c.rip
+	off := rip & (pageSz - 1)
+	b := &block{vrip: rip, gpa: e.gpa | off, page1: e.page, epoch: c.code.epoch, valid: true}
+	ins := make([]insn, 0, 16)
+	var next *tlbEntry // the following page, fetched on demand
+	var buf [15]byte
+	va := rip
+	var code []byte
+	for len(ins) < maxBlock {
+		o := va - rip + off // offset from the start of page1
+		if o >= pageSz {
+			break // the next instruction starts on another page
+		}
+		n := copy(buf[:], e.page[o:])
+		avail := n
+		if n < 15 && next == nil {
+			if ne, ok := c.fetchPage(rip - off + pageSz); ok {
+				next = ne
+			}
+		}
+		if n < 15 && next != nil {
+			avail += copy(buf[n:], next.page[:])
+		}
+		var in insn
+		inst, ok := decode(buf[:avail])
+		if !ok || inst.Len > avail {
+			if avail < 15 && next == nil {
+				// Possibly truncated by an unmapped next page.
+				if len(ins) > 0 {
+					break
+				}
+				_, _ = c.fetchPage(rip - off + pageSz) // records the #PF
+				return nil
+			}
+			in.len = 1
+			in.h = hUD
+		} else {
+			in.len = uint8(inst.Len)
+			c.build(&in, &inst, va)
+		}
+		in.rip = va
+		code = append(code, buf[:in.len]...)
+		ins = append(ins, in)
+		va += uint64(in.len)
+		if in.h == nil {
+			ins[len(ins)-1].h = hUD
+		}
+		if endsBlock(&ins[len(ins)-1]) || va-rip+off > pageSz {
+			break
+		}
+	}
+	b.n = len(ins)
+	b.bytes = code
+	b.n1 = len(code)
+	if int(off)+len(code) > pageSz {
+		b.n1 = pageSz - int(off)
+		b.page2 = next.page
+		b.gpa2 = next.gpa
+	}
+	ins = append(ins, insn{h: hStop, rip: va, cnt: uint32(b.n)})
+	for i := 0; i < b.n; i++ {
+		ins[i].cnt = uint32(i + 1)
+		ins[i].next = &ins[i+1]
+	}
+	b.ins = ins
+	c.code.register(c, b)
+	return b
+}
+
+// endsBlock reports whether build marked in as the last of its block: a
+// control transfer or a change of state the decoded block depends on.
+func endsBlock(in *insn) bool { return in.rep&repTerm != 0 }
+
+// rep field values.
+const (
+	repNone = 0
+	repE    = 1 // F3: REP / REPE
+	repNE   = 2 // F2: REPNE
+	repMask = 3
+	// repTerm marks an instruction that ends its block.
+	repTerm = 0x80
+)
+
+// decode wraps x86asm.Decode with the fix-ups listed above. The returned
+// Inst has Op NOP for hint NOPs.
+func decode(b []byte) (x86asm.Inst, bool) {
+	// Skip legacy and REX prefixes to find the opcode.
+	p := 0
+	for p < len(b) {
+		switch b[p] {
+		case 0x66, 0x67, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65, 0xf0:
+			p++
+			continue
+		}
+		if b[p]&0xf0 == 0x40 {
+			p++
+			continue
+		}
+		break
+	}
+	if p+2 < len(b) && b[p] == 0x0f && (b[p+1] >= 0x18 && b[p+1] <= 0x1f || b[p+1] == 0x0d) {
+		// Hint-NOP space (0F 18-1F, 0F 0D prefetch; endbr64 is F3 0F 1E
+		// FA): x86asm knows only some /r forms, so size the ModRM here.
+		n := p + 2 + modrmLen(b[p+2:])
+		if n > len(b) {
+			return x86asm.Inst{}, false
+		}
+		return x86asm.Inst{Op: x86asm.NOP, Len: n, Mode: 64, AddrSize: 64, DataSize: 32}, true
+	}
+	inst, err := x86asm.Decode(b, 64)
+	if err != nil || inst.Op == 0 || inst.Len == 0 {
+		return x86asm.Inst{}, false
+	}
+	for _, pf := range inst.Prefix {
+		if pf == 0 {
+			break
+		}
+		if pf&x86asm.PrefixInvalid != 0 {
+			return x86asm.Inst{}, false
+		}
+	}
+	return inst, true
+}
+
+// regNum maps an x86asm general-purpose register to (number, size).
+func regNum(r x86asm.Reg) (uint8, uint8, bool) {
+	switch {
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return uint8(r - x86asm.AL), 1, true
+	case r >= x86asm.AH && r <= x86asm.BH:
+		return uint8(r-x86asm.AH) + rAH, 1, true
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return uint8(r-x86asm.SPB) + 4, 1, true
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return uint8(r - x86asm.AX), 2, true
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return uint8(r - x86asm.EAX), 4, true
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return uint8(r - x86asm.RAX), 8, true
+	}
+	return 0, 0, false
+}
+
+func segNum(r x86asm.Reg) (uint8, bool) {
+	if r >= x86asm.ES && r <= x86asm.GS {
+		return uint8(r - x86asm.ES), true
+	}
+	return 0, false
+}
+
+// setMem fills the memory-operand fields from m.
+func setMem(in *insn, inst *x86asm.Inst, m x86asm.Mem, va uint64) {
+	in.mem = true
+	in.base, in.index, in.scale = noReg, noReg, 0
+	in.disp = uint64(m.Disp)
+	in.asz = uint8(inst.AddrSize / 8)
+	if in.asz == 0 {
+		in.asz = 8
+	}
+	switch m.Base {
+	case 0:
+	case x86asm.RIP, x86asm.EIP:
+		in.disp += va + uint64(inst.Len)
+	default:
+		in.base, _, _ = regNum(m.Base)
+	}
+	if m.Index != 0 {
+		in.index, _, _ = regNum(m.Index)
+		switch m.Scale {
+		case 2:
+			in.scale = 1
+		case 4:
+			in.scale = 2
+		case 8:
+			in.scale = 3
+		}
+	}
+	in.seg = segNone
+	switch m.Segment {
+	case x86asm.FS:
+		in.seg = segFS
+	case x86asm.GS:
+		in.seg = segGS
+	}
+}
+
+// ea computes the linear address of in's memory operand.
+func (c *CPU) ea(in *insn) uint64 {
+	a := in.disp
+	if in.base != noReg {
+		a += c.r[in.base]
+	}
+	if in.index != noReg {
+		a += c.r[in.index] << in.scale
+	}
+	if in.asz == 4 {
+		a = uint64(uint32(a))
+	}
+	if in.seg != segNone {
+		a += c.seg[in.seg].base
+	}
+	return a
+}
+
+func hasPrefix(inst *x86asm.Inst, p x86asm.Prefix) bool {
+	for _, pf := range inst.Prefix {
+		if pf == 0 {
+			return false
+		}
+		if pf&0xff == p {
+			return true
+		}
+	}
+	return false
+}
+
+// stackSize is the operand size of a default-64-bit operation.
+func stackSize(inst *x86asm.Inst) uint8 {
+	if inst.DataSize == 16 {
+		return 2
+	}
+	return 8
+}
+
+// modrmLen is the length of a ModRM byte with its SIB and displacement
+// (64-bit addressing; 0x67 does not change the layout there).
+func modrmLen(b []byte) int {
+	m := b[0]
+	mod, rm := m>>6, m&7
+	n := 1
+	if mod == 3 {
+		return n
+	}
+	if rm == 4 {
+		n++
+		if len(b) > 1 && mod == 0 && b[1]&7 == 5 {
+			n += 4
+		}
+	} else if mod == 0 && rm == 5 {
+		n += 4
+	}
+	switch mod {
+	case 1:
+		n++
+	case 2:
+		n += 4
+	}
+	return n
+}

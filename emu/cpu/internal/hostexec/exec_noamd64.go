@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package hostexec
+
+// Available reports whether Exec can run instructions on this host.
+const Available = false

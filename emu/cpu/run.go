@@ -1,0 +1,101 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Run executes guest instructions until an exit or until budget more
+// instructions have retired (ExitBudget). The retired count is exact, so
+// the same state and budget always stop at the same instruction.
+//
+// For ExitInOut, ExitHLT, ExitRDMSR and ExitWRMSR the instruction has
+// retired: Exit.RIP is its address, Exit.InstLen its length, and the
+// CPU's RIP already points past it (vmm's nextrip). For ExitMMIO it has
+// not: RIP stays at it, and the caller emulates it from Exit.Insn, as
+// bhyve does after VM_EXITCODE_INST_EMUL. Guest RAM may change between Run
+// calls (the host writes through its mapping): every decoded block is
+// re-checked against RAM the first time it is used in each Run call.
+func (c *CPU) Run(budget uint64) (ex Exit) {
+	c.exit = Exit{}
+	c.code.epoch++
+	c.limit = c.retired + budget
+	defer func() {
+		c.code.cur = nil
+		if r := recover(); r != nil {
+			ex = Exit{Reason: ExitError, RIP: c.rip, Err: fmt.Errorf("cpu: internal error at rip %#x: %v", c.rip, r)}
+			if b, _ := c.peek(c.rip); b != nil {
+				ex.Insn = b
+			}
+			c.exit = ex
+		}
+	}()
+	for c.exit.Reason == ExitNone {
+		if c.retired >= c.limit {
+			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
+			break
+		}
+		if !c.mode64 {
+			c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errMode}
+			break
+		}
+		b := c.lookup()
+		if b == nil {
+			c.fetchFault()
+			continue
+		}
+		c.code.cur = b
+		k := b.n
+		if rem := c.limit - c.retired; uint64(k) > rem {
+			k = int(rem)
+		}
+		if c.intrShadow {
+			// STI / MOV SS blocking lasts one instruction.
+			k = 1
+		}
+		if k < b.n {
+			last := &b.ins[k-1]
+			saved := last.next
+			c.stopBudget.rip = last.rip + uint64(last.len)
+			c.stopBudget.cnt = last.cnt
+			last.next = &c.stopBudget
+			b.ins[0].h(c, &b.ins[0])
+			if b.valid && last.next == &c.stopBudget {
+				last.next = saved
+			}
+		} else {
+			b.ins[0].h(c, &b.ins[0])
+		}
+		if c.intrShadow && k == 1 {
+			c.intrShadow = false
+		}
+	}
+	return c.exit
+}
+
+var errMode = errors.New("cpu: only 64-bit long mode is implemented (CS.L=1, EFER.LMA=1)")
+
+// fetchFault delivers the fault recorded while fetching at c.rip.
+func (c *CPU) fetchFault() {
+	switch c.mf.kind {
+	case mfMMIO:
+		c.exit = Exit{Reason: ExitMMIO, RIP: c.rip, GPA: c.mf.gpa}
+	case mfException:
+		c.raiseAt(c.mf.vec, c.mf.err, hasErrCode(c.mf.vec))
+	default:
+		c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errors.New("cpu: fetch failed without a recorded fault")}
+	}
+}
+
+// peek copies up to 15 instruction bytes at va for error reports.
+func (c *CPU) peek(va uint64) ([]byte, bool) {
+	var out []byte
+	for i := uint64(0); i < 15; i++ {
+		v, ok := c.sysRead(va+i, 1)
+		if !ok {
+			break
+		}
+		out = append(out, byte(v))
+	}
+	return out, len(out) > 0
+}

@@ -1,0 +1,246 @@
+// Package vmm is softvmm's "kernel module": the in-process equivalent of
+// FreeBSD's vmm.ko. A Kernel holds the sysctl nodes hw.vmm.create and
+// hw.vmm.destroy, the device nodes /dev/vmm/NAME and /dev/vmm.io/VM.SEG, and
+// the VMs behind them; every entry point takes the calling thread's
+// credential and applies vmm_priv_check, as vmm_dev.c does.
+//
+// Facts: reference/vmm-interface.md §1 (lifecycle), §2 (ioctls), §5 (vCPU
+// states), §6 (memory), §7 (VM_RUN); reference/jail-and-security.md §1.3,
+// §1.9 (sysctl write policy).
+package vmm
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"softvmm/emu/abi"
+	"softvmm/jail"
+)
+
+// Kernel is one emulated FreeBSD kernel with vmm.ko loadable into it.
+type Kernel struct {
+	Jails *jail.Host
+
+	mu       sync.Mutex
+	loaded   bool
+	allowBit uint32         // pr_allow_flag: the allow.vmm bit, 0 if none could be had
+	vms      []*VM          // the global VM list (creation order)
+	devfs    map[string]any // device path → *Cdev or *DevmemCdev; looked up, never iterated
+}
+
+// NewKernel returns a kernel on the jail host h with vmm not yet loaded.
+func NewKernel(h *jail.Host) *Kernel {
+	return &Kernel{Jails: h, devfs: make(map[string]any)}
+}
+
+// Load is kldload vmm: vmmdev_init registers the dynamic jail permission
+// allow.vmm (reference §1.3) and the hw.vmm sysctls appear.
+func (k *Kernel) Load() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.loaded {
+		return abi.EEXIST // kldload of a loaded module
+	}
+	k.allowBit = k.Jails.AddAllow("vmm")
+	k.loaded = true
+	return nil
+}
+
+// Unload is kldunload vmm: vmmdev_cleanup refuses with EBUSY while any VM
+// exists (reference §1.2). The allow.vmm name stays registered, as
+// prison_add_allow's table entries do, so a reload gets the same bit.
+func (k *Kernel) Unload() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.loaded {
+		return abi.ENOENT
+	}
+	if len(k.vms) > 0 {
+		return abi.EBUSY
+	}
+	k.loaded = false
+	return nil
+}
+
+// privCheck is vmm_priv_check: a jailed credential whose prison lacks
+// allow.vmm gets EPERM. When the bit could not be registered (allowBit 0)
+// every jailed caller fails, which is the fail-closed behaviour of
+// reference/jail-and-security.md §1.6 step 6.
+func (k *Kernel) privCheck(cred *jail.Ucred) error {
+	if cred == nil {
+		return abi.EPERM
+	}
+	if cred.Jailed() && !cred.Prison.Allowed(k.allowBit) {
+		return abi.EPERM
+	}
+	return nil
+}
+
+// Sysctl reads (newval nil) or writes the node name, as sysctl(3) does
+// from td. Only hw.vmm.create and hw.vmm.destroy exist here; other names
+// are ENOENT. Writes follow sysctl_root's policy (reference/jail-and-
+// security.md §1.9): non-root is EPERM; jailed root passes because both
+// nodes are CTLFLAG_PRISON. The handler then applies vmm_priv_check before
+// anything else, so even a read from a jail without allow.vmm is EPERM.
+// A read returns the placeholder "beavis" (reference §1.2).
+func (k *Kernel) Sysctl(td *Thread, name string, newval *string) (string, error) {
+	k.mu.Lock()
+	loaded := k.loaded
+	k.mu.Unlock()
+	if !loaded || (name != "hw.vmm.create" && name != "hw.vmm.destroy") {
+		return "", abi.ENOENT
+	}
+	if td == nil || td.Cred == nil {
+		return "", abi.EPERM
+	}
+	if newval != nil && td.Cred.UID != 0 {
+		return "", abi.EPERM // PRIV_SYSCTL_WRITEJAIL needs root
+	}
+	if err := k.privCheck(td.Cred); err != nil {
+		return "", err
+	}
+	if newval == nil {
+		return "beavis", nil
+	}
+	// sysctl_handle_string into a VM_MAX_NAMELEN buffer: the string and
+	// its NUL must fit.
+	if len(*newval) >= abi.VM_MAX_NAMELEN || strings.IndexByte(*newval, 0) >= 0 {
+		return "", abi.EINVAL
+	}
+	if name == "hw.vmm.create" {
+		return "beavis", k.create(td, *newval)
+	}
+	return "beavis", k.destroy(*newval)
+}
+
+func (k *Kernel) lookupLocked(name string) *VM {
+	for _, vm := range k.vms {
+		if vm.name == name {
+			return vm
+		}
+	}
+	return nil
+}
+
+// create is sysctl_vmm_create (reference §1.2): EEXIST for a name in the
+// global list, EINVAL for names devfs would refuse, then the VM and its
+// node /dev/vmm/NAME.
+func (k *Kernel) create(td *Thread, name string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.lookupLocked(name) != nil {
+		return abi.EEXIST
+	}
+	path := "vmm/" + name
+	if err := checkDevname(path); err != nil {
+		return err
+	}
+	if _, busy := k.devfs[path]; busy {
+		return abi.EEXIST
+	}
+	vm := newVM(k, name, td.Cred)
+	k.vms = append(k.vms, vm)
+	vm.cdev = &Cdev{k: k, vm: vm, path: path}
+	k.devfs[path] = vm.cdev
+	return nil
+}
+
+// destroy is sysctl_vmm_destroy. FreeBSD 12 tears the VM down later in a
+// taskqueue, so the name can stay busy for a moment; softvmm takes the
+// FreeBSD 14 fix (commit 7a0c23da4eaa, reference §15.2) and destroys
+// synchronously: when the sysctl returns the name is free again. Running
+// vCPUs are forced out (REQIDLE) and frozen first; later commands on an
+// open Cdev of the dead VM get ENXIO (ioctl, read, write) or EINVAL (mmap).
+func (k *Kernel) destroy(name string) error {
+	k.mu.Lock()
+	vm := k.lookupLocked(name)
+	if vm == nil || vm.cdev == nil || vm.dying {
+		k.mu.Unlock()
+		return abi.EINVAL
+	}
+	vm.dying = true
+	k.mu.Unlock()
+
+	vm.freezeAll()
+	k.mu.Lock()
+	delete(k.devfs, vm.cdev.path)
+	for _, d := range vm.devmem {
+		delete(k.devfs, d.path)
+		d.vm = nil
+	}
+	vm.cdev.vm = nil
+	vm.cdev = nil
+	for i, v := range k.vms {
+		if v == vm {
+			k.vms = append(k.vms[:i], k.vms[i+1:]...)
+			break
+		}
+	}
+	k.mu.Unlock()
+	vm.unfreezeAll()
+	return vm.mem.Free()
+}
+
+// Open looks up a device node as devfs would and returns it: a *Cdev for
+// /dev/vmm/NAME or a *DevmemCdev for /dev/vmm.io/VM.SEG. FreeBSD 12's vmm
+// cdev has no d_open, so opening checks nothing beyond existence; the
+// credential checks happen at each operation.
+func (k *Kernel) Open(td *Thread, path string) (any, error) {
+	p, ok := strings.CutPrefix(path, "/dev/")
+	if !ok {
+		return nil, abi.ENOENT
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n, ok := k.devfs[p]
+	if !ok {
+		return nil, abi.ENOENT
+	}
+	return n, nil
+}
+
+// OpenVM opens /dev/vmm/NAME.
+func (k *Kernel) OpenVM(td *Thread, name string) (*Cdev, error) {
+	n, err := k.Open(td, "/dev/vmm/"+name)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := n.(*Cdev)
+	if !ok {
+		return nil, abi.ENOENT
+	}
+	return c, nil
+}
+
+// Devices lists the vmm device nodes in lexical order, as ls /dev/vmm
+// /dev/vmm.io would show them.
+func (k *Kernel) Devices() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.devfs))
+	for p := range k.devfs {
+		out = append(out, "/dev/"+p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkDevname applies prep_devname's rules to a node path (reference/
+// jail-and-security.md §1.11): no empty name or component (so no trailing
+// or doubled '/'), no "." or ".." component, no white space or '"'; at most
+// SPECNAMELEN bytes.
+func checkDevname(path string) error {
+	if len(path) > abi.SPECNAMELEN {
+		return abi.ENAMETOOLONG
+	}
+	for _, c := range strings.Split(path, "/") {
+		if c == "" || c == "." || c == ".." {
+			return abi.EINVAL
+		}
+	}
+	if strings.ContainsAny(path, " \t\n\r\v\f\"") {
+		return abi.EINVAL
+	}
+	return nil
+}
