@@ -30,6 +30,9 @@ type SliceMem struct {
 }
 
 func (m *SliceMem) span(uaddr uint64, n int) ([]byte, error) {
+	if n == 0 {
+		return nil, nil // copyin/copyout of nothing touches nothing
+	}
 	off := uaddr - m.Base
 	if uaddr < m.Base || off > uint64(len(m.B)) || uint64(n) > uint64(len(m.B))-off {
 		return nil, abi.EFAULT

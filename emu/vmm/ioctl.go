@@ -42,12 +42,7 @@ func handlerFor(cmd uint32) handler {
 			return abi.Encode(data, &run)
 		}
 	case abi.VM_SET_REGISTER:
-		return typed(func(vm *VM, a *abi.VMRegister) error {
-			if a.Regnum < 0 || a.Regnum >= abi.VM_REG_LAST {
-				return abi.EINVAL // negative: raw VMCS access has no meaning here (§4.1, §16)
-			}
-			return vm.cpuOf(int(a.Cpuid)).SetReg(a.Regnum, a.Regval)
-		})
+		return typed(func(vm *VM, a *abi.VMRegister) error { return vm.setReg(int(a.Cpuid), a.Regnum, a.Regval) })
 	case abi.VM_GET_REGISTER:
 		return typed(func(vm *VM, a *abi.VMRegister) error {
 			if a.Regnum < 0 || a.Regnum >= abi.VM_REG_LAST {
@@ -109,6 +104,45 @@ func handlerFor(cmd uint32) handler {
 		})
 	case abi.VM_SUSPEND:
 		return typed(func(vm *VM, a *abi.VMSuspend) error { return vm.suspendVM(a.How) })
+	case abi.VM_SET_REGISTER_SET:
+		return registerSet(true)
+	case abi.VM_GET_REGISTER_SET:
+		return registerSet(false)
+	case abi.VM_GET_CPUS:
+		return getCPUs
+	case abi.VM_SUSPEND_CPU:
+		return typed(func(vm *VM, a *abi.VMActivateCPU) error { return vm.suspendCPU(a) })
+	case abi.VM_RESUME_CPU:
+		return typed(func(vm *VM, a *abi.VMActivateCPU) error { return vm.resumeCPU(a) })
+	case abi.VM_SET_TOPOLOGY:
+		return typed(func(vm *VM, a *abi.VMCPUTopology) error { return vm.setTopology(a) })
+	case abi.VM_GET_TOPOLOGY:
+		return typed(func(vm *VM, a *abi.VMCPUTopology) error { return vm.getTopology(a) })
+	case abi.VM_REINIT:
+		return func(_ *Thread, vm *VM, _ []byte) error { return vm.reinit() }
+	case abi.VM_RESTART_INSTRUCTION:
+		return typed(func(vm *VM, a *int32) error {
+			rip, err := vm.cpuOf(int(*a)).Reg(abi.VM_REG_GUEST_RIP)
+			vm.vcpu[*a].nextrip = rip
+			return err
+		})
+	case abi.VM_STATS:
+		return typed(func(vm *VM, a *abi.VMStats) error { return vm.vmStats(a) })
+	case abi.VM_STAT_DESC:
+		return typed(func(_ *VM, a *abi.VMStatDesc) error { return vmStatDesc(a) })
+	case abi.VM_GET_GPA_PMAP:
+		// FreeBSD walks the host's nested page tables for gpa. softvmm has
+		// none: guest RAM is host memory reached without a second level
+		// of translation, so the walk always finds zero entries.
+		return typed(func(_ *VM, a *abi.VMGpaPte) error {
+			a.Pte, a.Ptenum = [4]uint64{}, 0
+			return nil
+		})
+	case abi.VM_BIND_PPTDEV, abi.VM_UNBIND_PPTDEV, abi.VM_MAP_PPTDEV_MMIO, abi.VM_PPTDEV_MSI, abi.VM_PPTDEV_MSIX:
+		// softvmm has no host PCI devices to pass through, so every
+		// bus/slot/function is "not a passthrough device": ppt_find finds
+		// nothing and vmm answers ENOENT.
+		return func(*Thread, *VM, []byte) error { return abi.ENOENT }
 	case abi.VM_SET_CAPABILITY:
 		return typed(func(vm *VM, a *abi.VMCapability) error {
 			if err := capSupported(a.Captype); err != nil {

@@ -28,16 +28,33 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 
 	v := &vm.vcpu[id]
 	c := vm.cpuOf(id)
+	c.SetReg(abi.VM_REG_GUEST_RIP, v.nextrip)
 	*ex = abi.VMExit{}
+	defer func() {
+		// The guest's RIP names the exiting instruction; the next entry
+		// is at nextrip (reference §7.1).
+		c.SetReg(abi.VM_REG_GUEST_RIP, ex.Rip)
+		v.nextrip = ex.Rip + uint64(ex.InstLength)
+		v.stats.inc(statExitsTotal)
+		v.stats.inc(statExitsUserspace)
+		v.stats[statInsnsRetired].Store(c.Retired())
+	}()
 	for {
 		if how := vm.suspend.Load(); how != 0 {
 			vm.handleSuspend(id)
 			vm.exitAt(ex, c, abi.VM_EXITCODE_SUSPENDED)
 			ex.SetSuspended(how)
+			v.stats.inc(statExitsSuspended)
 			return nil
 		}
 		if v.reqidle.Swap(false) {
 			vm.exitAt(ex, c, abi.VM_EXITCODE_REQIDLE)
+			v.stats.inc(statExitsReqidle)
+			return nil
+		}
+		if vm.isDebugStopped(id) {
+			vm.exitAt(ex, c, abi.VM_EXITCODE_DEBUG)
+			v.stats.inc(statExitsDebug)
 			return nil
 		}
 		mtrap := v.caps&(1<<abi.VM_CAP_MTRAP_EXIT) != 0
@@ -58,6 +75,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		case cpu.ExitBudget:
 			if mtrap {
 				vm.exitAt(ex, c, abi.VM_EXITCODE_MTRAP)
+				v.stats.inc(statExitsMTrap)
 				return nil
 			}
 		case cpu.ExitInOut:
@@ -66,15 +84,21 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.Exitcode = abi.VM_EXITCODE_INOUT
 			ex.Rip, ex.InstLength = e.RIP, int32(e.InstLen)
 			ex.SetInout(abi.InoutExit{Bytes: e.Bytes, In: e.In, Port: e.Port, EAX: e.EAX})
+			v.stats.inc(statExitsInout)
 			return nil
 		case cpu.ExitHLT:
+			v.stats.inc(statExitsTotal)
+			v.stats.inc(statExitsHLT)
 			rflags, _ := c.Reg(abi.VM_REG_GUEST_RFLAGS)
 			vm.handleHLT(id, rflags&psl_i != 0)
 		case cpu.ExitRDMSR, cpu.ExitWRMSR:
 			ex.Exitcode = abi.VM_EXITCODE_RDMSR
+			stat := statExitsRDMSR
 			if e.Reason == cpu.ExitWRMSR {
 				ex.Exitcode = abi.VM_EXITCODE_WRMSR
+				stat = statExitsWRMSR
 			}
+			v.stats.inc(stat)
 			ex.Rip, ex.InstLength = e.RIP, int32(e.InstLen)
 			ex.SetMsr(abi.MsrExit{Code: e.MSR, Wval: e.MSRVal})
 			return nil
@@ -85,6 +109,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.Rip, ex.InstLength = e.RIP, 0
 			ie := abi.InstEmulExit{Gpa: e.GPA}
 			ex.SetInstEmul(ie)
+			v.stats.inc(statExitsInstEmul)
 			return nil
 		case cpu.ExitTripleFault:
 			vm.suspendVM(abi.VM_SUSPEND_TRIPLEFAULT)
@@ -123,7 +148,7 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 			vm.mu.Lock()
 		}
 	}
-	for vm.suspend.Load() == 0 && !v.reqidle.Load() {
+	for vm.suspend.Load() == 0 && !v.reqidle.Load() && vm.debug&bit == 0 {
 		vm.setStateLocked(id, abi.VCPU_SLEEPING)
 		vm.cond.Wait()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
@@ -144,4 +169,10 @@ func (vm *VM) handleSuspend(id int) {
 		vm.cond.Wait()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 	}
+}
+
+func (vm *VM) isDebugStopped(id int) bool {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.debug&(1<<id) != 0
 }

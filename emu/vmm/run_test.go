@@ -65,8 +65,8 @@ func patch(t *testing.T, ctx *vmmapi.VMCtx, code ...byte) uint64 {
 // instruction (reference/vmm-interface.md §7.1, §7.2).
 func TestRunInoutExit(t *testing.T) {
 	ctx := bootVM(t, "exit33.elf")
-	// mov $0x10,%al; out %al,$0xf4; mov $0x1234,%ax; mov $0x3f8,%dx; out %ax,(%dx); in (%dx),%eax
-	rip := patch(t, ctx, 0xb0, 0x10, 0xe6, 0xf4, 0x66, 0xb8, 0x34, 0x12, 0x66, 0xba, 0xf8, 0x03, 0x66, 0xef, 0xed)
+	// mov $0x10,%al; out %al,$0xf4; mov $0x1234,%ax; mov $0x3f8,%dx; out %ax,(%dx); in (%dx),%eax; out %al,$0x80
+	rip := patch(t, ctx, 0xb0, 0x10, 0xe6, 0xf4, 0x66, 0xb8, 0x34, 0x12, 0x66, 0xba, 0xf8, 0x03, 0x66, 0xef, 0xed, 0xe6, 0x80)
 	var ex abi.VMExit
 	if err := ctx.Run(0, &ex); err != nil {
 		t.Fatal(err)
@@ -86,8 +86,41 @@ func TestRunInoutExit(t *testing.T) {
 	if ex.Rip != rip+14 || ex.InstLength != 1 || io.Port != 0x3f8 || io.Bytes != 4 || !io.In {
 		t.Fatalf("IN exit rip %#x len %d %+v", ex.Rip, ex.InstLength, io)
 	}
-	if got, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP); got != rip+15 {
-		t.Fatalf("RIP after the IN exit = %#x, want %#x (nextrip)", got, rip+15)
+	// As with the VMCS, the guest's RIP still names the exiting IN; the
+	// next VM_RUN enters at nextrip = rip + inst_length.
+	if got, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP); got != rip+14 {
+		t.Fatalf("RIP after the IN exit = %#x, want %#x (the IN itself)", got, rip+14)
+	}
+	// Userspace completes the IN by writing RAX, as bhyve does.
+	ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, 0xabcdef42)
+	ctx.Run(0, &ex)
+	io = ex.Inout()
+	if ex.Rip != rip+15 || io.Port != 0x80 || io.EAX&0xff != 0x42 {
+		t.Fatalf("after the IN: exit rip %#x (want %#x) %+v", ex.Rip, rip+15, io)
+	}
+}
+
+// VM_RESTART_INSTRUCTION makes the next VM_RUN re-execute the exiting
+// instruction (nextrip := RIP).
+func TestRestartInstruction(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	rip := patch(t, ctx, 0xe6, 0x80) // out %al,$0x80
+	var ex abi.VMExit
+	ctx.Run(0, &ex)
+	vcpu := int32(0)
+	if err := ctx.Dev().Ioctl(nil, abi.VM_RESTART_INSTRUCTION, &vcpu); err == nil {
+		t.Fatal("ioctl without a credential succeeded")
+	}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_RESTART_INSTRUCTION, &vcpu); err != nil {
+		t.Fatal(err)
+	}
+	ctx.Run(0, &ex)
+	if ex.Exitcode != abi.VM_EXITCODE_INOUT || ex.Rip != rip {
+		t.Fatalf("after restart: exit %s at %#x, want INOUT at %#x", abi.ExitcodeName(ex.Exitcode), ex.Rip, rip)
+	}
+	bad := int32(16)
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_RESTART_INSTRUCTION, &bad); !errors.Is(err, abi.EINVAL) {
+		t.Fatalf("vCPU 16: %v", err)
 	}
 }
 

@@ -27,6 +27,7 @@ type VM struct {
 	vcpu      [abi.VM_MAXCPU]vcpu
 	active    uint32 // active_cpus, bit per vCPU
 	suspended uint32 // suspended_cpus
+	debug     uint32 // debug_cpus: stopped by VM_SUSPEND_CPU
 	halted    uint32 // halted_cpus: HLT with IF=0
 	topology  abi.VMCPUTopology
 
@@ -41,6 +42,15 @@ type vcpu struct {
 	caps    uint32      // bit per VM_CAP_* that was set
 	cpu     *cpu.CPU
 	lastErr error // the emulator failure behind the last VM_RUN EFAULT
+
+	// nextrip is where the next VM_RUN enters the guest. After an exit
+	// the guest's RIP register still names the exiting instruction, as
+	// the VMCS's does, and nextrip = rip + inst_length (reference §7.1);
+	// VM_SET_REGISTER of RIP sets both, VM_RESTART_INSTRUCTION sets
+	// nextrip back to RIP.
+	nextrip uint64
+
+	stats stats
 }
 
 func newVM(k *Kernel, name string, cred *jail.Ucred) *VM {
@@ -59,6 +69,7 @@ func (vm *VM) cpuOf(id int) *cpu.CPU {
 	v := &vm.vcpu[id]
 	if v.cpu == nil {
 		v.cpu = cpu.New(vm.mem, id)
+		v.nextrip, _ = v.cpu.Reg(abi.VM_REG_GUEST_RIP)
 	}
 	return v.cpu
 }

@@ -165,3 +165,6 @@ func (v *VMCtx) Run(vcpu int, exit *abi.VMExit) error {
 	*exit = r.Exit
 	return nil
 }
+
+// Thread is the calling thread this context acts as.
+func (v *VMCtx) Thread() *vmm.Thread { return v.td }
