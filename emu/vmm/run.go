@@ -40,8 +40,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		v.stats[statInsnsRetired].Store(c.Retired())
 	}()
 	for {
-		if how := vm.suspend.Load(); how != 0 {
-			vm.handleSuspend(id)
+		if how := vm.suspend.Load(); how != 0 && vm.handleSuspend(id) {
 			vm.exitAt(ex, c, abi.VM_EXITCODE_SUSPENDED)
 			ex.SetSuspended(how)
 			v.stats.inc(statExitsSuspended)
@@ -158,17 +157,29 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 }
 
 // handleSuspend is vm_handle_suspend: join suspended_cpus and sleep until
-// every active vCPU has, so all of them report SUSPENDED together.
-func (vm *VM) handleSuspend(id int) {
+// every active vCPU has, so all of them report SUSPENDED together. It
+// reports false when the vCPU must leave first because someone wants it
+// idle: the vCPU then leaves the barrier and VM_RUN returns REQIDLE, and
+// the next VM_RUN waits again. FreeBSD 12 keeps such a vCPU asleep, so a
+// freeze of it waits as long as some other active vCPU never reaches the
+// barrier; in one process that would hang the caller for good.
+func (vm *VM) handleSuspend(id int) bool {
+	bit := uint32(1) << id
+	v := &vm.vcpu[id]
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	vm.suspended |= uint32(1) << id
+	vm.suspended |= bit
 	vm.cond.Broadcast()
 	for vm.suspended&vm.active != vm.active {
+		if v.reqidle.Load() {
+			vm.suspended &^= bit
+			return false
+		}
 		vm.setStateLocked(id, abi.VCPU_SLEEPING)
 		vm.cond.Wait()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 	}
+	return true
 }
 
 func (vm *VM) isDebugStopped(id int) bool {
