@@ -89,7 +89,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d", status)
 	}
-	for _, want := range []string{"-mem", "0xf4", "IMAGE"} {
+	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run --help lacks %q:\n%s", want, out)
 		}
@@ -121,5 +121,23 @@ func TestBinaryExitStatus(t *testing.T) {
 		if got != want {
 			t.Errorf("softvmm run %s: exit status %d, want %d", image, got, want)
 		}
+	}
+}
+
+// --stats prints the VM_STATS counters by their VM_STAT_DESC names; the
+// demo retires a fixed number of instructions, so two runs agree.
+func TestRunStats(t *testing.T) {
+	out, errOut, status := runMain(t, "run", "--stats")
+	if status != 0 || !strings.Contains(out, "softvmm demo guest") {
+		t.Fatalf("status %d out %q", status, out)
+	}
+	for _, want := range []string{"total number of vm exits", "number of times in/out was intercepted", "number of guest instructions retired"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("--stats output lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut2, _ := runMain(t, "run", "--stats")
+	if errOut2 != errOut {
+		t.Errorf("stats differ between runs:\n%s\n---\n%s", errOut, errOut2)
 	}
 }

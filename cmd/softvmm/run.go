@@ -55,7 +55,8 @@ Flags:
 `
 
 type runFlags struct {
-	mem uint64
+	mem   uint64
+	stats bool
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -64,6 +65,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var rf runFlags
 	memFlag := sizeFlag{v: vmmapi.DefaultMem}
 	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix (default 256M)")
+	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
@@ -137,6 +139,9 @@ func runImage(image []byte, imageName string, rf runFlags, out *bufio.Writer, st
 	dbg := userdev.NewDebugExit(nil)
 	ports.Register(userdev.DebugExitBase, userdev.DebugExitSize, dbg)
 
+	if rf.stats {
+		defer printStats(ctx, stderr)
+	}
 	var ex abi.VMExit
 	for {
 		if err := ctx.Run(0, &ex); err != nil {
@@ -253,4 +258,22 @@ func (s *sizeFlag) Set(v string) error {
 	}
 	s.v = n
 	return nil
+}
+
+// printStats prints vCPU 0's counters the way bhyvectl --get-stats does:
+// VM_STATS for the values, VM_STAT_DESC for each one's name.
+func printStats(ctx *vmmapi.VMCtx, w io.Writer) {
+	st := abi.VMStats{Cpuid: 0}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
+		fmt.Fprintf(w, "softvmm: VM_STATS: %v\n", err)
+		return
+	}
+	for i := int32(0); i < st.NumEntries; i++ {
+		d := abi.VMStatDesc{Index: i}
+		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
+			fmt.Fprintf(w, "softvmm: VM_STAT_DESC %d: %v\n", i, err)
+			return
+		}
+		fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
+	}
 }
