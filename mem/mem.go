@@ -346,3 +346,22 @@ func (s *Space) FreeMemseg(segid int) error {
 	s.cur.Store(&t)
 	return obj.release()
 }
+
+// SysmemPage is Page restricted to system memory: what FreeBSD 12's
+// vm_gpa_hold reaches, so it is what the kernel's own guest-memory walks
+// (VM_GLA2GPA's page-table reads) may touch (reference/vmm-interface.md
+// §6.3, §9). Device memory and holes give nil.
+func (s *Space) SysmemPage(gpa uint64) (page []byte, prot int) {
+	t := s.cur.Load()
+	if t == nil {
+		return nil, 0
+	}
+	for i := range t.maps {
+		m := &t.maps[i]
+		if off := gpa - m.GPA; off < m.Len && m.sysmem {
+			off &^= pageMask
+			return m.host[off : off+PageSize : off+PageSize], m.Prot
+		}
+	}
+	return nil, 0
+}

@@ -216,3 +216,28 @@ func TestConcurrentReaders(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// SysmemPage sees system memory only (vm_gpa_hold in FreeBSD 12).
+func TestSysmemPage(t *testing.T) {
+	s := NewSpace()
+	if err := s.AllocMemseg(0, 1<<20, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AllocMemseg(1, 1<<16, false, "rom"); err != nil {
+		t.Fatal(err)
+	}
+	s.MmapMemseg(0, 0, 0, 1<<20, 7, 0)
+	s.MmapMemseg(0xfff00000, 1, 0, 1<<16, 5, 0)
+	if p, prot := s.SysmemPage(0x1234); len(p) != 4096 || prot != 7 {
+		t.Fatalf("sysmem page: len %d prot %d", len(p), prot)
+	}
+	if p, _ := s.SysmemPage(0xfff00000); p != nil {
+		t.Fatal("SysmemPage returned device memory")
+	}
+	if p, _ := s.Page(0xfff00000); p == nil {
+		t.Fatal("Page must still return device memory")
+	}
+	if p, _ := s.SysmemPage(1 << 20); p != nil {
+		t.Fatal("SysmemPage returned a hole")
+	}
+}

@@ -143,6 +143,18 @@ func handlerFor(cmd uint32) handler {
 		// bus/slot/function is "not a passthrough device": ppt_find finds
 		// nothing and vmm answers ENOENT.
 		return func(*Thread, *VM, []byte) error { return abi.ENOENT }
+	case abi.VM_GLA2GPA_NOFAULT:
+		return typed(func(vm *VM, a *abi.VMGla2Gpa) error {
+			r, err := vm.gla2gpa(a.Paging, a.Gla, a.Prot, true)
+			if err != nil {
+				return err
+			}
+			a.Gpa, a.Fault = r.gpa, 0
+			if r.fault {
+				a.Fault = 1
+			}
+			return nil
+		})
 	case abi.VM_SET_CAPABILITY:
 		return typed(func(vm *VM, a *abi.VMCapability) error {
 			if err := capSupported(a.Captype); err != nil {
