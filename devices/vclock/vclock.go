@@ -83,39 +83,50 @@ func (c *Clock) Now() SBT {
 	return c.now
 }
 
-// AdvanceTo moves virtual time forward to t (never backward) and runs,
-// in deadline order, the callbacks of every timer due by then; timers with
-// equal deadlines run in the order they were armed. In realtime mode it
-// only runs what is due by the host's time.
+// AdvanceTo moves virtual time forward to t (never backward). On the way
+// it stops at every armed deadline up to t, in deadline order (equal
+// deadlines in arming order), sets the time to that deadline and runs the
+// timer's callback: a device handler sees the instant its callout was due,
+// as a punctual callout would, so a periodic timer re-armed from its
+// handler keeps its phase and fires once per period however far time
+// jumps. In realtime mode it runs what is due by the host's time.
 func (c *Clock) AdvanceTo(t SBT) {
 	c.firing.Lock()
 	defer c.firing.Unlock()
+	if c.mode == Realtime {
+		c.runDue(c.Now())
+		return
+	}
+	c.runDue(t)
 	c.mu.Lock()
-	if c.mode == Virtual && t > c.now {
+	if t > c.now {
 		c.now = t
 	}
 	c.mu.Unlock()
-	c.runDue()
 }
 
 // Poll runs the callbacks of timers due now without moving time.
 func (c *Clock) Poll() {
 	c.firing.Lock()
 	defer c.firing.Unlock()
-	c.runDue()
+	c.runDue(c.Now())
 }
 
-func (c *Clock) runDue() {
+// runDue fires, one at a time, every timer whose deadline is at or before
+// limit, moving virtual time to each deadline first.
+func (c *Clock) runDue(limit SBT) {
 	for {
-		now := c.Now()
 		c.mu.Lock()
-		if len(c.queue) == 0 || c.queue[0].deadline > now {
+		if len(c.queue) == 0 || c.queue[0].deadline > limit {
 			c.mu.Unlock()
 			return
 		}
 		t := heap.Pop(&c.queue).(*Timer)
 		t.index = -1
 		fn, at := t.fn, t.deadline
+		if c.mode == Virtual && at > c.now {
+			c.now = at
+		}
 		c.mu.Unlock()
 		fn(at)
 	}

@@ -36,6 +36,9 @@ func TestOrderAndRearm(t *testing.T) {
 	var p *Timer
 	n := 0
 	p = c.NewTimer(func(at SBT) {
+		if c.Now() != at {
+			t.Errorf("callback at %d sees time %d: want its deadline", at, c.Now())
+		}
 		fired = append(fired, "p")
 		if n++; n < 3 {
 			p.Arm(at + 100)
