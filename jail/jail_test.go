@@ -8,21 +8,22 @@ import (
 	"softvmm/emu/abi"
 )
 
-// reference/jail-and-security.md §1.6 step 3 (J12): the first dynamic bit is
-// the lowest one outside PR_ALLOW_ALL_STATIC (0x000183ff on 12.x): 0x400.
+// reference/jail-and-security.md §1.6 step 3: the first dynamic bit is
+// the lowest one outside PR_ALLOW_ALL_STATIC (0x000387ff on 14.x, which
+// has allow.suser at 0x400): 0x800, then 0x1000.
 func TestAddAllowLowestFreeBit(t *testing.T) {
 	h := NewHost()
-	if got := h.AddAllow("vmm"); got != 0x400 {
-		t.Fatalf("AddAllow(vmm) = %#x, want 0x400", got)
+	if got := h.AddAllow("vmm"); got != 0x800 {
+		t.Fatalf("AddAllow(vmm) = %#x, want 0x800", got)
 	}
-	if got := h.AddAllow("mount.tmpfs"); got != 0x800 {
-		t.Fatalf("second AddAllow = %#x, want 0x800", got)
+	if got := h.AddAllow("mount.tmpfs"); got != 0x1000 {
+		t.Fatalf("second AddAllow = %#x, want 0x1000", got)
 	}
 	// §1.6 step 2: registration is idempotent (module reload).
-	if got := h.AddAllow("vmm"); got != 0x400 {
-		t.Fatalf("re-AddAllow(vmm) = %#x, want 0x400", got)
+	if got := h.AddAllow("vmm"); got != 0x800 {
+		t.Fatalf("re-AddAllow(vmm) = %#x, want 0x800", got)
 	}
-	if !h.Prison0().Allowed(0x400) {
+	if !h.Prison0().Allowed(0x800) {
 		t.Fatal("prison0 must hold every registered bit (§1.6 step 4)")
 	}
 }
@@ -38,11 +39,11 @@ func TestAddAllowExhaustion(t *testing.T) {
 		}
 		n++
 	}
-	// 0x000183ff holds 12 static bits, so 20 of the 32 bits are free;
-	// the 32-slot name table (11 static names) would take 21: bits run
-	// out first.
-	if n != 20 {
-		t.Fatalf("dynamic bits handed out = %d, want 20", n)
+	// 0x000387ff holds 14 static bits, so 18 of the 32 bits are free;
+	// the 32-slot name table (13 static names with VIMAGE's nfsd) would
+	// take 19: bits run out first.
+	if n != 18 {
+		t.Fatalf("dynamic bits handed out = %d, want 18", n)
 	}
 	p, err := h.CreatePrison(h.Prison0(), "j")
 	if err != nil {
