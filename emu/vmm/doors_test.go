@@ -233,3 +233,22 @@ func TestDestroyedNode(t *testing.T) {
 		t.Fatalf("open after destroy: %v", err)
 	}
 }
+
+// V6 (reference/jail-and-security.md §5): jailed root whose jail has
+// allow.vmm but allow.nosuser is not privileged, so sysctl_root refuses
+// the write before vmm's handler runs.
+func TestSysctlWriteNeedsSuser(t *testing.T) {
+	s := newSystem(t)
+	p := s.allowed.Cred.Prison
+	bit, ok := s.k.Jails.AllowBit("suser")
+	if !ok {
+		t.Fatal("allow.suser not registered")
+	}
+	if err := p.SetAllow(bit, false); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "create as jailed root without allow.suser", s.create(t, s.allowed, "v6"), abi.EPERM)
+	if _, err := s.k.Sysctl(s.allowed, "hw.vmm.create", nil); err != nil {
+		t.Fatalf("read needs no privilege: %v", err)
+	}
+}

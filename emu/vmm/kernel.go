@@ -94,8 +94,11 @@ func (k *Kernel) Sysctl(td *Thread, name string, newval *string) (string, error)
 	if td == nil || td.Cred == nil {
 		return "", abi.EPERM
 	}
-	if newval != nil && td.Cred.UID != 0 {
-		return "", abi.EPERM // PRIV_SYSCTL_WRITEJAIL needs root
+	if newval != nil {
+		// sysctl_root: both nodes are CTLTYPE_STRING|CTLFLAG_RW|CTLFLAG_PRISON.
+		if err := jail.SysctlWriteCheck(td.Cred, jail.CTLFLAG_RW|jail.CTLFLAG_PRISON); err != nil {
+			return "", err
+		}
 	}
 	if err := k.privCheck(td.Cred); err != nil {
 		return "", err
