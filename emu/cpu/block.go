@@ -32,6 +32,62 @@ type insn struct {
 	op                           uint8 // sub-operation (ALU op, condition code, ...)
 	rep                          uint8 // repNone, repE, repNE
 	mem                          bool  // the r/m operand is memory
+
+	// Flag liveness (see liveness): fx classifies the instruction; when
+	// the flags it writes are overwritten before anything can observe
+	// them, h is nf (the variant without the lazy-flags update) and hf
+	// keeps the full handler for when a block must stop right after it.
+	fx     uint8
+	dead   bool
+	hf, nf handler
+}
+
+// fx bits.
+const (
+	fxRead        = 1 << iota // reads arithmetic flags
+	fxWriteAll                // writes all six arithmetic flags; cannot fault or exit
+	fxTransparent             // touches no flags; cannot fault, exit or stop the block
+)
+
+// liveness switches instructions whose flags are dead to their no-flags
+// variants. A flag write is dead when a later instruction of the block
+// overwrites all six flags with only transparent instructions between:
+// nothing can fault, exit or stop in that window, so no exception frame,
+// PUSHF, budget stop or Reg call can see the skipped values (Run restores
+// the full handler when a budget stop falls inside such a window). The
+// block's end is treated as a read.
+func liveness(ins []insn) {
+	dead := false
+	for i := len(ins) - 1; i >= 0; i-- {
+		in := &ins[i]
+		if dead && in.nf != nil {
+			in.hf, in.h, in.dead = in.h, in.nf, true
+		}
+		switch {
+		case in.fx&fxRead != 0:
+			dead = false
+		case in.fx&fxWriteAll != 0:
+			dead = true
+		case in.fx&fxTransparent != 0:
+		default:
+			dead = false
+		}
+	}
+}
+
+// pendingDead returns the no-flags instruction whose flags would be
+// visible if the block stopped after ins[k-1], or nil.
+func pendingDead(ins []insn, k int) *insn {
+	for j := k - 1; j >= 0; j-- {
+		in := &ins[j]
+		if in.dead {
+			return in
+		}
+		if in.fx&fxTransparent == 0 {
+			return nil
+		}
+	}
+	return nil
 }
 
 const maxBlock = 64
@@ -49,6 +105,16 @@ type block struct {
 	page1, page2 *[pageSz]byte
 	gpa2         uint64 // second guest-physical page when the block straddles
 	n1           int    // bytes on the first page
+	// succ caches the blocks control went to from here, so a loop does
+	// not translate RIP and probe the cache on every iteration.
+	succ  [2]link
+	nsucc uint8
+}
+
+type link struct {
+	rip uint64
+	gen uint64 // tlb.gen when linked
+	b   *block
 }
 
 // codePage tracks which 64-byte chunks of a guest-physical page hold

@@ -150,23 +150,16 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.op = a
 		f := operands(in, inst, va)
 		in.h = pick(f, map[int]handler{fRR: hAluRR, fRM: hAluRM, fMR: hAluMR, fRI: hAluRI, fMI: hAluMI})
-		if in.h != nil && (in.sz == 8 || in.sz == 4) {
-			// Specialised handlers for the hottest shapes.
-			w := in.sz == 8
-			switch {
-			case a == aADD && f == fRR:
-				in.h = sel(w, hAdd64RR, hAdd32RR)
-			case a == aADD && f == fRI:
-				in.h = sel(w, hAdd64RI, hAdd32RI)
-			case a == aSUB && f == fRI:
-				in.h = sel(w, hSub64RI, hSub32RI)
-			case a == aCMP && f == fRR:
-				in.h = sel(w, hCmp64RR, hCmp32RR)
-			case a == aCMP && f == fRI:
-				in.h = sel(w, hCmp64RI, hCmp32RI)
-			case a == aXOR && f == fRR:
-				in.h = sel(w, hXor64RR, hXor32RR)
+		if f == fRR || f == fRI {
+			in.fx = fxWriteAll
+			if a == aADC || a == aSBB {
+				in.fx |= fxRead
 			}
+		}
+		if in.h != nil && (in.sz == 8 || in.sz == 4) && (f == fRR || f == fRI) {
+			// Specialised handlers (alu_gen.go) for the hot shapes.
+			in.h = aluSpec[b2u(in.sz == 4)][a][b2u(f == fRI)]
+			in.nf = aluNF[b2u(in.sz == 4)][a][b2u(f == fRI)]
 		}
 		return
 	}
@@ -180,12 +173,36 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			f = map[int]int{fRI: fR, fMI: fM}[f]
 		}
 		in.h = pick(f, map[int]handler{fR: hShiftR, fM: hShiftM})
+		if f == fR && in.ssz == 0 && (in.sz == 8 || in.sz == 4) {
+			if h := shiftSpec[b2u(in.sz == 4)][s]; h != nil {
+				in.h = h
+			}
+		}
+		if f == fR && in.ssz == 0 {
+			cm := uint64(31)
+			if in.sz == 8 {
+				cm = 63
+			}
+			switch {
+			case in.imm&cm == 0:
+				in.fx = fxTransparent
+			case s == sSHL || s == sSHR || s == sSAR:
+				in.fx = fxWriteAll
+			}
+		}
 		return
 	}
 	if cc, ok := ccOps[op]; ok {
 		in.op = cc
 		in.imm = next + uint64(int64(inst.Args[0].(x86asm.Rel)))
 		in.h = hJcc
+		switch cc {
+		case ccE:
+			in.h = hJe
+		case ccNE:
+			in.h = hJne
+		}
+		in.fx = fxRead
 		term()
 		return
 	}
@@ -224,6 +241,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	case x86asm.NOP, x86asm.PAUSE, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE,
 		x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHW:
 		in.h = hNop
+		in.fx = fxTransparent
 	case x86asm.MOV:
 		c.buildMov(in, inst, va)
 	case x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD:
@@ -246,21 +264,47 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			in.op = 1
 		}
 		in.h = hMovx
+		if !in.mem {
+			in.fx = fxTransparent
+		}
 	case x86asm.LEA:
 		operands(in, inst, va)
 		in.seg = segNone
 		in.h = hLea
+		in.fx = fxTransparent
+		if in.mem && in.base != noReg && in.asz == 8 && (in.sz == 8 || in.sz == 4) {
+			w := in.sz == 8
+			if in.index == noReg {
+				in.h = sel(w, hLea64B, hLea32B)
+			} else {
+				in.h = sel(w, hLea64BI, hLea32BI)
+			}
+		}
 	case x86asm.XCHG:
-		in.h = pick(operands(in, inst, va), map[int]handler{fRR: hXchgRR, fRM: hXchgRM, fMR: hXchgMR})
+		f := operands(in, inst, va)
+		in.h = pick(f, map[int]handler{fRR: hXchgRR, fRM: hXchgRM, fMR: hXchgMR})
+		if f == fRR {
+			in.fx = fxTransparent
+		}
 	case x86asm.INC, x86asm.DEC, x86asm.NEG, x86asm.NOT:
 		in.op = map[x86asm.Op]uint8{x86asm.INC: uINC, x86asm.DEC: uDEC, x86asm.NEG: uNEG, x86asm.NOT: uNOT}[op]
 		f := operands(in, inst, va)
 		in.h = pick(f, map[int]handler{fR: hUnaryR, fM: hUnaryM})
 		if f == fR && (in.sz == 8 || in.sz == 4) && (in.op == uINC || in.op == uDEC) {
 			w := in.sz == 8
-			in.h = sel(w, hInc64R, hInc32R)
+			in.h, in.nf = sel(w, hInc64R, hInc32R), sel(w, hInc64Rnf, hInc32Rnf)
 			if in.op == uDEC {
-				in.h = sel(w, hDec64R, hDec32R)
+				in.h, in.nf = sel(w, hDec64R, hDec32R), sel(w, hDec64Rnf, hDec32Rnf)
+			}
+		}
+		if f == fR {
+			switch in.op {
+			case uINC, uDEC:
+				in.fx = fxRead // keeps CF
+			case uNEG:
+				in.fx = fxWriteAll
+			case uNOT:
+				in.fx = fxTransparent
 			}
 		}
 	case x86asm.MUL, x86asm.DIV, x86asm.IDIV:
@@ -293,9 +337,11 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	case x86asm.CBW, x86asm.CWDE, x86asm.CDQE:
 		in.sz = map[x86asm.Op]uint8{x86asm.CBW: 2, x86asm.CWDE: 4, x86asm.CDQE: 8}[op]
 		in.h = hCbw
+		in.fx = fxTransparent
 	case x86asm.CWD, x86asm.CDQ, x86asm.CQO:
 		in.sz = map[x86asm.Op]uint8{x86asm.CWD: 2, x86asm.CDQ: 4, x86asm.CQO: 8}[op]
 		in.h = hCwd
+		in.fx = fxTransparent
 	case x86asm.BT, x86asm.BTS, x86asm.BTR, x86asm.BTC:
 		in.op = map[x86asm.Op]uint8{x86asm.BT: 0, x86asm.BTS: 1, x86asm.BTR: 2, x86asm.BTC: 3}[op]
 		f := operands(in, inst, va)
@@ -313,6 +359,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.h = pick(operands(in, inst, va), map[int]handler{fRR: hBsf, fRM: hBsf})
 	case x86asm.BSWAP:
 		in.h = pick(operands(in, inst, va), map[int]handler{fR: hBswap})
+		in.fx = fxTransparent
 	case x86asm.XADD:
 		in.h = pick(operands(in, inst, va), map[int]handler{fRR: hXadd, fMR: hXadd})
 	case x86asm.CMPXCHG:
@@ -563,14 +610,29 @@ func (c *CPU) buildMov(in *insn, inst *x86asm.Inst, va uint64) {
 	}
 	f := operands(in, inst, va)
 	in.h = pick(f, map[int]handler{fRR: hMovRR, fRM: hMovRM, fMR: hMovMR, fRI: hMovRI, fMI: hMovMI})
-	if in.h != nil && in.sz == 8 {
-		switch f {
-		case fRR:
-			in.h = hMov64RR
-		case fRM:
-			in.h = hMov64RM
-		case fMR:
-			in.h = hMov64MR
+	if f == fRR || f == fRI {
+		in.fx = fxTransparent
+	}
+	if in.h == nil || in.sz < 4 {
+		return
+	}
+	w := in.sz == 8
+	switch f {
+	case fRR:
+		in.h = sel(w, hMov64RR, hMov32RR)
+	case fRI:
+		if w {
+			in.h = hMovRI64
+		}
+	case fRM:
+		in.h = sel(w, hMov64RM, hMovRM)
+		if eaBase(in) {
+			in.h = sel(w, hLoad64B, hLoad32B)
+		}
+	case fMR:
+		in.h = sel(w, hMov64MR, hMovMR)
+		if eaBase(in) {
+			in.h = sel(w, hStore64B, hStore32B)
 		}
 	}
 }

@@ -86,6 +86,7 @@ func (c *CPU) translate(e *tlbEntry) *block {
 		ins[i].cnt = uint32(i + 1)
 		ins[i].next = &ins[i+1]
 	}
+	liveness(ins[:b.n])
 	b.ins = ins
 	c.code.register(c, b)
 	return b

@@ -429,10 +429,10 @@ func bitCases() []diffCase {
 	return cs
 }
 
-func TestDiffALU(t *testing.T)   { reportUndef(t, runDiffN(t, aluCases(), 300)) }
-func TestDiffUnary(t *testing.T) { reportUndef(t, runDiffN(t, unaryCases(), 400)) }
-func TestDiffShift(t *testing.T) { reportUndef(t, runDiffN(t, shiftCases(), 150)) }
-func TestDiffBits(t *testing.T)  { reportUndef(t, runDiffN(t, bitCases(), 200)) }
+func TestDiffALU(t *testing.T)   { reportUndef(t, runDiffN(t, aluCases(), 2000)) }
+func TestDiffUnary(t *testing.T) { reportUndef(t, runDiffN(t, unaryCases(), 3000)) }
+func TestDiffShift(t *testing.T) { reportUndef(t, runDiffN(t, shiftCases(), 600)) }
+func TestDiffBits(t *testing.T)  { reportUndef(t, runDiffN(t, bitCases(), 1000)) }
 
 func runDiffN(t *testing.T, cs []diffCase, n int) map[string][2]int {
 	if testing.Short() {

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -20,6 +21,12 @@ const (
 	vecPF = 14
 	vecAC = 17
 )
+
+// ErrEventMMIO is the ExitError cause when delivering an exception needs
+// memory no RAM backs (IDT, GDT, TSS or the handler's stack in MMIO
+// space). Hardware under vmm has no sensible way to continue either; it is
+// a guest bug, not an emulator one.
+var ErrEventMMIO = errors.New("cpu: event delivery touched unbacked memory")
 
 type eventState struct {
 	cr2 uint64 // faulting address of a #PF being raised
@@ -64,7 +71,7 @@ func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool
 		}
 		if c.mf.kind != mfException {
 			c.exit = Exit{Reason: ExitError, RIP: faultRIP,
-				Err: fmt.Errorf("cpu: vector %d delivery touched unbacked memory at gpa %#x", vec, c.mf.gpa)}
+				Err: fmt.Errorf("%w: vector %d, gpa %#x", ErrEventMMIO, vec, c.mf.gpa)}
 			return false
 		}
 		nv, ne := c.mf.vec, c.mf.err
@@ -333,7 +340,7 @@ func hIretq(c *CPU, in *insn) {
 	c.modeChanged()
 }
 
-// writeDescTable is a helper for tests and SGDT/SIDT: 10-byte image.
+// descTableImage is the 10-byte memory image SGDT/SIDT store in 64-bit mode.
 func descTableImage(t seg) [10]byte {
 	var b [10]byte
 	binary.LittleEndian.PutUint16(b[:], uint16(t.limit))

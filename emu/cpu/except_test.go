@@ -168,7 +168,7 @@ func TestSyscallSysret(t *testing.T) {
 	}
 	c, ram := withHandlers(t, code)
 	copy(ram.b[user:], []byte{0xbe, 0x2a, 0x00, 0x00, 0x00, 0x0f, 0x05}) // mov esi, 42; syscall
-	copy(ram.b[kern:], []byte{0xf4})                                      // hlt
+	copy(ram.b[kern:], []byte{0xf4})                                     // hlt
 	ex := run(t, c, 100, ExitHLT)
 	if ex.RIP != kern {
 		t.Fatalf("halted at %#x, want kernel entry %#x", ex.RIP, kern)
@@ -238,4 +238,56 @@ func TestControlRegisters(t *testing.T) {
 	// Clearing CR0.PG in long mode is #GP.
 	c, _ = newGuest(t, []byte{0xb8, 0x21, 0, 0, 0, 0x0f, 0x22, 0xc0})
 	run(t, c, 100, ExitTripleFault)
+}
+
+// ring3Prologue enables SYSCALL and SYSRETs to user at codeBase+0x100.
+func ring3Prologue() []byte {
+	user := uint64(codeBase + 0x100)
+	return []byte{
+		0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0x83, 0xc8, 0x01, 0x0f, 0x30, // EFER.SCE
+		0xb9, 0x81, 0x00, 0x00, 0xc0, 0x31, 0xc0, 0xba, 0x08, 0x00, 0x18, 0x00, 0x0f, 0x30, // STAR
+		0xb9, byte(user), byte(user >> 8), byte(user >> 16), 0, // mov ecx, user
+		0x41, 0xbb, 0x02, 0x00, 0x00, 0x00, // mov r11d, 2
+		0x48, 0x0f, 0x07, // sysretq
+	}
+}
+
+// User-mode access to a supervisor page is #PF with P|U (and W).
+func TestPagingUserSupervisor(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		err  uint64
+	}{
+		{"read", []byte{0x8b, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00}, pfP | pfU},        // mov eax, [0x200000]
+		{"write", []byte{0x89, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00}, pfP | pfU | pfW}, // mov [0x200000], eax
+		{"user-ok", []byte{0x8b, 0x04, 0x25, 0x00, 0x30, 0x20, 0x00, 0x0f, 0x05}, 0}, // page 3 has U; then syscall
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := with4K(t, ring3Prologue(), map[int]uint64{0: pteP | pteRW, 3: pteP | pteRW | pteUS})
+			copy(ram.b[codeBase+0x100:], tc.code)
+			ram.w64(tssBase+4, 0x60000)
+			ram.w64(0x103000, 77)
+			// LSTAR = handler for vector 0 region: a hlt.
+			_ = c.wrmsrForTest(msrLSTAR, handlerVA)
+			ex := run(t, c, 100, ExitHLT)
+			if tc.err == 0 {
+				if ex.RIP != handlerVA || c.r[rAX] != 77 {
+					t.Errorf("user read of a U page: halted at %#x rax %d", ex.RIP, c.r[rAX])
+				}
+				return
+			}
+			if ex.RIP != handlerVA+vecPF*16 {
+				t.Fatalf("halted at %#x, want #PF", ex.RIP)
+			}
+			if e, f := frame(c, ram, true); e != tc.err || f[0] != codeBase+0x100 || f[1] != 0x2b {
+				t.Errorf("err %#x frame %#x", e, f)
+			}
+		})
+	}
+}
+
+func (c *CPU) wrmsrForTest(msr uint32, v uint64) bool {
+	ok, _ := c.wrmsr(msr, v)
+	return ok
 }

@@ -2,6 +2,8 @@ package cpu
 
 import "math/bits"
 
+//go:generate go run ./internal/genalu
+
 // ALU operations, in the /r order of opcodes 80-83 (plus TEST).
 const (
 	aADD = iota
@@ -166,94 +168,6 @@ func hAluMI(c *CPU, in *insn) {
 		c.memFault(in)
 		return
 	}
-	in.next.h(c, in.next)
-}
-
-// Specialised hot forms (no size dispatch, no op switch).
-
-func hAdd64RR(c *CPU, in *insn) {
-	a, b := c.r[in.d&15], c.r[in.s&15]
-	r := a + b
-	c.r[in.d&15] = r
-	c.lz.set(lzAdd, 8, a, b, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hAdd32RR(c *CPU, in *insn) {
-	a, b := uint64(uint32(c.r[in.d&15])), uint64(uint32(c.r[in.s&15]))
-	r := uint64(uint32(a + b))
-	c.r[in.d&15] = r
-	c.lz.set(lzAdd, 4, a, b, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hAdd64RI(c *CPU, in *insn) {
-	a := c.r[in.d&15]
-	r := a + in.imm
-	c.r[in.d&15] = r
-	c.lz.set(lzAdd, 8, a, in.imm, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hAdd32RI(c *CPU, in *insn) {
-	a := uint64(uint32(c.r[in.d&15]))
-	r := uint64(uint32(a + in.imm))
-	c.r[in.d&15] = r
-	c.lz.set(lzAdd, 4, a, in.imm, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hSub64RI(c *CPU, in *insn) {
-	a := c.r[in.d&15]
-	r := a - in.imm
-	c.r[in.d&15] = r
-	c.lz.set(lzSub, 8, a, in.imm, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hSub32RI(c *CPU, in *insn) {
-	a := uint64(uint32(c.r[in.d&15]))
-	r := uint64(uint32(a - in.imm))
-	c.r[in.d&15] = r
-	c.lz.set(lzSub, 4, a, in.imm, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hCmp64RR(c *CPU, in *insn) {
-	a, b := c.r[in.d&15], c.r[in.s&15]
-	c.lz.set(lzSub, 8, a, b, a - b, 0)
-	in.next.h(c, in.next)
-}
-
-func hCmp32RR(c *CPU, in *insn) {
-	a, b := uint64(uint32(c.r[in.d&15])), uint64(uint32(c.r[in.s&15]))
-	c.lz.set(lzSub, 4, a, b, uint64(uint32(a - b)), 0)
-	in.next.h(c, in.next)
-}
-
-func hCmp64RI(c *CPU, in *insn) {
-	a := c.r[in.d&15]
-	c.lz.set(lzSub, 8, a, in.imm, a - in.imm, 0)
-	in.next.h(c, in.next)
-}
-
-func hCmp32RI(c *CPU, in *insn) {
-	a := uint64(uint32(c.r[in.d&15]))
-	c.lz.set(lzSub, 4, a, in.imm, uint64(uint32(a - in.imm)), 0)
-	in.next.h(c, in.next)
-}
-
-func hXor64RR(c *CPU, in *insn) {
-	r := c.r[in.d&15] ^ c.r[in.s&15]
-	c.r[in.d&15] = r
-	c.lz.set(lzLogic, 8, 0, 0, r, 0)
-	in.next.h(c, in.next)
-}
-
-func hXor32RR(c *CPU, in *insn) {
-	r := uint64(uint32(c.r[in.d&15] ^ c.r[in.s&15]))
-	c.r[in.d&15] = r
-	c.lz.set(lzLogic, 4, 0, 0, r, 0)
 	in.next.h(c, in.next)
 }
 

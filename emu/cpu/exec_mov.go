@@ -286,6 +286,24 @@ func hJcc(c *CPU, in *insn) {
 	c.leave(in, in.rip+uint64(in.len))
 }
 
+// hJe and hJne are JE/JNE, the loop-closing branches, without the
+// general condition switch.
+func hJe(c *CPU, in *insn) {
+	if c.zf() {
+		c.branch(in, in.imm)
+		return
+	}
+	c.leave(in, in.rip+uint64(in.len))
+}
+
+func hJne(c *CPU, in *insn) {
+	if !c.zf() {
+		c.branch(in, in.imm)
+		return
+	}
+	c.leave(in, in.rip+uint64(in.len))
+}
+
 func hJmp(c *CPU, in *insn) { c.branch(in, in.imm) }
 
 func hJmpR(c *CPU, in *insn) { c.branch(in, c.r[in.d&15]) }

@@ -129,7 +129,7 @@ func TestSelfModifyingOtherBlock(t *testing.T) {
 		0x01, 0xc3, // 12: add ebx, eax
 		0xfe, 0x05, 0x09, 0x00, 0x00, 0x00, // 14: inc byte ptr [rip+9] -> imm of f's mov (offset 26)
 		0xe2, 0xf1, // 20: loop 7
-		0xf4,       // 22: hlt
+		0xf4,             // 22: hlt
 		0x90, 0x90, 0x90, // 23..25
 		0xb8, 0x01, 0x00, 0x00, 0x00, // 26: f: mov eax, 1 (imm at 27)
 		0xc3, // 31: ret
@@ -193,10 +193,10 @@ func TestTripleFaultNoIDT(t *testing.T) {
 
 func TestTripleFaultOthers(t *testing.T) {
 	for name, code := range map[string][]byte{
-		"div0":   {0x31, 0xc9, 0xf7, 0xf1},                               // xor ecx,ecx; div ecx
-		"pf":     {0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40},            // mov eax,[0x40000000]: beyond the 1 GiB map? no: aliases
+		"div0":   {0x31, 0xc9, 0xf7, 0xf1},                            // xor ecx,ecx; div ecx
+		"pf":     {0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40},          // mov eax,[0x40000000]: beyond the 1 GiB map? no: aliases
 		"gp":     {0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0xe0}, // mov rax, 0x8000000000000000; jmp rax
-		"ud":     {0x0f, 0xff},                                          // UD0
+		"ud":     {0x0f, 0xff},                                        // UD0
 		"int3":   {0xcc},
 		"unimpl": {0xd9, 0xe8}, // fld1: x87 not implemented: #UD
 	} {
@@ -263,7 +263,7 @@ func TestInOutExit(t *testing.T) {
 
 func TestMMIOExit(t *testing.T) {
 	code := []byte{
-		0x90,                                      // nop
+		0x90,                                     // nop
 		0x8b, 0x04, 0x25, 0x00, 0x00, 0x80, 0x00, // mov eax, [0x800000]
 	}
 	c, _ := newGuest(t, code)
@@ -422,4 +422,53 @@ func exitEq(a, b Exit) bool {
 	return a.Reason == b.Reason && a.RIP == b.RIP && a.InstLen == b.InstLen && a.Port == b.Port &&
 		a.Bytes == b.Bytes && a.In == b.In && a.EAX == b.EAX && a.GPA == b.GPA && a.Write == b.Write &&
 		a.MSR == b.MSR && a.MSRVal == b.MSRVal
+}
+
+type panicRAM struct{ *testRAM }
+
+func (p panicRAM) Page(gpa uint64) ([]byte, int) {
+	if gpa == 0x20000 {
+		panic("backing store exploded")
+	}
+	return p.testRAM.Page(gpa)
+}
+
+// An internal failure (here a panicking PhysMem) ends Run with ExitError
+// carrying the RIP, the instruction bytes and an error; it never escapes
+// as a Go panic.
+func TestInternalErrorIsExitError(t *testing.T) {
+	code := []byte{0x8b, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00} // mov eax, [0x20000]
+	c, ram := newGuest(t, code)
+	c.mem = panicRAM{ram}
+	ex := c.Run(10)
+	if ex.Reason != ExitError || ex.Err == nil || ex.RIP != codeBase {
+		t.Fatalf("exit %+v", ex)
+	}
+	if string(ex.Insn[:len(code)]) != string(code) {
+		t.Errorf("Insn % x", ex.Insn)
+	}
+}
+
+// STI sets the interrupt shadow for exactly one instruction
+// (reference/vmm-interface.md §4.1 INTR_SHADOW); a host write of 0 clears it.
+func TestInterruptShadow(t *testing.T) {
+	c, _ := newGuest(t, []byte{0xfb, 0x90, 0x90, 0xfb, 0xf4}) // sti; nop; nop; sti; hlt
+	run(t, c, 1, ExitBudget)
+	if reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 1 {
+		t.Errorf("shadow not set after STI")
+	}
+	run(t, c, 1, ExitBudget)
+	if reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 0 || c.Retired() != 2 {
+		t.Errorf("shadow still set after one instruction (retired %d)", c.Retired())
+	}
+	run(t, c, 2, ExitBudget) // nop; sti with IF already 1: no shadow
+	if reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 0 {
+		t.Errorf("STI with IF=1 must not block")
+	}
+	_ = c.SetReg(abi.VM_REG_GUEST_RFLAGS, 2)
+	_ = c.SetReg(abi.VM_REG_GUEST_RIP, codeBase)
+	run(t, c, 1, ExitBudget)
+	if err := c.SetReg(abi.VM_REG_GUEST_INTR_SHADOW, 0); err != nil || reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 0 {
+		t.Errorf("clearing the shadow: %v", err)
+	}
 }

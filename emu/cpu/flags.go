@@ -10,8 +10,8 @@ import "math/bits"
 type lazy struct {
 	op   uint8  // lz* kind
 	sz   uint8  // operand size in bytes
-	a, b uint64 // operands (b is the count for shifts)
-	r    uint64 // result, masked to sz
+	a, b uint64 // operands (b is the count for shifts), masked to sz
+	r    uint64 // result, masked to sz: ZF is r == 0
 	cin  uint64 // ADC/SBB carry in; INC/DEC: the preserved CF
 }
 
@@ -30,8 +30,10 @@ const (
 	lzSar
 )
 
-var sizeMask = [9]uint64{1: 0xff, 2: 0xffff, 4: 0xffffffff, 8: ^uint64(0)}
-var signBit = [9]uint64{1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 1 << 63}
+// sizeMask and signBit are indexed by an operand size in bytes; 256
+// entries so a uint8 index needs no bounds check on the hot path.
+var sizeMask = [256]uint64{1: 0xff, 2: 0xffff, 4: 0xffffffff, 8: ^uint64(0)}
+var signBit = [256]uint64{1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 1 << 63}
 
 // parity[b] is PF for a result whose low byte is b (set when even).
 var parity [256]uint8
@@ -186,14 +188,12 @@ func (c *CPU) cf() uint64 {
 	case lzNone:
 		return c.fl & flagCF
 	case lzSub:
-		m := sizeMask[c.lz.sz]
-		if c.lz.a&m < c.lz.b&m {
+		if c.lz.a < c.lz.b {
 			return 1
 		}
 		return 0
 	case lzAdd:
-		m := sizeMask[c.lz.sz]
-		if c.lz.r&m < c.lz.a&m {
+		if c.lz.r < c.lz.a { // both masked to the operand size
 			return 1
 		}
 		return 0
@@ -231,9 +231,9 @@ func (c *CPU) cond(cc uint8) bool {
 	if c.lz.op != lzNone {
 		switch cc {
 		case ccE:
-			return c.lz.r&sizeMask[c.lz.sz] == 0
+			return c.lz.r == 0
 		case ccNE:
-			return c.lz.r&sizeMask[c.lz.sz] != 0
+			return c.lz.r != 0
 		}
 		if c.lz.op == lzSub {
 			a, b := c.lz.a, c.lz.b
@@ -282,4 +282,12 @@ func (c *CPU) cond(cc uint8) bool {
 		t = f&flagZF != 0 || (f&flagSF != 0) != (f&flagOF != 0)
 	}
 	return t != (cc&1 != 0)
+}
+
+// zf reports ZF without materialising the flags.
+func (c *CPU) zf() bool {
+	if c.lz.op != lzNone {
+		return c.lz.r == 0
+	}
+	return c.fl&flagZF != 0
 }

@@ -27,15 +27,20 @@ type tlbEntry struct {
 
 type tlb struct {
 	e [tlbSize]tlbEntry
+	// gen counts flushes; block links (block.succ) are valid only for the
+	// generation they were made in.
+	gen uint64
 }
 
 func (t *tlb) flush() {
+	t.gen++
 	for i := range t.e {
 		t.e[i] = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
 }
 
 func (t *tlb) flushPage(va uint64) {
+	t.gen++
 	vpn := va >> 12
 	e := &t.e[vpn%tlbSize]
 	if e.rtag == vpn || e.wtag == vpn || e.xtag == vpn {

@@ -39,8 +39,9 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errMode}
 			break
 		}
-		b := c.lookup()
+		b := c.next(c.code.cur)
 		if b == nil {
+			c.code.cur = nil
 			c.fetchFault()
 			continue
 		}
@@ -49,7 +50,8 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		if rem := c.limit - c.retired; uint64(k) > rem {
 			k = int(rem)
 		}
-		if c.intrShadow {
+		shadow := c.intrShadow
+		if shadow {
 			// STI / MOV SS blocking lasts one instruction.
 			k = 1
 		}
@@ -59,14 +61,34 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.stopBudget.rip = last.rip + uint64(last.len)
 			c.stopBudget.cnt = last.cnt
 			last.next = &c.stopBudget
+			// Flags must be exact where the block stops.
+			pd := pendingDead(b.ins[:b.n], k)
+			if pd != nil {
+				pd.h = pd.hf
+			}
 			b.ins[0].h(c, &b.ins[0])
+			if pd != nil {
+				pd.h = pd.nf
+			}
 			if b.valid && last.next == &c.stopBudget {
 				last.next = saved
 			}
 		} else {
-			b.ins[0].h(c, &b.ins[0])
+			// A block that branches back to itself (a tight loop) runs
+			// again at once while nothing it depends on has changed: the
+			// translation generation covers fetch permission and mapping.
+			gen := c.tlb.gen
+			ins0 := &b.ins[0]
+			n := uint64(b.n)
+			for {
+				ins0.h(c, ins0)
+				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen ||
+					!b.valid || c.intrShadow || c.limit-c.retired < n {
+					break
+				}
+			}
 		}
-		if c.intrShadow && k == 1 {
+		if shadow {
 			c.intrShadow = false
 		}
 	}
@@ -87,9 +109,14 @@ func (c *CPU) fetchFault() {
 	}
 }
 
-// peek copies up to 15 instruction bytes at va for error reports.
-func (c *CPU) peek(va uint64) ([]byte, bool) {
-	var out []byte
+// peek copies up to 15 instruction bytes at va for error reports. It is
+// called while recovering from a panic, so it must not panic itself.
+func (c *CPU) peek(va uint64) (out []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = len(out) > 0
+		}
+	}()
 	for i := uint64(0); i < 15; i++ {
 		v, ok := c.sysRead(va+i, 1)
 		if !ok {
@@ -98,4 +125,24 @@ func (c *CPU) peek(va uint64) ([]byte, bool) {
 		out = append(out, byte(v))
 	}
 	return out, len(out) > 0
+}
+
+// next finds the block at c.rip, first among the successors recorded on
+// prev (the block that just ran), then through lookup.
+func (c *CPU) next(prev *block) *block {
+	cc := &c.code
+	if prev != nil {
+		for i := range prev.succ {
+			l := &prev.succ[i]
+			if l.rip == c.rip && l.b != nil && l.gen == c.tlb.gen && l.b.valid && l.b.epoch == cc.epoch {
+				return l.b
+			}
+		}
+	}
+	b := c.lookup()
+	if b != nil && prev != nil && prev.valid {
+		prev.succ[prev.nsucc&1] = link{rip: c.rip, gen: c.tlb.gen, b: b}
+		prev.nsucc++
+	}
+	return b
 }

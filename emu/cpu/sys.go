@@ -2,8 +2,6 @@ package cpu
 
 import (
 	"encoding/binary"
-
-	"softvmm/emu/abi"
 )
 
 // System instructions: privileged state, I/O, MSRs, CPUID.
@@ -523,5 +521,3 @@ func (c *CPU) readW(va uint64, sz uint8) (uint64, bool) {
 	}
 	return c.read(va, sz)
 }
-
-var _ = abi.EINVAL
