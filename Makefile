@@ -19,6 +19,13 @@ vet:
 test: vet
 	$(GO) test ./...
 	$(GO) test -race -short ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Each fuzz target for a bounded time (make test runs them briefly; run
+# `make fuzz FUZZTIME=10m` to search longer). Go fuzzes one target per
+# invocation.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = FuzzDecode:./emu/abi FuzzIoctls:./emu/vmm FuzzLoadELF64:./emu/boot FuzzUARTAccesses:./emu/userdev
 
 # Rebuild every guest image from its sources with GNU as/ld/gcc, and refresh
 # the copy of the demo guest that cmd/softvmm embeds.
@@ -33,7 +40,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./bench/... ./emu/cpu/...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./emu/abi
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
 
 clean:
 	$(GO) clean ./...

@@ -203,6 +203,7 @@ func TestDevmemMmapUnmapped(t *testing.T) {
 // across Free, as the user mapping's object reference does on FreeBSD, and
 // Munmap drops that reference.
 func TestMunmap(t *testing.T) {
+	live := LiveBytes()
 	s := NewSpace()
 	must(t, s.AllocMemseg(0, 0x2000, true, ""))
 	must(t, s.AllocMemseg(1, 0x1000, false, "rom"))
@@ -217,7 +218,13 @@ func TestMunmap(t *testing.T) {
 	copy(ram, "kept")
 	copy(rom, "also")
 
+	if got := LiveBytes() - live; got != 0x3000 {
+		t.Fatalf("LiveBytes grew by %#x for 0x3000 bytes of segments", got)
+	}
 	must(t, s.Free())
+	if got := LiveBytes() - live; got != 0x3000 {
+		t.Fatalf("LiveBytes after Free with views held = %#x more; want 0x3000", got)
+	}
 	if string(ram[:4]) != "kept" || string(ram2[:4]) != "kept" || string(rom[:4]) != "also" {
 		t.Fatal("user mappings lost their contents at Free")
 	}
@@ -229,6 +236,9 @@ func TestMunmap(t *testing.T) {
 	must(t, Munmap(rom))
 	if obj0.refs != 0 || obj1.refs != 0 {
 		t.Fatalf("refs after Munmap = %d, %d; want 0, 0", obj0.refs, obj1.refs)
+	}
+	if got := LiveBytes(); got != live {
+		t.Fatalf("LiveBytes after the last Munmap = %d; want %d as before", got, live)
 	}
 	checkErr(t, "Munmap twice", Munmap(ram), abi.EINVAL)
 	checkErr(t, "Munmap(nil)", Munmap(nil), abi.EINVAL)

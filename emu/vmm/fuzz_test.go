@@ -5,22 +5,28 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"softvmm/emu/abi"
 	"softvmm/jail"
+	"softvmm/mem"
 )
 
 // FuzzIoctls drives the byte-level entry point with sequences of raw
 // ioctls (DESIGN.md "Contracts": the same fuzzer can drive every command).
-// Each step is: one byte choosing the command from abi.Ioctls (or, past
-// the table, a raw unknown number), then the argument bytes. Invariants
+// Each step is: one byte choosing the command from abi.Ioctls (0xfe:
+// destroy and re-create the VM; any other byte past the table: a raw
+// unknown number), then the argument bytes. Invariants
 // after every call: no panic; errors are FreeBSD errnos; a failed call
 // leaves the user's argument bytes as they were (copy-out only on
-// success); every vCPU is IDLE again. At the end the VM destroys cleanly
-// and the module unloads.
+// success); every vCPU is IDLE again. At the end the VM destroys cleanly,
+// the module unloads, every byte of guest memory is given back
+// (mem.LiveBytes) and no goroutine is left running (issue 6).
 func FuzzIoctls(f *testing.F) {
+	const recreate = 0xfe // a step byte that destroys and re-creates the VM
 	seed := func(steps ...[]byte) []byte { return bytes.Join(steps, nil) }
 	le32 := func(v ...uint32) []byte {
 		b := make([]byte, 4*len(v))
@@ -42,11 +48,13 @@ func FuzzIoctls(f *testing.F) {
 	f.Add(seed([]byte{idx(abi.VM_SET_REGISTER)}, le32(0, 20, 0x1000, 0), []byte{idx(abi.VM_GET_REGISTER)}, le32(0, 20)))
 	f.Add(seed([]byte{idx(abi.VM_SUSPEND)}, le32(2), []byte{idx(abi.VM_REINIT)}))
 	f.Add([]byte{0xff, 1, 2, 3})
+	f.Add(seed([]byte{idx(abi.VM_ALLOC_MEMSEG)}, le32(0, 0, 1<<20, 0), []byte{recreate, idx(abi.VM_GET_MEMSEG)}, le32(0)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A sequence that has not finished in 10 s is a hang: crash so
 		// the fuzzer records the input.
 		hang := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("ioctl sequence hangs: %x", data)) })
 		defer hang.Stop()
+		live, goroutines := mem.LiveBytes(), runtime.NumGoroutine()
 		h := jail.NewHost()
 		k := NewKernel(h)
 		k.Load()
@@ -57,18 +65,28 @@ func FuzzIoctls(f *testing.F) {
 			t.Fatal(err)
 		}
 		dev, _ := k.OpenVM(td, name)
-		vm := dev.VM()
+		var vmp atomic.Pointer[VM] // the watchdog reads it as steps replace the VM
+		vmp.Store(dev.VM())
 		// A guest the fuzzer sets running may spin or halt with
 		// interrupts on; a watchdog freezes vCPU 0 now and then, which
 		// forces VM_RUN out with REQIDLE as a freeze does.
-		stop := make(chan struct{})
-		defer close(stop)
+		stop, stopped := make(chan struct{}), make(chan struct{})
+		defer func() {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+			<-stopped
+		}()
 		go func() {
+			defer close(stopped)
 			for {
 				select {
 				case <-stop:
 					return
 				case <-time.After(2 * time.Millisecond):
+					vm := vmp.Load()
 					for i := 0; i < abi.VM_MAXCPU; i++ {
 						if vm.State(i) != abi.VCPU_IDLE {
 							vm.vcpu[i].reqidle.Store(true)
@@ -81,6 +99,26 @@ func FuzzIoctls(f *testing.F) {
 			}
 		}()
 		for steps := 0; len(data) > 0 && steps < 32; steps++ {
+			if data[0] == recreate {
+				// Destroy the VM under whatever state it is in and
+				// create it again: the old node must be gone (ENXIO on
+				// the stale handle) and the new one fresh.
+				data = data[1:]
+				if _, err := k.Sysctl(td, "hw.vmm.destroy", &name); err != nil {
+					t.Fatalf("destroy: %v", err)
+				}
+				var ms abi.VMMemseg
+				if err := dev.Ioctl(td, abi.VM_GET_MEMSEG, &ms); !errors.Is(err, abi.ENXIO) {
+					t.Fatalf("ioctl on a destroyed VM: %v, want ENXIO", err)
+				}
+				if _, err := k.Sysctl(td, "hw.vmm.create", &name); err != nil {
+					t.Fatalf("re-create: %v", err)
+				}
+				dev, _ = k.OpenVM(td, name)
+				vmp.Store(dev.VM())
+				continue
+			}
+			vm := vmp.Load()
 			var cmd uint32
 			if int(data[0]) < len(abi.Ioctls) {
 				cmd = abi.Ioctls[data[0]].Cmd
@@ -120,6 +158,18 @@ func FuzzIoctls(f *testing.F) {
 		}
 		if err := k.Unload(); err != nil {
 			t.Fatalf("unload: %v", err)
+		}
+		close(stop)
+		<-stopped
+		if got := mem.LiveBytes(); got != live {
+			t.Fatalf("guest memory leaked: %d bytes held after destroy, %d before", got, live)
+		}
+		deadline := time.Now().Add(time.Second)
+		for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if g := runtime.NumGoroutine(); g > goroutines {
+			t.Fatalf("goroutine leak: %d after destroy, %d before", g, goroutines)
 		}
 	})
 }

@@ -37,11 +37,17 @@ type VM struct {
 // vcpu is struct vcpu: the freeze state, the capabilities userspace set,
 // and the interpreter, created on first use.
 type vcpu struct {
-	state   int32       // VCPU_IDLE .. VCPU_SLEEPING; guarded by VM.mu
-	reqidle atomic.Bool // someone waits for this vCPU to become IDLE
-	caps    uint32      // bit per VM_CAP_* that was set
-	cpu     *cpu.CPU
-	lastErr error // the emulator failure behind the last VM_RUN EFAULT
+	state int32 // VCPU_IDLE .. VCPU_SLEEPING; guarded by VM.mu
+	// ticket and serving (guarded by VM.mu) queue the threads waiting
+	// to freeze this vCPU in arrival order. FreeBSD leaves the order to
+	// the scheduler; without a queue a thread that re-enters VM_RUN
+	// the moment it gets REQIDLE can win every race for the vCPU and
+	// starve a waiting ioctl forever (TestConcurrentRunAndFreeze).
+	ticket, serving uint64
+	reqidle         atomic.Bool // someone waits for this vCPU to become IDLE
+	caps            uint32      // bit per VM_CAP_* that was set
+	cpu             *cpu.CPU
+	lastErr         error // the emulator failure behind the last VM_RUN EFAULT
 
 	// nextrip is where the next VM_RUN enters the guest. After an exit
 	// the guest's RIP register still names the exiting instruction, as
@@ -82,11 +88,16 @@ func (vm *VM) freeze(id int) {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	v := &vm.vcpu[id]
-	for v.state != abi.VCPU_IDLE {
-		v.reqidle.Store(true)
-		vm.cond.Broadcast()
+	my := v.ticket
+	v.ticket++
+	for v.state != abi.VCPU_IDLE || v.serving != my {
+		if v.state != abi.VCPU_IDLE {
+			v.reqidle.Store(true)
+			vm.cond.Broadcast()
+		}
 		vm.cond.Wait()
 	}
+	v.serving++
 	v.state = abi.VCPU_FROZEN
 }
 
