@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build test test-race vet testdata run bench fuzz clean
+.PHONY: all build test test-race vet testdata run bench bench-check fuzz clean
 
 all: build test
 
@@ -31,10 +31,19 @@ FUZZ_TARGETS = FuzzDecode:./emu/abi FuzzIoctls:./emu/vmm FuzzLoadELF64:./emu/boo
 # the copy of the demo guest that cmd/softvmm embeds.
 testdata:
 	$(MAKE) -C testdata
+	$(MAKE) -C bench/testdata
 	cp testdata/demo.elf cmd/softvmm/demo.elf
 
 run:
 	$(GO) run ./cmd/softvmm run
+
+# The speed floor of issue 3: every bench/ workload at 50 guest MIPS or
+# more, with no allocation. Timing depends on machine load; run it alone.
+bench-check:
+	$(GO) test -run '^$$' -bench Workload -benchtime 10x ./bench/ | tee /dev/stderr | \
+	awk '/MIPS/ { for (i = 1; i <= NF; i++) { if ($$(i+1) == "MIPS") m = $$i; if ($$(i+1) == "allocs/op") a = $$i } \
+		n++; if (m < 50 || a != 0) { bad++; print "below the floor: " $$1 } } \
+		END { if (n != 3) { print "expected 3 workloads, got " n; exit 1 } exit bad > 0 }'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./bench/... ./emu/cpu/...
