@@ -85,9 +85,15 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {
-	out, _, status := runMain(t, "run", "--help")
+	out, errOut, status := runMain(t, "run", "--help")
 	if status != 0 {
 		t.Fatalf("status %d", status)
+	}
+	if errOut != "" || strings.Count(out, "usage: softvmm run") != 1 {
+		t.Errorf("--help must print its text once, on stdout; stdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+	if strings.Contains(out, "268435456") {
+		t.Errorf("--help shows the default size in bytes:\n%s", out)
 	}
 	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE"} {
 		if !strings.Contains(out, want) {

@@ -61,10 +61,14 @@ type runFlags struct {
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package prints its message and the usage while parsing;
+	// collect them, so --help goes to stdout (and exits 0) and a bad
+	// flag's text to stderr, each once.
+	var parseOut strings.Builder
+	fs.SetOutput(&parseOut)
 	var rf runFlags
 	memFlag := sizeFlag{v: vmmapi.DefaultMem}
-	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix (default 256M)")
+	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix")
 	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
@@ -72,10 +76,10 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			fmt.Fprint(stdout, parseOut.String())
 			return exitOK
 		}
+		fmt.Fprint(stderr, parseOut.String())
 		return exitUsage
 	}
 	rf.mem = memFlag.v
@@ -236,7 +240,19 @@ func (l lineFlusher) Write(p []byte) (int, error) {
 // sizeFlag parses a byte count with an optional K, M or G suffix.
 type sizeFlag struct{ v uint64 }
 
-func (s *sizeFlag) String() string { return strconv.FormatUint(s.v, 10) }
+// String shows the size the way a person would type it (256M), which is
+// also how --help prints the default.
+func (s *sizeFlag) String() string {
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"G", 30}, {"M", 20}, {"K", 10}} {
+		if s.v != 0 && s.v&(1<<u.shift-1) == 0 {
+			return strconv.FormatUint(s.v>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(s.v, 10)
+}
 
 func (s *sizeFlag) Set(v string) error {
 	mult := uint64(1)
