@@ -194,6 +194,10 @@ type Host struct {
 	jailMax    int // JAIL_MAX; lowered by tests to reach exhaustion
 	nextPID    int
 	devfs      map[int][]DevfsRule // devfs rulesets; looked up, never iterated
+
+	// defaultAllow is jail_default_allow, the bits the legacy jail(2)
+	// path hands out, set through security.jail.*_allowed (§1.6 step 5).
+	defaultAllow uint32
 }
 
 // NewHost returns a system with only prison0, initialised as §1.2 says:
@@ -201,7 +205,8 @@ type Host struct {
 // JAIL_MAX, PR_HOST|PR_VNET, every static allow bit, ALIVE, with one user
 // reference that never goes away.
 func NewHost() *Host {
-	h := &Host{allowAll: PR_ALLOW_ALL_STATIC, byID: make(map[int]*Prison), jailMax: JAIL_MAX, nextPID: 1}
+	h := &Host{allowAll: PR_ALLOW_ALL_STATIC, byID: make(map[int]*Prison), jailMax: JAIL_MAX, nextPID: 1,
+		defaultAllow: JAIL_DEFAULT_ALLOW}
 	h.prison0 = &Prison{
 		ID: 0, Name: "0", host: h,
 		allow:       PR_ALLOW_ALL_STATIC,

@@ -25,6 +25,7 @@ type Kernel struct {
 	mu       sync.Mutex
 	loaded   bool
 	allowBit uint32         // pr_allow_flag: the allow.vmm bit, 0 if none could be had
+	pptBit   uint32         // the allow.vmm_ppt bit, 0 if none could be had
 	vms      []*VM          // the global VM list (creation order)
 	devfs    map[string]any // device path → *Cdev or *DevmemCdev; looked up, never iterated
 }
@@ -35,7 +36,10 @@ func NewKernel(h *jail.Host) *Kernel {
 }
 
 // Load is kldload vmm: vmmdev_init registers the dynamic jail permission
-// allow.vmm (reference §1.3) and the hw.vmm sysctls appear.
+// allow.vmm (reference §1.3) and the hw.vmm sysctls appear. It registers
+// allow.vmm_ppt too, the passthrough permission of the 2026 tree
+// (reference/jail-and-security.md §3.1, D55066, row V30), after
+// allow.vmm so that allow.vmm gets the bit it always had.
 func (k *Kernel) Load() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -43,6 +47,7 @@ func (k *Kernel) Load() error {
 		return abi.EEXIST // kldload of a loaded module
 	}
 	k.allowBit = k.Jails.AddAllow("vmm")
+	k.pptBit = k.Jails.AddAllow("vmm_ppt")
 	k.loaded = true
 	return nil
 }
@@ -73,6 +78,25 @@ func (k *Kernel) privCheck(cred *jail.Ucred) error {
 	}
 	if cred.Jailed() && !cred.Prison.Allowed(k.allowBit) {
 		return abi.EPERM
+	}
+	return nil
+}
+
+// pptPrivCheck gates the passthrough ioctls (VM_BIND_PPTDEV and the
+// rest). FreeBSD 12 let any jail with allow.vmm reach them; commit
+// e11768e94787 put them behind PRIV_DRIVER, which a jail never holds, and
+// D55066 gives jails allow.vmm_ppt to get them back (reference/jail-and-
+// security.md §3.1, row V30). softvmm takes both: jailed without
+// allow.vmm_ppt is EPERM.
+func (k *Kernel) pptPrivCheck(cred *jail.Ucred) error {
+	if cred == nil {
+		return abi.EPERM
+	}
+	k.mu.Lock()
+	bit := k.pptBit
+	k.mu.Unlock()
+	if cred.Jailed() && !cred.Prison.Allowed(bit) {
+		return jail.PrivCheck(cred, jail.PRIV_DRIVER)
 	}
 	return nil
 }
