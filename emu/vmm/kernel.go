@@ -4,12 +4,21 @@
 // the VMs behind them; every entry point takes the calling thread's
 // credential and applies vmm_priv_check, as vmm_dev.c does.
 //
+// VMs stay in their jail (reference/jail-and-security.md §3.3, FreeBSD 14
+// and later): each VM keeps its creator's credential, and a VM is visible
+// (hw.vmm.create/destroy by name, /dev/vmm/NAME, /dev/vmm.io/NAME.SEG)
+// only from the creator's jail and its ancestors; the host sees all.
+// Kernel.Era = Era2018 gives back FreeBSD 12's behaviour, in which any
+// jail with allow.vmm reaches every VM on the host, for people studying
+// that hole.
+//
 // Facts: reference/vmm-interface.md §1 (lifecycle), §2 (ioctls), §5 (vCPU
 // states), §6 (memory), §7 (VM_RUN); reference/jail-and-security.md §1.3,
-// §1.9 (sysctl write policy).
+// §1.9 (sysctl write policy), §1.11 (devfs), §3 (vmm and jails).
 package vmm
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -18,9 +27,47 @@ import (
 	"softvmm/jail"
 )
 
+// Era picks which FreeBSD's rules tie a VM to the jail that made it.
+type Era int
+
+const (
+	// EraCurrent, the default, is FreeBSD 14's per-VM credential (commit
+	// a85404906bc8, §3.1, §3.3) with the 15.0 fixes on top:
+	//   - a VM another jail made (one the caller cannot cr_cansee) is
+	//     absent: hw.vmm.destroy of it is EINVAL (row V7), opening its
+	//     /dev/vmm or /dev/vmm.io node ENOENT (V8), and creating a VM of
+	//     its name EEXIST from the device-name collision (V9);
+	//   - /dev/vmm.io nodes carry the VM's credential too (14 left them
+	//     unfiltered; 15 fixed it);
+	//   - open checks allow.vmm (15's d_open, row V4), and every ioctl,
+	//     read, write and mmap still checks it too (12/14), so a revoked
+	//     jail loses even descriptors it already holds (V10 v12/v14).
+	// As in FreeBSD, a descriptor is a capability: an open node passed to
+	// a thread in another jail (jail_attach after open, §1.8) keeps
+	// working there if that jail has allow.vmm.
+	EraCurrent Era = iota
+
+	// Era2018 is FreeBSD 12.0 as r337023 left it: VMs are found by name
+	// alone and their nodes carry no credential, so every jail with
+	// allow.vmm (and a devfs ruleset that unhides vmm/*) can see, open,
+	// run and destroy every VM, the host's included; open checks nothing.
+	Era2018
+)
+
+func (e Era) String() string {
+	if e == Era2018 {
+		return "2018"
+	}
+	return "current"
+}
+
 // Kernel is one emulated FreeBSD kernel with vmm.ko loadable into it.
 type Kernel struct {
 	Jails *jail.Host
+
+	// Era is the compatibility switch: set it before the first VM is
+	// made. The zero value keeps VMs in their jails.
+	Era Era
 
 	mu       sync.Mutex
 	loaded   bool
@@ -138,25 +185,49 @@ func (k *Kernel) Sysctl(td *Thread, name string, newval *string) (string, error)
 	if name == "hw.vmm.create" {
 		return "beavis", k.create(td, *newval)
 	}
-	return "beavis", k.destroy(*newval)
+	return "beavis", k.destroy(td.Cred, *newval)
 }
 
-func (k *Kernel) lookupLocked(name string) *VM {
+// lookupLocked is vmmdev_lookup: the VM named name, if cred may see it.
+// From FreeBSD 14 a VM whose creator cred cannot cr_cansee is absent; its
+// prison test is prison_check (the uid policies of cr_cansee pass for
+// root, and security.bsd.see_other_uids is on by default).
+func (k *Kernel) lookupLocked(cred *jail.Ucred, name string) *VM {
 	for _, vm := range k.vms {
 		if vm.name == name {
+			if !k.sees(cred, vm) {
+				return nil
+			}
 			return vm
 		}
 	}
 	return nil
 }
 
-// create is sysctl_vmm_create (reference §1.2): EEXIST for a name in the
-// global list, EINVAL for names devfs would refuse, then the VM and its
-// node /dev/vmm/NAME.
+// sees reports whether cred may see vm: always in Era2018, else when
+// vm's creator lives in cred's prison or below it.
+func (k *Kernel) sees(cred *jail.Ucred, vm *VM) bool {
+	return k.Era == Era2018 || cred != nil && jail.PrisonCheck(cred, vm.creator) == nil
+}
+
+// nodeCred is the credential a VM's device nodes are made with (si_cred):
+// the creator's from FreeBSD 14 on, none in 2018.
+func (k *Kernel) nodeCred(vm *VM) *jail.Ucred {
+	if k.Era == Era2018 {
+		return nil
+	}
+	return vm.creator
+}
+
+// create is sysctl_vmm_create (reference §1.2, jail-and-security §3.3):
+// EEXIST for a name the caller sees, EINVAL for names devfs would refuse,
+// EEXIST again when the node name is taken by a VM the caller cannot see
+// (make_dev_p's collision: the cross-jail existence leak of row V9), then
+// the VM, holding its creator's credential, and its node /dev/vmm/NAME.
 func (k *Kernel) create(td *Thread, name string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.lookupLocked(name) != nil {
+	if k.lookupLocked(td.Cred, name) != nil {
 		return abi.EEXIST
 	}
 	path := "vmm/" + name
@@ -173,15 +244,16 @@ func (k *Kernel) create(td *Thread, name string) error {
 	return nil
 }
 
-// destroy is sysctl_vmm_destroy. FreeBSD 12 tears the VM down later in a
+// destroy is sysctl_vmm_destroy: a VM the caller cannot see is as absent
+// as a missing one, EINVAL (row V7). FreeBSD 12 tears the VM down later in a
 // taskqueue, so the name can stay busy for a moment; softvmm takes the
 // FreeBSD 14 fix (commit 7a0c23da4eaa, reference §15.2) and destroys
 // synchronously: when the sysctl returns the name is free again. Running
 // vCPUs are forced out (REQIDLE) and frozen first; later commands on an
 // open Cdev of the dead VM get ENXIO (ioctl, read, write) or EINVAL (mmap).
-func (k *Kernel) destroy(name string) error {
+func (k *Kernel) destroy(cred *jail.Ucred, name string) error {
 	k.mu.Lock()
-	vm := k.lookupLocked(name)
+	vm := k.lookupLocked(cred, name)
 	if vm == nil || vm.cdev == nil || vm.dying {
 		k.mu.Unlock()
 		return abi.EINVAL
@@ -206,23 +278,40 @@ func (k *Kernel) destroy(name string) error {
 	}
 	k.mu.Unlock()
 	vm.unfreezeAll()
-	return vm.mem.Free()
+	err := vm.mem.Free()
+	vm.creator.Prison.Free() // crfree: a dying creator jail may go now
+	return err
 }
 
 // Open looks up a device node as devfs would and returns it: a *Cdev for
-// /dev/vmm/NAME or a *DevmemCdev for /dev/vmm.io/VM.SEG. FreeBSD 12's vmm
-// cdev has no d_open, so opening checks nothing beyond existence; the
-// credential checks happen at each operation.
+// /dev/vmm/NAME or a *DevmemCdev for /dev/vmm.io/VM.SEG. A node is absent
+// (ENOENT) when the devfs ruleset of the caller's jail hides it, or, in
+// EraCurrent, when the caller cannot see the VM's creator (§1.11's two
+// filters). A visible node is then opened: EraCurrent checks allow.vmm
+// here as FreeBSD 15's d_open does (EPERM, row V4); FreeBSD 12's vmm
+// cdev has no d_open, so in Era2018 opening checks nothing more.
 func (k *Kernel) Open(td *Thread, path string) (any, error) {
 	p, ok := strings.CutPrefix(path, "/dev/")
 	if !ok {
 		return nil, abi.ENOENT
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	n, ok := k.devfs[p]
-	if !ok {
+	var vm *VM
+	switch d := n.(type) {
+	case *Cdev:
+		vm = d.vm
+	case *DevmemCdev:
+		vm = d.vm
+	}
+	k.mu.Unlock()
+	if !ok || vm == nil || !jail.DevfsVisible(cred(td), p, k.nodeCred(vm)) {
 		return nil, abi.ENOENT
+	}
+	if k.Era != Era2018 {
+		if err := k.privCheck(cred(td)); err != nil {
+			return nil, err
+		}
 	}
 	return n, nil
 }
@@ -240,8 +329,20 @@ func (k *Kernel) OpenVM(td *Thread, name string) (*Cdev, error) {
 	return c, nil
 }
 
-// Devices lists the vmm device nodes in lexical order, as ls /dev/vmm
-// /dev/vmm.io would show them.
+// VisibleDevices lists the vmm device nodes td sees, in lexical order,
+// as ls /dev/vmm /dev/vmm.io would show them in td's jail.
+func (k *Kernel) VisibleDevices(td *Thread) []string {
+	var out []string
+	for _, p := range k.Devices() {
+		if _, err := k.Open(&Thread{Cred: cred(td)}, p); !errors.Is(err, abi.ENOENT) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Devices lists every vmm device node in lexical order, as ls /dev/vmm
+// /dev/vmm.io shows them on the host.
 func (k *Kernel) Devices() []string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
