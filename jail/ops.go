@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -97,7 +98,9 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 			name = req.Targets[0]
 			ps = append([]ConfParam{{Name: impliedKey(name), Values: []string{name}}}, ps...)
 		}
-		if name == "" {
+		if name == "" && req.Op != OpCreate {
+			// A jail to create may go unnamed: the kernel names it
+			// after its jid (§1.2), as jail(8)'s own example does.
 			return nil, fmt.Errorf("jail: no jail name or jid given")
 		}
 		jobs = append(jobs, job{name, ps})
@@ -161,6 +164,9 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 	}
 	var results []Result
 	fail := func(name string, err error) ([]Result, error) {
+		if name == "" {
+			return results, fmt.Errorf("jail: %v", err)
+		}
 		return results, fmt.Errorf("jail: %s: %v", name, err)
 	}
 	if req.Op == OpRestart {
@@ -409,6 +415,9 @@ func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, exec func
 			proc.Exit()
 		}
 		return Result{}, errText(err, msg)
+	}
+	if name == "" {
+		name = strconv.Itoa(jid)
 	}
 	res := Result{Name: name, JID: jid, Action: "created", Pseudo: pseudo}
 	if proc != nil {
