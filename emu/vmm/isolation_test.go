@@ -177,8 +177,7 @@ func TestCarriedDescriptorKeepsWorking(t *testing.T) {
 }
 
 // V4 (FreeBSD 15's d_open check, taken here): a jail that can see its
-// VM but has lost allow.vmm cannot open the node: EPERM. /dev/vmmctl is
-// not built: ENOENT.
+// VM but has lost allow.vmm cannot open the node, nor /dev/vmmctl: EPERM.
 func TestV4OpenChecksAllowVMM(t *testing.T) {
 	j := newJails(t, vmm.EraCurrent)
 	h := j.k.Jails
@@ -190,7 +189,11 @@ func TestV4OpenChecksAllowVMM(t *testing.T) {
 	_, err = j.k.Open(j.b, "/dev/vmm.io/bvm.fb")
 	wantErr(t, "V4 open /dev/vmm.io/bvm.fb", err, abi.EPERM)
 	_, err = j.k.Open(j.b, "/dev/vmmctl")
-	wantErr(t, "/dev/vmmctl", err, abi.ENOENT)
+	wantErr(t, "V4 open /dev/vmmctl", err, abi.EPERM)
+	_, err = j.k.Open(j.nv, "/dev/vmmctl")
+	wantErr(t, "V4 open /dev/vmmctl, never allowed", err, abi.EPERM)
+	_, err = j.k.Open(j.a, "/dev/vmmctl")
+	wantErr(t, "open /dev/vmmctl with allow.vmm", err, nil)
 	// Hidden beats forbidden: the node of another jail's VM is ENOENT.
 	_, err = j.k.Open(j.nv, "/dev/vmm/avm")
 	wantErr(t, "nv opens a's VM", err, abi.ENOENT)

@@ -20,6 +20,7 @@ package vmm
 import (
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -42,15 +43,23 @@ const (
 	//   - open checks allow.vmm (15's d_open, row V4), and every ioctl,
 	//     read, write and mmap still checks it too (12/14), so a revoked
 	//     jail loses even descriptors it already holds (V10 v12/v14).
+	//   - /dev/vmmctl (15.0, §3.4): VMMCTL_VM_CREATE / VMMCTL_VM_DESTROY
+	//     beside the sysctls, and the 2026 access control on top (vmm.4
+	//     ACCESS CONTROL): the node is root:vmm 0660, each VM node is
+	//     owned by its creator's uid, group vmm, 0600; a non-transient VM
+	//     needs PRIV_VMM_CREATE, destroying another user's or another
+	//     jail's VM PRIV_VMM_DESTROY; a user has at most hw.vmm.maxvmms
+	//     VMs (V14–V20).
 	// As in FreeBSD, a descriptor is a capability: an open node passed to
 	// a thread in another jail (jail_attach after open, §1.8) keeps
 	// working there if that jail has allow.vmm.
 	EraCurrent Era = iota
 
 	// Era2018 is FreeBSD 12.0 as r337023 left it: VMs are found by name
-	// alone and their nodes carry no credential, so every jail with
-	// allow.vmm (and a devfs ruleset that unhides vmm/*) can see, open,
-	// run and destroy every VM, the host's included; open checks nothing.
+	// alone and their nodes (root:wheel 0600) carry no credential, so
+	// every jail with allow.vmm (and a devfs ruleset that unhides vmm/*)
+	// can see, open, run and destroy every VM, the host's included; open
+	// checks nothing beyond the node's mode; there is no /dev/vmmctl.
 	Era2018
 )
 
@@ -71,6 +80,8 @@ type Kernel struct {
 
 	mu       sync.Mutex
 	loaded   bool
+	maxvmms  int            // hw.vmm.maxvmms
+	vmmcnt   map[int]int    // VMs per creator uid (ui_vmmcnt); looked up, never iterated
 	allowBit uint32         // pr_allow_flag: the allow.vmm bit, 0 if none could be had
 	pptBit   uint32         // the allow.vmm_ppt bit, 0 if none could be had
 	vms      []*VM          // the global VM list (creation order)
@@ -79,8 +90,13 @@ type Kernel struct {
 
 // NewKernel returns a kernel on the jail host h with vmm not yet loaded.
 func NewKernel(h *jail.Host) *Kernel {
-	return &Kernel{Jails: h, devfs: make(map[string]any)}
+	return &Kernel{Jails: h, devfs: make(map[string]any), maxvmms: defaultMaxVMMs, vmmcnt: make(map[int]int)}
 }
+
+// defaultMaxVMMs is hw.vmm.maxvmms's default, 4 × mp_ncpus, for an
+// emulated host of VM_MAXCPU CPUs: fixed, so every machine gives the same
+// answers.
+const defaultMaxVMMs = 4 * abi.VM_MAXCPU
 
 // Load is kldload vmm: vmmdev_init registers the dynamic jail permission
 // allow.vmm (reference §1.3) and the hw.vmm sysctls appear. It registers
@@ -155,10 +171,16 @@ func (k *Kernel) pptPrivCheck(cred *jail.Ucred) error {
 // nodes are CTLFLAG_PRISON. The handler then applies vmm_priv_check before
 // anything else, so even a read from a jail without allow.vmm is EPERM.
 // A read returns the placeholder "beavis" (reference §1.2).
+//
+// In EraCurrent hw.vmm.maxvmms exists too: a decimal string, CTLFLAG_RW
+// without CTLFLAG_PRISON, so only host root changes it.
 func (k *Kernel) Sysctl(td *Thread, name string, newval *string) (string, error) {
 	k.mu.Lock()
 	loaded := k.loaded
 	k.mu.Unlock()
+	if loaded && name == "hw.vmm.maxvmms" && k.Era != Era2018 {
+		return k.sysctlMaxVMMs(td, newval)
+	}
 	if !loaded || (name != "hw.vmm.create" && name != "hw.vmm.destroy") {
 		return "", abi.ENOENT
 	}
@@ -183,9 +205,27 @@ func (k *Kernel) Sysctl(td *Thread, name string, newval *string) (string, error)
 		return "", abi.EINVAL
 	}
 	if name == "hw.vmm.create" {
-		return "beavis", k.create(td, *newval)
+		return "beavis", k.create(td.Cred, *newval, 0, nil)
 	}
 	return "beavis", k.destroy(td.Cred, *newval)
+}
+
+func (k *Kernel) sysctlMaxVMMs(td *Thread, newval *string) (string, error) {
+	if newval != nil {
+		if err := jail.SysctlWriteCheck(cred(td), jail.CTLFLAG_RW); err != nil {
+			return "", err
+		}
+		n, err := strconv.ParseUint(*newval, 10, 31)
+		if err != nil {
+			return "", abi.EINVAL
+		}
+		k.mu.Lock()
+		k.maxvmms = int(n)
+		k.mu.Unlock()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return strconv.Itoa(k.maxvmms), nil
 }
 
 // lookupLocked is vmmdev_lookup: the VM named name, if cred may see it.
@@ -219,16 +259,40 @@ func (k *Kernel) nodeCred(vm *VM) *jail.Ucred {
 	return vm.creator
 }
 
-// create is sysctl_vmm_create (reference §1.2, jail-and-security §3.3):
-// EEXIST for a name the caller sees, EINVAL for names devfs would refuse,
-// EEXIST again when the node name is taken by a VM the caller cannot see
-// (make_dev_p's collision: the cross-jail existence leak of row V9), then
-// the VM, holding its creator's credential, and its node /dev/vmm/NAME.
-func (k *Kernel) create(td *Thread, name string) error {
+// create is vmmdev_create, behind both hw.vmm.create (flags 0) and
+// VMMCTL_VM_CREATE (reference §1.2, jail-and-security §3.3, §3.4): EEXIST
+// for a name the caller sees; in EraCurrent EPERM for a non-transient VM
+// without PRIV_VMM_CREATE, EPERM for a jail without allow.vmm, ENOMEM past
+// hw.vmm.maxvmms VMs of the caller's uid; EINVAL for names devfs would
+// refuse, EEXIST again when the node name is taken by a VM the caller
+// cannot see (make_dev_p's collision: the cross-jail existence leak of
+// row V9); then the VM, holding its creator's credential, and its node
+// /dev/vmm/NAME. A VM created with VMMCTL_CREATE_DESTROY_ON_CLOSE belongs
+// to ctl, the vmmctl descriptor, and dies with it.
+func (k *Kernel) create(cr *jail.Ucred, name string, flags uint32, ctl *Ctl) error {
+	current := k.Era != Era2018
+	k.mu.Lock()
+	exists := k.lookupLocked(cr, name) != nil
+	k.mu.Unlock()
+	if exists {
+		return abi.EEXIST
+	}
+	// The privilege checks take the jail lock, so not under k.mu.
+	if current && flags&abi.VMMCTL_CREATE_DESTROY_ON_CLOSE == 0 {
+		if err := jail.PrivCheck(cr, jail.PRIV_VMM_CREATE); err != nil {
+			return err // "An unprivileged user must run VMs in monitor mode"
+		}
+	}
+	if err := k.privCheck(cr); err != nil {
+		return err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.lookupLocked(td.Cred, name) != nil {
-		return abi.EEXIST
+	if k.lookupLocked(cr, name) != nil {
+		return abi.EEXIST // made while the lock was dropped
+	}
+	if current && k.vmmcnt[cr.UID] >= k.maxvmms {
+		return abi.ENOMEM
 	}
 	path := "vmm/" + name
 	if err := checkDevname(path); err != nil {
@@ -237,11 +301,27 @@ func (k *Kernel) create(td *Thread, name string) error {
 	if _, busy := k.devfs[path]; busy {
 		return abi.EEXIST
 	}
-	vm := newVM(k, name, td.Cred)
+	vm := newVM(k, name, cr)
+	if current {
+		k.vmmcnt[cr.UID]++
+		vm.counted = true
+	}
+	if flags&abi.VMMCTL_CREATE_DESTROY_ON_CLOSE != 0 {
+		vm.ctl = ctl
+	}
 	k.vms = append(k.vms, vm)
 	vm.cdev = &Cdev{k: k, vm: vm, path: path}
 	k.devfs[path] = vm.cdev
 	return nil
+}
+
+// canDestroy is the 2026 destroy rule: the creator (same uid and same
+// prison) or a holder of PRIV_VMM_DESTROY (root, here and in jails).
+func (k *Kernel) canDestroy(cr *jail.Ucred, vm *VM) error {
+	if k.Era == Era2018 || cr.UID == vm.creator.UID && cr.Prison == vm.creator.Prison {
+		return nil
+	}
+	return jail.PrivCheck(cr, jail.PRIV_VMM_DESTROY)
 }
 
 // destroy is sysctl_vmm_destroy: a VM the caller cannot see is as absent
@@ -258,9 +338,23 @@ func (k *Kernel) destroy(cred *jail.Ucred, name string) error {
 		k.mu.Unlock()
 		return abi.EINVAL
 	}
+	k.mu.Unlock()
+	if err := k.canDestroy(cred, vm); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if vm.dying {
+		k.mu.Unlock()
+		return abi.EINVAL // another destroy got there first
+	}
 	vm.dying = true
 	k.mu.Unlock()
+	return k.teardown(vm)
+}
 
+// teardown is vmmdev_destroy for a VM the caller marked dying: force the
+// vCPUs out, remove the nodes, free the memory and the credential.
+func (k *Kernel) teardown(vm *VM) error {
 	vm.freezeAll()
 	k.mu.Lock()
 	delete(k.devfs, vm.cdev.path)
@@ -276,6 +370,10 @@ func (k *Kernel) destroy(cred *jail.Ucred, name string) error {
 			break
 		}
 	}
+	if vm.counted {
+		k.vmmcnt[vm.creator.UID]--
+	}
+	vm.ctl = nil
 	k.mu.Unlock()
 	vm.unfreezeAll()
 	err := vm.mem.Free()
@@ -283,19 +381,37 @@ func (k *Kernel) destroy(cred *jail.Ucred, name string) error {
 	return err
 }
 
-// Open looks up a device node as devfs would and returns it: a *Cdev for
-// /dev/vmm/NAME or a *DevmemCdev for /dev/vmm.io/VM.SEG. A node is absent
+// File flags of open(2) as the kernel sees them (fflag).
+const (
+	FREAD  = 0x1
+	FWRITE = 0x2
+)
+
+// Open is OpenFile for reading and writing, as bhyve opens its VM.
+func (k *Kernel) Open(td *Thread, path string) (any, error) {
+	return k.OpenFile(td, path, FREAD|FWRITE)
+}
+
+// OpenFile looks up a device node as devfs would and opens it with flags
+// (FREAD, FWRITE): a *Cdev for /dev/vmm/NAME, a *DevmemCdev for
+// /dev/vmm.io/VM.SEG, a new *Ctl for /dev/vmmctl. A node is absent
 // (ENOENT) when the devfs ruleset of the caller's jail hides it, or, in
 // EraCurrent, when the caller cannot see the VM's creator (§1.11's two
-// filters). A visible node is then opened: EraCurrent checks allow.vmm
-// here as FreeBSD 15's d_open does (EPERM, row V4); FreeBSD 12's vmm
-// cdev has no d_open, so in Era2018 opening checks nothing more.
-func (k *Kernel) Open(td *Thread, path string) (any, error) {
+// filters). Then the node's owner, group and mode decide (EACCES; root
+// passes by PRIV_VFS_READ/WRITE), and then the driver's d_open: in
+// EraCurrent allow.vmm is checked here as FreeBSD 15's d_open does
+// (EPERM, rows V4, V10), and /dev/vmmctl must be opened for writing
+// (EPERM, V15). FreeBSD 12's vmm cdev has no d_open, so in Era2018 opening
+// checks nothing more.
+func (k *Kernel) OpenFile(td *Thread, path string, flags int) (any, error) {
 	p, ok := strings.CutPrefix(path, "/dev/")
-	if !ok {
+	if !ok || flags&(FREAD|FWRITE) == 0 {
 		return nil, abi.ENOENT
 	}
+	cr := cred(td)
+	current := k.Era != Era2018
 	k.mu.Lock()
+	loaded := k.loaded
 	n, ok := k.devfs[p]
 	var vm *VM
 	switch d := n.(type) {
@@ -305,15 +421,59 @@ func (k *Kernel) Open(td *Thread, path string) (any, error) {
 		vm = d.vm
 	}
 	k.mu.Unlock()
-	if !ok || vm == nil || !jail.DevfsVisible(cred(td), p, k.nodeCred(vm)) {
+	if p == "vmmctl" && current && loaded {
+		if !jail.DevfsVisible(cr, p, nil) {
+			return nil, abi.ENOENT
+		}
+		if err := vaccess(cr, 0, abi.GID_VMM, 0o660, flags); err != nil {
+			return nil, err
+		}
+		if err := k.privCheck(cr); err != nil {
+			return nil, err
+		}
+		if flags&FWRITE == 0 {
+			return nil, abi.EPERM
+		}
+		return &Ctl{k: k}, nil
+	}
+	if !ok || vm == nil || !jail.DevfsVisible(cr, p, k.nodeCred(vm)) {
 		return nil, abi.ENOENT
 	}
-	if k.Era != Era2018 {
-		if err := k.privCheck(cred(td)); err != nil {
+	uid, gid := 0, 0 // UID_ROOT, GID_WHEEL
+	if current {
+		uid, gid = vm.creator.UID, abi.GID_VMM
+	}
+	if err := vaccess(cr, uid, gid, 0o600, flags); err != nil {
+		return nil, err
+	}
+	if current {
+		if err := k.privCheck(cr); err != nil {
 			return nil, err
 		}
 	}
 	return n, nil
+}
+
+// vaccess is the permission check of devfs_access for a node of owner
+// uid, group gid and mode: the owner's, group's or others' bits as the
+// caller falls, else PRIV_VFS_READ/PRIV_VFS_WRITE (root, jailed root
+// included while the jail has allow.suser); EACCES otherwise.
+func vaccess(cr *jail.Ucred, uid, gid int, mode uint32, flags int) error {
+	if cr == nil {
+		return abi.EACCES
+	}
+	bits := mode & 0o7
+	switch {
+	case cr.UID == uid:
+		bits = mode >> 6 & 0o7
+	case cr.InGroup(gid):
+		bits = mode >> 3 & 0o7
+	}
+	if flags&FREAD != 0 && bits&0o4 == 0 && jail.PrivCheck(cr, jail.PRIV_VFS_READ) != nil ||
+		flags&FWRITE != 0 && bits&0o2 == 0 && jail.PrivCheck(cr, jail.PRIV_VFS_WRITE) != nil {
+		return abi.EACCES
+	}
+	return nil
 }
 
 // OpenVM opens /dev/vmm/NAME.

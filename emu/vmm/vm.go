@@ -18,9 +18,11 @@ type VM struct {
 	mem     *mem.Space
 
 	// Guarded by Kernel.mu.
-	cdev   *Cdev
-	devmem []*DevmemCdev
-	dying  bool
+	cdev    *Cdev
+	devmem  []*DevmemCdev
+	dying   bool
+	counted bool // counts against its creator's hw.vmm.maxvmms
+	ctl     *Ctl // the vmmctl descriptor it dies with (DESTROY_ON_CLOSE), or nil
 
 	mu        sync.Mutex // guards the fields below and every vcpu.state
 	cond      *sync.Cond // broadcast on any vCPU state or cpu-set change
@@ -58,7 +60,7 @@ type vcpu struct {
 // the tree until the VM is destroyed, so the host and the ancestors keep
 // seeing the VM.
 func newVM(k *Kernel, name string, cred *jail.Ucred) *VM {
-	cr := &jail.Ucred{UID: cred.UID, GID: cred.GID, Prison: cred.Prison}
+	cr := &jail.Ucred{UID: cred.UID, GID: cred.GID, Groups: cred.Groups, Prison: cred.Prison}
 	cr.Prison.Hold()
 	vm := &VM{k: k, name: name, creator: cr, mem: mem.NewSpace()}
 	vm.cond = sync.NewCond(&vm.mu)

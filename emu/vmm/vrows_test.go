@@ -12,8 +12,8 @@ import (
 // The vmm attack table of reference/jail-and-security.md §5 (V1–V30),
 // walked through the cdev and the hw.vmm sysctls. Each test names its
 // row; rows about the prison model alone live in jail/vrows_test.go.
-// V7–V9 (VMs stay in their jail) are in isolation_test.go; V14–V20
-// (/dev/vmmctl and the 2026 vmm group) are not built, see kernel.go.
+// V4 and V7–V9 (VMs stay in their jail) are in isolation_test.go, V14–V20
+// (/dev/vmmctl and the 2026 vmm group) in vmmctl_test.go.
 
 // vmWithRAM makes VM name as host root with 1 MiB of RAM at 0 and a
 // second MiB at 2 MiB, leaving a hole at [1 MiB, 2 MiB), and opens it.
