@@ -12,7 +12,8 @@ import (
 	"softvmm/jail"
 )
 
-const jailUsage = `usage: softvmm jail [--no-vmm] [--era=current|2018] [-dilqv] [-f conf_file]
+const jailUsage = `usage: softvmm jail [--no-vmm] [--era=current|2018] [--devfs-rules=FILE]
+                    [-dilqv] [-f conf_file]
                     [-n name] [-s securelevel] -c|-m|-r|-cm|-rc|-mr|-cmr|-R
                     [param=value ... [command=run [run flags] [IMAGE]]] [jail ...]
                     [';' another invocation ...]
@@ -43,7 +44,11 @@ first can be modified or removed by the next.
 
 softvmm-only options: --no-vmm leaves vmm.ko unloaded; --era=2018 gives
 the FreeBSD 12.0 rule under which any jail with allow.vmm reaches every VM
-(the default keeps each VM in the jail that made it, as FreeBSD 14 does).
+(the default keeps each VM in the jail that made it, as FreeBSD 14 does);
+--devfs-rules=FILE loads devfs.rules(5) rulesets beside the stock ones
+(1-5 of /etc/defaults/devfs.rules). A jail's devfs_ruleset decides which
+/dev nodes its commands see: ruleset 4, devfsrules_jail, hides /dev/vmm,
+so a jail needs one that unhides 'vmm' and 'vmm/*' (and 'vmmctl').
 `
 
 // cmdFailed is a jailed command that exited with a non-zero status.
@@ -61,11 +66,13 @@ type jailInvocation struct {
 }
 
 func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	loadVMM, era := true, vmm.EraCurrent
+	loadVMM, era, rulesFile := true, vmm.EraCurrent, ""
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		switch a := args[0]; {
 		case a == "--no-vmm":
 			loadVMM = false
+		case strings.HasPrefix(a, "--devfs-rules="):
+			rulesFile = strings.TrimPrefix(a, "--devfs-rules=")
 		case a == "--era=2018":
 			era = vmm.Era2018
 		case a == "--era=current":
@@ -91,6 +98,17 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	h := jail.NewHost()
+	h.InstallStockDevfsRules()
+	if rulesFile != "" {
+		text, err := os.ReadFile(rulesFile)
+		if err == nil {
+			err = h.LoadDevfsRules(h.RootCred(), string(text))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "softvmm jail: %v\n", err)
+			return exitSetup
+		}
+	}
 	k := vmm.NewKernel(h)
 	k.Era = era
 	if loadVMM {

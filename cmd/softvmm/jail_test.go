@@ -124,6 +124,31 @@ vmhost.guest { allow.vmm; exec.start = "run --mem 32M"; }
 	}
 }
 
+// reference/jail-and-security.md §3.5 and §4: allow.vmm is not enough
+// when the jail's devfs ruleset hides /dev/vmm; a ruleset that unhides
+// the vmm nodes is.
+func TestJailDevfsRuleset(t *testing.T) {
+	_, errOut, status := runMain(t, "jail", "-c", "name=demo", "allow.vmm", "devfs_ruleset=4", "command=run")
+	if status == 0 || !strings.Contains(errOut, "open /dev/vmm/softvmm: No such file or directory") {
+		t.Fatalf("ruleset 4: status %d stderr %q", status, errOut)
+	}
+	rules := t.TempDir() + "/devfs.rules"
+	os.WriteFile(rules, []byte(`[devfsrules_bhyve_jail=25]
+add include $devfsrules_jail
+add path 'vmm' unhide
+add path 'vmm/*' unhide
+add path 'vmmctl' unhide
+`), 0o644)
+	out, errOut, status := runMain(t, "jail", "--devfs-rules="+rules, "-c", "name=demo", "allow.vmm", "devfs_ruleset=25", "command=run")
+	if status != 0 || !strings.Contains(out, "softvmm demo guest") {
+		t.Fatalf("ruleset 25: status %d stderr %q", status, errOut)
+	}
+	_, errOut, status = runMain(t, "jail", "--devfs-rules=/nonexistent", "-c", "name=a", "persist")
+	if status != 1 || !strings.Contains(errOut, "/nonexistent") {
+		t.Fatalf("missing rules file: status %d stderr %q", status, errOut)
+	}
+}
+
 func TestJailUsageErrors(t *testing.T) {
 	for _, c := range []struct {
 		args   []string
