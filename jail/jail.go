@@ -3,8 +3,10 @@
 // out at run time by AddAllow (the way vmm's module load creates
 // allow.vmm), ucreds that point at a prison, the jail_set/jail_get/
 // jail_remove/jail_attach system calls with FreeBSD's errno precedence,
-// priv_check for jailed root, the sysctl write gate, devfs visibility, and
-// jail(8)'s parameter syntax and jail.conf(5) grammar.
+// priv_check for jailed root, the sysctl write gate and the
+// security.jail.* nodes (SysctlInt), devfs visibility, and jail(8)'s
+// parameter syntax, jail.conf(5) grammar and operations (Jail8, whose
+// Request.Exec runs a new jail's command as the process attached to it).
 //
 // Facts: reference/jail-and-security.md §1 (kernel), §2 (jail(8),
 // jail.conf) and §5 (the attack tables the tests walk through).

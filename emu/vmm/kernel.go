@@ -404,8 +404,11 @@ func (k *Kernel) Open(td *Thread, path string) (any, error) {
 // (EPERM, V15). FreeBSD 12's vmm cdev has no d_open, so in Era2018 opening
 // checks nothing more.
 func (k *Kernel) OpenFile(td *Thread, path string, flags int) (any, error) {
+	if flags&(FREAD|FWRITE) == 0 {
+		return nil, abi.EINVAL
+	}
 	p, ok := strings.CutPrefix(path, "/dev/")
-	if !ok || flags&(FREAD|FWRITE) == 0 {
+	if !ok {
 		return nil, abi.ENOENT
 	}
 	cr := cred(td)
