@@ -559,3 +559,57 @@ func TestJ23LastOneWins(t *testing.T) {
 		t.Fatal(noName("allow.mount.tmpfs"))
 	}
 }
+
+// J21 through the emulated sysctl tree: security.jail.vmm_allowed has no
+// CTLFLAG_PRISON, so jailed root (even with allow.vmm) cannot write it;
+// host root can, and a jail reads its own bit. The nodes exist only once
+// allow.vmm is registered.
+func TestJ21SysctlTree(t *testing.T) {
+	h := NewHost()
+	root := h.RootCred()
+	if _, err := h.SysctlInt(root, "security.jail.vmm_allowed", nil); err != abi.ENOENT {
+		t.Fatalf("vmm_allowed before vmm registered: %v, want ENOENT", err)
+	}
+	if _, err := h.SysctlInt(root, "security.jail.param.allow.vmm", nil); err != abi.ENOENT {
+		t.Fatalf("param.allow.vmm before vmm registered: %v, want ENOENT", err)
+	}
+	h.AddAllow("vmm")
+	with := rootIn(h, mk(t, h, root, "with", "allow.vmm"))
+	without := rootIn(h, mk(t, h, root, "without"))
+	one, zero := 1, 0
+	_, err := h.SysctlInt(with, "security.jail.vmm_allowed", &one)
+	wantErrno(t, "J21 jailed root writes vmm_allowed", err, abi.EPERM)
+	_, err = h.SysctlInt(with, "security.jail.param.allow.vmm", &one)
+	wantErrno(t, "J21 jailed root writes param.allow.vmm", err, abi.EPERM)
+	_, err = h.SysctlInt(with, "security.jail.set_hostname_allowed", &zero)
+	wantErrno(t, "J21 jailed root writes set_hostname_allowed", err, abi.EPERM)
+	_, err = h.SysctlInt(with, "security.jail.jailed", &zero)
+	wantErrno(t, "J21 write of a read-only node", err, abi.EPERM)
+	for _, c := range []struct {
+		cred *Ucred
+		name string
+		want int
+	}{
+		{with, "security.jail.vmm_allowed", 1},
+		{without, "security.jail.vmm_allowed", 0},
+		{root, "security.jail.vmm_allowed", 0}, // jail_default_allow lacks it
+		{with, "security.jail.param.allow.vmm", 0},
+		{with, "security.jail.jailed", 1},
+		{root, "security.jail.jailed", 0},
+	} {
+		got, err := h.SysctlInt(c.cred, c.name, nil)
+		if err != nil || got != c.want {
+			t.Fatalf("read %s: %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+	_, err = h.SysctlInt(root, "security.jail.vmm_allowed", &one)
+	wantErrno(t, "host root writes vmm_allowed", err, 0)
+	if got, _ := h.SysctlInt(root, "security.jail.vmm_allowed", nil); got != 1 {
+		t.Fatalf("vmm_allowed after host write = %d", got)
+	}
+	if got, _ := h.SysctlInt(without, "security.jail.vmm_allowed", nil); got != 0 {
+		t.Fatal("the deprecated default changed an existing jail")
+	}
+	_, err = h.SysctlInt(root, "security.jail.nosuch_allowed", nil)
+	wantErrno(t, "unknown node", err, abi.ENOENT)
+}

@@ -3,8 +3,10 @@
 // out at run time by AddAllow (the way vmm's module load creates
 // allow.vmm), ucreds that point at a prison, the jail_set/jail_get/
 // jail_remove/jail_attach system calls with FreeBSD's errno precedence,
-// priv_check for jailed root, the sysctl write gate, devfs visibility, and
-// jail(8)'s parameter syntax and jail.conf(5) grammar.
+// priv_check for jailed root, the sysctl write gate and the
+// security.jail.* nodes (SysctlInt), devfs visibility, and jail(8)'s
+// parameter syntax, jail.conf(5) grammar and operations (Jail8, whose
+// Request.Exec runs a new jail's command as the process attached to it).
 //
 // Facts: reference/jail-and-security.md §1 (kernel), §2 (jail(8),
 // jail.conf) and §5 (the attack tables the tests walk through).
@@ -194,6 +196,10 @@ type Host struct {
 	jailMax    int // JAIL_MAX; lowered by tests to reach exhaustion
 	nextPID    int
 	devfs      map[int][]DevfsRule // devfs rulesets; looked up, never iterated
+
+	// defaultAllow is jail_default_allow, the bits the legacy jail(2)
+	// path hands out, set through security.jail.*_allowed (§1.6 step 5).
+	defaultAllow uint32
 }
 
 // NewHost returns a system with only prison0, initialised as §1.2 says:
@@ -201,7 +207,8 @@ type Host struct {
 // JAIL_MAX, PR_HOST|PR_VNET, every static allow bit, ALIVE, with one user
 // reference that never goes away.
 func NewHost() *Host {
-	h := &Host{allowAll: PR_ALLOW_ALL_STATIC, byID: make(map[int]*Prison), jailMax: JAIL_MAX, nextPID: 1}
+	h := &Host{allowAll: PR_ALLOW_ALL_STATIC, byID: make(map[int]*Prison), jailMax: JAIL_MAX, nextPID: 1,
+		defaultAllow: JAIL_DEFAULT_ALLOW}
 	h.prison0 = &Prison{
 		ID: 0, Name: "0", host: h,
 		allow:       PR_ALLOW_ALL_STATIC,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -36,6 +37,19 @@ type Request struct {
 	Params []string
 	// Dying is -d (allow.dying): act on a jail that is still dying.
 	Dying bool
+	// Exec runs a new jail's command (exec.start, or command= from the
+	// command line) as the process attached to the jail, with cred, its
+	// credential inside the jail; the jail lives while that process (or
+	// any process spawned from cred) does. argv is command='s words as
+	// given, or exec.start's value split at white space. An error is the
+	// command failing ("jail: NAME: CMD: failed"); the jail stays if it
+	// persists. nil records commands without running them: the process
+	// ends at once.
+	Exec func(jail Result, cred *Ucred, argv []string) error
+	// Note, if set, hears of each jail as it is done, in order, so a
+	// caller can print jail(8)'s "NAME: created" lines between the
+	// output of the jails' commands.
+	Note func(Result)
 }
 
 // Result is what jail(8) did to one jail.
@@ -62,8 +76,15 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 	switch {
 	case len(req.Params) > 0:
 		var ps []ConfParam
-		for _, a := range req.Params {
+		for i, a := range req.Params {
 			n, v := ParseParamArg(a)
+			if n == "command" && v != nil {
+				// command= takes the rest of the command line as its
+				// arguments (jail(8)).
+				v = append(v, req.Params[i+1:]...)
+				ps = append(ps, ConfParam{Name: n, Values: v})
+				break
+			}
 			ps = append(ps, ConfParam{Name: n, Values: v, Bare: v == nil})
 		}
 		ps = lastWins(ps)
@@ -77,7 +98,9 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 			name = req.Targets[0]
 			ps = append([]ConfParam{{Name: impliedKey(name), Values: []string{name}}}, ps...)
 		}
-		if name == "" {
+		if name == "" && req.Op != OpCreate {
+			// A jail to create may go unnamed: the kernel names it
+			// after its jid (§1.2), as jail(8)'s own example does.
 			return nil, fmt.Errorf("jail: no jail name or jid given")
 		}
 		jobs = append(jobs, job{name, ps})
@@ -141,6 +164,9 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 	}
 	var results []Result
 	fail := func(name string, err error) ([]Result, error) {
+		if name == "" {
+			return results, fmt.Errorf("jail: %v", err)
+		}
 		return results, fmt.Errorf("jail: %s: %v", name, err)
 	}
 	if req.Op == OpRestart {
@@ -150,6 +176,7 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 					return fail(jobs[i].name, err)
 				}
 				results = append(results, Result{Name: jobs[i].name, JID: jid, Action: "removed"})
+				req.note(results[len(results)-1])
 			}
 		}
 		for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
@@ -169,22 +196,29 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 			err = h.JailRemove(cred, jid)
 			res = Result{Name: jb.name, JID: jid, Action: "removed"}
 		case OpCreate, OpRestart:
-			res, err = h.createJob(cred, jb.name, jb.params)
+			res, err = h.createJob(cred, jb.name, jb.params, req.Exec)
 		case OpModify, OpModifyRestart:
-			res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpModifyRestart, req.Dying)
+			res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpModifyRestart, req.Dying, req.Exec)
 		case OpCreateModify, OpCreateModifyRestart:
 			if _, ok := h.runningJID(cred, jb.name, req.Dying); ok {
-				res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpCreateModifyRestart, req.Dying)
+				res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpCreateModifyRestart, req.Dying, req.Exec)
 			} else {
-				res, err = h.createJob(cred, jb.name, jb.params)
+				res, err = h.createJob(cred, jb.name, jb.params, req.Exec)
 			}
 		}
 		if err != nil {
 			return fail(jb.name, err)
 		}
 		results = append(results, res)
+		req.note(res)
 	}
 	return results, nil
+}
+
+func (req *Request) note(r Result) {
+	if req.Note != nil {
+		req.Note(r)
+	}
 }
 
 func impliedKey(name string) string {
@@ -336,11 +370,11 @@ func hasParam(ps []ConfParam, names ...string) bool {
 	return false
 }
 
-// createJob is jail -c for one jail: persist or a command is required;
-// with a command (never executed here) the jail is created attached to
-// a process that then exits, so without persist it is gone again at
-// once, as after a command that finishes.
-func (h *Host) createJob(cred *Ucred, name string, params []ConfParam) (Result, error) {
+// createJob is jail -c for one jail: persist or a command is required.
+// With a command the jail is created attached to a new process, which
+// runs the command through exec (if any) and then exits, so without
+// persist the jail is gone again once the command ends.
+func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, exec func(Result, *Ucred, []string) error) (Result, error) {
 	kern, _, pseudo, err := h.split(params)
 	if err != nil {
 		return Result{}, err
@@ -349,6 +383,15 @@ func (h *Host) createJob(cred *Ucred, name string, params []ConfParam) (Result, 
 	for _, p := range kern {
 		if p.Name == "persist" {
 			persist = true
+		}
+	}
+	var argv []string
+	for _, p := range pseudo {
+		switch p.Name {
+		case "command":
+			argv = p.Values
+		case "exec.start":
+			argv = strings.Fields(strings.Join(p.Values, " "))
 		}
 	}
 	command := hasParam(pseudo, "exec.start", "command")
@@ -367,13 +410,26 @@ func (h *Host) createJob(cred *Ucred, name string, params []ConfParam) (Result, 
 		c = proc.Cred()
 	}
 	jid, msg, err := h.JailSetIov(c, toIov(kern), flags)
-	if proc != nil {
-		proc.Exit()
-	}
 	if err != nil {
+		if proc != nil {
+			proc.Exit()
+		}
 		return Result{}, errText(err, msg)
 	}
-	return Result{Name: name, JID: jid, Action: "created", Pseudo: pseudo}, nil
+	if name == "" {
+		name = strconv.Itoa(jid)
+	}
+	res := Result{Name: name, JID: jid, Action: "created", Pseudo: pseudo}
+	if proc != nil {
+		if exec != nil && len(argv) > 0 {
+			err = exec(res, proc.Cred(), argv)
+		}
+		proc.Exit()
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", argv[0], err)
+		}
+	}
+	return res, nil
 }
 
 func errText(err error, msg string) error {
@@ -386,7 +442,7 @@ func errText(err error, msg string) error {
 // modifyJob is jail -m for one jail: creation-only parameters must match
 // the running jail ("cannot be changed after creation"), or with
 // restart the jail is removed and created again.
-func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, restart, dying bool) (Result, error) {
+func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, restart, dying bool, exec func(Result, *Ucred, []string) error) (Result, error) {
 	jid, ok := h.runningJID(cred, name, dying)
 	if !ok {
 		return Result{}, errors.New("jail not found")
@@ -423,7 +479,7 @@ func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, restart, 
 		if err := h.JailRemove(cred, jid); err != nil {
 			return Result{}, err
 		}
-		res, err := h.createJob(cred, name, params)
+		res, err := h.createJob(cred, name, params, exec)
 		if err != nil {
 			return Result{}, err
 		}

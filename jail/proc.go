@@ -7,8 +7,9 @@ import "softvmm/emu/abi"
 // user reference; one returned by Spawn, (*Proc).Cred or an attach belongs
 // to a process, whose presence keeps its prison alive (§1.4).
 type Ucred struct {
-	UID    int // cr_uid (effective)
-	GID    int // cr_gid
+	UID    int   // cr_uid (effective)
+	GID    int   // cr_gid
+	Groups []int // supplementary groups (cr_groups beyond the first)
 	Prison *Prison
 
 	proc *Proc
@@ -17,6 +18,20 @@ type Ucred struct {
 // Jailed is jailed(cred): the credential's prison is not prison0. It says
 // nothing about depth (§1.1).
 func (c *Ucred) Jailed() bool { return c.Prison != c.Prison.host.prison0 }
+
+// InGroup is groupmember(gid, cred): the primary or a supplementary
+// group.
+func (c *Ucred) InGroup(gid int) bool {
+	if c.GID == gid {
+		return true
+	}
+	for _, g := range c.Groups {
+		if g == gid {
+			return true
+		}
+	}
+	return false
+}
 
 // Proc returns the process this credential belongs to, or nil.
 func (c *Ucred) Proc() *Proc { return c.proc }
@@ -46,7 +61,7 @@ func (h *Host) Spawn(cred *Ucred) (*Proc, error) {
 	}
 	p := &Proc{PID: h.nextPID, host: h}
 	h.nextPID++
-	p.cred = &Ucred{UID: cred.UID, GID: cred.GID, Prison: pr, proc: p}
+	p.cred = &Ucred{UID: cred.UID, GID: cred.GID, Groups: cred.Groups, Prison: pr, proc: p}
 	pr.procs = append(pr.procs, p)
 	pr.uref++
 	return p, nil
@@ -101,7 +116,7 @@ func (h *Host) exitLocked(p *Proc) {
 // it held in its old prison. A credential without a process only gets
 // the new credential.
 func (h *Host) moveLocked(cred *Ucred, pr *Prison) *Ucred {
-	nc := &Ucred{UID: cred.UID, GID: cred.GID, Prison: pr}
+	nc := &Ucred{UID: cred.UID, GID: cred.GID, Groups: cred.Groups, Prison: pr}
 	p := cred.proc
 	if p == nil || p.exited {
 		return nc

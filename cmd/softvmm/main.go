@@ -2,8 +2,9 @@
 // pure software.
 //
 //	softvmm run [flags] [IMAGE]   boot IMAGE (or the embedded demo guest)
+//	softvmm jail [options] ...    jail(8) in the emulated kernel
 //
-// Run "softvmm run --help" for the flags.
+// Run "softvmm run --help" or "softvmm jail --help" for the flags.
 package main
 
 import (
@@ -23,9 +24,10 @@ software: an x86-64 interpreter behind an in-process /dev/vmm.
 
 Commands:
   run [flags] [IMAGE]   boot IMAGE, or the embedded demo guest without one
+  jail [options] ...    jail(8): make prisons and run commands in them
   help                  print this text
 
-Run "softvmm run --help" for the run flags.
+Run "softvmm run --help" or "softvmm jail --help" for their flags.
 `
 
 // Main is the whole program with its streams passed in, so tests run it
@@ -38,6 +40,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stdin, stdout, stderr)
+	case "jail":
+		return cmdJail(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -60,6 +60,13 @@ type runFlags struct {
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return cmdRunIn(nil, nil, args, stdin, stdout, stderr)
+}
+
+// cmdRunIn is `softvmm run` as td in kernel k (`softvmm jail ...
+// command=run` runs it inside a jail); a nil k is a fresh kernel with vmm
+// loaded, run as host root.
+func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	// The flag package prints its message and the usage while parsing;
 	// collect them, so --help goes to stdout (and exits 0) and a bad
@@ -98,22 +105,25 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		image = b
 	}
 	out := bufio.NewWriter(stdout)
-	status := runImage(image, imageName, rf, out, stderr)
+	status := runImage(k, td, image, imageName, rf, out, stderr)
 	out.Flush()
 	return status
 }
 
 // runImage is bhyveload and bhyve in one: create the VM through the
-// emulated kernel as root, load the image, and loop on VM_RUN, handling in
-// userspace what bhyve's userspace handles.
-func runImage(image []byte, imageName string, rf runFlags, out *bufio.Writer, stderr io.Writer) int {
-	h := jail.NewHost()
-	k := vmm.NewKernel(h)
-	if err := k.Load(); err != nil {
-		fmt.Fprintf(stderr, "softvmm: kldload vmm: %v\n", err)
-		return exitSetup
+// emulated kernel k as td (a fresh kernel and host root when k is nil),
+// load the image, and loop on VM_RUN, handling in userspace what bhyve's
+// userspace handles.
+func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf runFlags, out *bufio.Writer, stderr io.Writer) int {
+	if k == nil {
+		h := jail.NewHost()
+		k = vmm.NewKernel(h)
+		if err := k.Load(); err != nil {
+			fmt.Fprintf(stderr, "softvmm: kldload vmm: %v\n", err)
+			return exitSetup
+		}
+		td = &vmm.Thread{Cred: h.RootCred()}
 	}
-	td := &vmm.Thread{Cred: h.RootCred()}
 	const name = "softvmm"
 	if err := vmmapi.Create(k, td, name); err != nil {
 		fmt.Fprintf(stderr, "softvmm: hw.vmm.create: %v\n", err)

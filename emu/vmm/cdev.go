@@ -160,6 +160,11 @@ func (d *Cdev) rw(td *Thread, p []byte, off int64, write bool) (int, error) {
 	}
 	vm.freeze(abi.VM_MAXCPU - 1)
 	defer vm.unfreeze(abi.VM_MAXCPU - 1)
+	if vm.isDying() {
+		// The destroy took the VM while we waited for the vCPU; its
+		// memory is about to be freed (row V28).
+		return 0, abi.ENXIO
+	}
 	if write {
 		return vm.mem.WriteAt(p, off)
 	}
@@ -179,6 +184,9 @@ func (d *Cdev) Mmap(td *Thread, off, size int64, prot int) ([]byte, error) {
 	}
 	vm.freeze(abi.VM_MAXCPU - 1)
 	defer vm.unfreeze(abi.VM_MAXCPU - 1)
+	if vm.isDying() {
+		return nil, abi.ENXIO // row V28, as rw
+	}
 	return vm.mem.Mmap(off, size, prot)
 }
 
@@ -202,7 +210,7 @@ func (d *DevmemCdev) Mmap(td *Thread, off, size int64, prot int) ([]byte, error)
 	d.k.mu.Lock()
 	vm := d.vm
 	d.k.mu.Unlock()
-	if vm == nil {
+	if vm == nil || vm.isDying() {
 		return nil, abi.ENXIO
 	}
 	return vm.mem.DevmemMmap(d.segid, off, size, prot)

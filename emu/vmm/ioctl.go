@@ -142,7 +142,12 @@ func handlerFor(cmd uint32) handler {
 		// softvmm has no host PCI devices to pass through, so every
 		// bus/slot/function is "not a passthrough device": ppt_find finds
 		// nothing and vmm answers ENOENT.
-		return func(*Thread, *VM, []byte) error { return abi.ENOENT }
+		return func(td *Thread, vm *VM, _ []byte) error {
+			if err := vm.k.pptPrivCheck(cred(td)); err != nil {
+				return err
+			}
+			return abi.ENOENT
+		}
 	case abi.VM_GLA2GPA_NOFAULT:
 		return typed(func(vm *VM, a *abi.VMGla2Gpa) error {
 			r, err := vm.gla2gpa(a.Paging, a.Gla, a.Prot, true)

@@ -14,13 +14,15 @@ import (
 type VM struct {
 	k       *Kernel
 	name    string
-	creator *jail.Ucred // kept for the jail issue (FreeBSD 14 per-VM credential)
+	creator *jail.Ucred // sc->ucred: who made it, for cr_cansee (kernel.go Era)
 	mem     *mem.Space
 
 	// Guarded by Kernel.mu.
-	cdev   *Cdev
-	devmem []*DevmemCdev
-	dying  bool
+	cdev    *Cdev
+	devmem  []*DevmemCdev
+	dying   bool
+	counted bool // counts against its creator's hw.vmm.maxvmms
+	ctl     *Ctl // the vmmctl descriptor it dies with (DESTROY_ON_CLOSE), or nil
 
 	mu        sync.Mutex // guards the fields below and every vcpu.state
 	cond      *sync.Cond // broadcast on any vCPU state or cpu-set change
@@ -59,8 +61,14 @@ type vcpu struct {
 	stats stats
 }
 
+// newVM makes the VM with a held copy of its creator's credential
+// (crhold): the creator's prison, even once removed and dying, stays in
+// the tree until the VM is destroyed, so the host and the ancestors keep
+// seeing the VM.
 func newVM(k *Kernel, name string, cred *jail.Ucred) *VM {
-	vm := &VM{k: k, name: name, creator: cred, mem: mem.NewSpace()}
+	cr := &jail.Ucred{UID: cred.UID, GID: cred.GID, Groups: cred.Groups, Prison: cred.Prison}
+	cr.Prison.Hold()
+	vm := &VM{k: k, name: name, creator: cr, mem: mem.NewSpace()}
 	vm.cond = sync.NewCond(&vm.mu)
 	vm.topology = abi.VMCPUTopology{Sockets: 1, Cores: 1, Threads: 1}
 	return vm
