@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"softvmm/devices/vclock"
 	"softvmm/emu/abi"
 	"softvmm/emu/boot"
 	"softvmm/emu/userdev"
@@ -57,6 +58,7 @@ Flags:
 type runFlags struct {
 	mem   uint64
 	stats bool
+	clock vclock.Mode
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -76,6 +78,17 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	var rf runFlags
 	memFlag := sizeFlag{v: vmmapi.DefaultMem}
 	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix")
+	fs.Func("clock", "VM clock: `virtual` (default; time advances with retired instructions, 1 ns each, so every run is identical) or realtime (the host's monotonic clock, as bhyve)", func(v string) error {
+		switch v {
+		case "virtual":
+			rf.clock = vclock.Virtual
+		case "realtime":
+			rf.clock = vclock.Realtime
+		default:
+			return fmt.Errorf("want virtual or realtime, got %q", v)
+		}
+		return nil
+	})
 	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
@@ -135,6 +148,10 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		return exitSetup
 	}
 	defer ctx.Destroy()
+	if err := ctx.Dev().VM().SetClockMode(rf.clock); err != nil {
+		fmt.Fprintf(stderr, "softvmm: clock: %v\n", err)
+		return exitSetup
+	}
 	if err := ctx.SetupMemory(rf.mem); err != nil {
 		fmt.Fprintf(stderr, "softvmm: guest memory of %d bytes: %v\n", rf.mem, err)
 		return exitSetup

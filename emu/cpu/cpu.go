@@ -183,6 +183,7 @@ type CPU struct {
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
 	intrShadow              bool
+	intr                    intrState // intr.go
 
 	mem    PhysMem
 	vcpuid int

@@ -333,6 +333,7 @@ func hIretq(c *CPU, in *insn) {
 	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
 	c.fl |= flagRsv1
 	c.lz.op = lzNone
+	c.intr.nmiBlocked = false // IRET ends NMI blocking (intr.go)
 	c.seg[segCS] = seg{sel: cs, base: descBase(cd), limit: descLimit(cd), access: acc}
 	c.seg[segSS] = ssd
 	c.r[rSP] = rsp

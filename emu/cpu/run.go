@@ -31,6 +31,12 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		}
 	}()
 	for c.exit.Reason == ExitNone {
+		if c.intrRaised() {
+			c.checkIntr()
+			if c.exit.Reason != ExitNone {
+				break
+			}
+		}
 		if c.retired >= c.limit {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
@@ -83,7 +89,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			for {
 				ins0.h(c, ins0)
 				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen ||
-					!b.valid || c.intrShadow || c.limit-c.retired < n {
+					!b.valid || c.intrShadow || c.limit-c.retired < n || c.intrRaised() {
 					break
 				}
 			}

@@ -91,7 +91,7 @@ func hRdtsc(c *CPU, in *insn) {
 
 // tsc is the time-stamp counter: instructions retired (the virtual clock
 // of DESIGN.md "Determinism") plus the offset a WRMSR to TSC set.
-func (c *CPU) tsc() uint64 { return c.retired + c.tscOffset }
+func (c *CPU) tsc() uint64 { return c.timeNow() + c.tscOffset }
 
 func hRdmsr(c *CPU, in *insn) {
 	if !c.priv(in) {
@@ -166,7 +166,7 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 func (c *CPU) wrmsr(msr uint32, v uint64) (ok, gp bool) {
 	switch msr {
 	case msrTSC:
-		c.tscOffset = v - c.retired
+		c.tscOffset = v - c.timeNow()
 	case msrAPICBase:
 		return false, false // the local APIC's business
 	case msrPAT:
@@ -229,7 +229,7 @@ func hMovFromCR(c *CPU, in *insn) {
 	case 4:
 		v = c.cr4
 	case 8:
-		v = c.cr8
+		v = c.readCR8()
 	default:
 		c.fault(in, vecUD, 0)
 		return
@@ -264,11 +264,10 @@ func hMovToCR(c *CPU, in *insn) {
 		}
 		c.cr4 = v
 	case 8:
-		if v&^0xf != 0 {
+		if v&^0xf != 0 || !c.writeCR8(v) {
 			c.fault(in, vecGP, 0)
 			return
 		}
-		c.cr8 = v
 	default:
 		c.fault(in, vecUD, 0)
 		return

@@ -127,6 +127,7 @@ func (vm *VM) reinit() error {
 	}
 	vm.suspend.Store(0)
 	vm.mu.Unlock()
+	vm.platform().reinit()
 	vm.mem.Reinit()
 	return nil
 }

@@ -100,6 +100,7 @@ func handlerFor(cmd uint32) handler {
 				return abi.EBUSY
 			}
 			vm.active |= bit
+			vm.platform().active.Store(vm.active)
 			return nil
 		})
 	case abi.VM_SUSPEND:
@@ -182,7 +183,7 @@ func handlerFor(cmd uint32) handler {
 			return nil
 		})
 	}
-	return nil
+	return devHandler(cmd)
 }
 
 // capSupported says which VM_CAP_* this backend has (reference §11).

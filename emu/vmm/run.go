@@ -1,6 +1,10 @@
 package vmm
 
 import (
+	"time"
+
+	"softvmm/devices/lapic"
+	"softvmm/devices/vclock"
 	"softvmm/emu/abi"
 	"softvmm/emu/cpu"
 )
@@ -28,6 +32,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 
 	v := &vm.vcpu[id]
 	c := vm.cpuOf(id)
+	p := vm.platform()
+	p.started.Store(true)
+	pv := &p.vc[id]
+	pv.attach(c)
 	c.SetReg(abi.VM_REG_GUEST_RIP, v.nextrip)
 	*ex = abi.VMExit{}
 	defer func() {
@@ -56,11 +64,27 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			v.stats.inc(statExitsDebug)
 			return nil
 		}
+		if s := &pv.spinup; s.ok {
+			// The ICR write that sent the STARTUP IPI has retired; the
+			// exit is taken at the next instruction (inst_length 0).
+			s.ok = false
+			vm.exitAt(ex, c, abi.VM_EXITCODE_SPINUP_AP)
+			ex.SetSpinupAP(abi.SpinupAPExit{Vcpu: int32(s.vcpu), Rip: s.rip})
+			return nil
+		}
 		mtrap := v.caps&(1<<abi.VM_CAP_MTRAP_EXIT) != 0
 		budget := uint64(quantum)
 		if mtrap {
 			budget = 1
 		}
+		budget = pv.budget(budget)
+		if err := pv.entry(); err != nil {
+			return err
+		}
+		if vm.suspend.Load() != 0 {
+			continue // a triple fault at entry
+		}
+		pv.prepare()
 
 		vm.mu.Lock()
 		vm.setStateLocked(id, abi.VCPU_RUNNING)
@@ -69,6 +93,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		vm.mu.Lock()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 		vm.mu.Unlock()
+		pv.advance()
 
 		switch e.Reason {
 		case cpu.ExitBudget:
@@ -78,8 +103,14 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 				return nil
 			}
 		case cpu.ExitInOut:
-			// No in-kernel port device exists yet (the platform issue adds
-			// them), so every port goes to userspace as VM_EXITCODE_INOUT.
+			if handled, err := p.inout(c, &e); handled {
+				v.stats.inc(statExitsTotal)
+				v.stats.inc(statExitsInout)
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			ex.Exitcode = abi.VM_EXITCODE_INOUT
 			ex.Rip, ex.InstLength = e.RIP, int32(e.InstLen)
 			ex.SetInout(abi.InoutExit{Bytes: e.Bytes, In: e.In, Port: e.Port, EAX: e.EAX})
@@ -91,6 +122,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			rflags, _ := c.Reg(abi.VM_REG_GUEST_RFLAGS)
 			vm.handleHLT(id, rflags&psl_i != 0)
 		case cpu.ExitRDMSR, cpu.ExitWRMSR:
+			if lapic.IsMSR(e.MSR) && p.msr(id, c, &e) {
+				v.stats.inc(statExitsTotal)
+				continue
+			}
 			ex.Exitcode = abi.VM_EXITCODE_RDMSR
 			stat := statExitsRDMSR
 			if e.Reason == cpu.ExitWRMSR {
@@ -102,7 +137,15 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.SetMsr(abi.MsrExit{Code: e.MSR, Wval: e.MSRVal})
 			return nil
 		case cpu.ExitMMIO:
-			// No in-kernel MMIO device yet: punt to userspace with the
+			if handled, err := p.mmio(id, c, &e); handled {
+				v.stats.inc(statExitsTotal)
+				v.stats.inc(statExitsInstEmul)
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			// Not an in-kernel window: punt to userspace with the
 			// address. inst_length 0 says the kernel did not decode it.
 			ex.Exitcode = abi.VM_EXITCODE_INST_EMUL
 			ex.Rip, ex.InstLength = e.RIP, 0
@@ -129,15 +172,23 @@ func (vm *VM) exitAt(ex *abi.VMExit, c *cpu.CPU, code int32) {
 // returned EFAULT: an error naming the guest RIP and instruction bytes.
 func (vm *VM) LastError(id int) error { return vm.vcpu[id].lastErr }
 
-// handleHLT is vm_handle_hlt (reference/vmm-devices.md §1.7): with IF=0
-// the vCPU joins halted_cpus, and when every active vCPU is there the VM
-// suspends with VM_SUSPEND_HALT (hw.vmm.halt_detection=1). Otherwise the
-// vCPU sleeps until it must leave: the VM suspends or someone wants it
-// idle. Interrupt sources that would also wake it come with the platform
-// devices.
+// handleHLT is vm_handle_hlt (reference/vmm-devices.md §1.7): the vCPU
+// sleeps until an NMI, or with IF=1 an ExtINT or a LAPIC vector above PPR,
+// is pending, or it must leave (suspend, reqidle, debug stop). With IF=0
+// it joins halted_cpus, and when every active vCPU is there the VM
+// suspends with VM_SUSPEND_HALT (hw.vmm.halt_detection=1). With IF=1 and
+// nothing that could ever wake it, it sleeps as vmm's vCPU does, until an
+// ioctl injects something or the VM is suspended.
+//
+// Time while halted: in virtual mode, once every active vCPU waits in HLT
+// the clock jumps to the next deadline (the devices fire, and the loop
+// looks again); in realtime mode the vCPU sleeps until the deadline's host
+// instant.
 func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	bit := uint32(1) << id
 	v := &vm.vcpu[id]
+	p := vm.platform()
+	pv := &p.vc[id]
 	vm.mu.Lock()
 	if !intrEnabled {
 		vm.halted |= bit
@@ -147,12 +198,47 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 			vm.mu.Lock()
 		}
 	}
+	p.hltWait |= bit
+	vm.cond.Broadcast()
 	for vm.suspend.Load() == 0 && !v.reqidle.Load() && vm.debug&bit == 0 {
+		kicks := pv.kicks.Load()
+		vm.mu.Unlock()
+		wake := pv.wakeable(intrEnabled)
+		vm.mu.Lock()
+		if wake {
+			break
+		}
+		if d, ok := p.clock.Next(); ok {
+			if p.mode == vclock.Virtual && p.hltWait&vm.active == vm.active {
+				vm.mu.Unlock()
+				pv.jumpTo(d)
+				p.clock.AdvanceTo(d)
+				vm.mu.Lock()
+				continue
+			}
+			if p.mode == vclock.Realtime {
+				wait := time.Duration((d - p.clock.Now()).Nanoseconds())
+				if wait > time.Millisecond {
+					wait = time.Millisecond
+				}
+				vm.mu.Unlock()
+				if wait > 0 {
+					time.Sleep(wait)
+				}
+				p.clock.Poll()
+				vm.mu.Lock()
+				continue
+			}
+		}
+		if pv.kicks.Load() != kicks {
+			continue
+		}
 		vm.setStateLocked(id, abi.VCPU_SLEEPING)
 		vm.cond.Wait()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 	}
 	vm.halted &^= bit
+	p.hltWait &^= bit
 	vm.mu.Unlock()
 }
 

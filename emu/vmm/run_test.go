@@ -8,29 +8,14 @@ import (
 
 	"softvmm/emu/abi"
 	"softvmm/emu/boot"
-	"softvmm/emu/vmm"
 	"softvmm/emu/vmmapi"
-	"softvmm/jail"
 )
 
 // bootVM creates a VM with 16 MiB and loads a testdata image into it the
 // way bhyveload does, leaving vCPU 0 active at the entry point.
 func bootVM(t *testing.T, image string) *vmmapi.VMCtx {
 	t.Helper()
-	h := jail.NewHost()
-	k := vmm.NewKernel(h)
-	if err := k.Load(); err != nil {
-		t.Fatal(err)
-	}
-	td := &vmm.Thread{Cred: h.RootCred()}
-	if err := vmmapi.Create(k, td, "t"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, err := vmmapi.Open(k, td, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctx.Destroy() })
+	ctx := newCtx(t, "t")
 	if err := ctx.SetupMemory(16 << 20); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,8 @@ type VM struct {
 	topology  abi.VMCPUTopology
 
 	suspend atomic.Int32 // vm->suspend: 0 or a VM_SUSPEND_* reason
+
+	plat platform // in-kernel devices and the VM clock (platform.go)
 }
 
 // vcpu is struct vcpu: the freeze state, the capabilities userspace set,
