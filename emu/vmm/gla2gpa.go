@@ -165,3 +165,18 @@ restart:
 	}
 	return gla2gpaResult{gpa: pte>>shift<<(shift+12)>>12 | gla&(1<<shift-1)}, nil
 }
+
+// injectFault is vm_inject_pf / vm_inject_gp as the faulting VM_GLA2GPA
+// uses them (reference/vmm-interface.md §9, §8.1): CR2 gets the address
+// for a #PF, then the exception is queued with fault semantics
+// (restart_instruction), so the guest re-executes the instruction after
+// its handler. FreeBSD asserts that no exception was pending; here an
+// already pending one is kept and the new fault dropped, since VM_RUN
+// would deliver the first anyway and a second cannot be queued.
+func (vm *VM) injectFault(vcpu int, r gla2gpaResult) {
+	if r.vector == vecPF {
+		vm.cpuOf(vcpu).SetReg(abi.VM_REG_GUEST_CR2, r.cr2)
+	}
+	vm.injectException(&abi.VMException{Cpuid: int32(vcpu), Vector: int32(r.vector),
+		ErrorCode: r.errcode, ErrorCodeValid: 1, RestartInstruction: 1})
+}

@@ -149,15 +149,19 @@ func handlerFor(cmd uint32) handler {
 			}
 			return abi.ENOENT
 		}
-	case abi.VM_GLA2GPA_NOFAULT:
+	case abi.VM_GLA2GPA, abi.VM_GLA2GPA_NOFAULT:
+		nofault := cmd == abi.VM_GLA2GPA_NOFAULT
 		return typed(func(vm *VM, a *abi.VMGla2Gpa) error {
-			r, err := vm.gla2gpa(a.Paging, a.Gla, a.Prot, true)
+			r, err := vm.gla2gpa(a.Paging, a.Gla, a.Prot, nofault)
 			if err != nil {
 				return err
 			}
 			a.Gpa, a.Fault = r.gpa, 0
 			if r.fault {
 				a.Fault = 1
+				if !nofault {
+					vm.injectFault(int(a.Vcpuid), r)
+				}
 			}
 			return nil
 		})

@@ -51,7 +51,6 @@ func TestUnknownAndUnbuiltCommandsENOTTY(t *testing.T) {
 		abi.IOC(abi.IOC_INOUT, 'v', 26, 24),
 		abi.IOC(abi.IOC_IN, 'v', 27, 24),
 		abi.IOC(abi.IOC_INOUT, 'x', 1, 144), // another group
-		abi.VM_GLA2GPA,
 	} {
 		wantErr(t, abi.IoctlName(cmd), dev.IoctlRaw(td, cmd, 0x10000), abi.ENOTTY)
 	}
