@@ -149,8 +149,8 @@ func TestRunStats(t *testing.T) {
 }
 
 // --clock selects the VM clock: the LAPIC timer guest of emu/vmm/testdata
-// reports the same exact counts on both clocks, and its interrupt trace is
-// identical across virtual runs only.
+// reports exact counts on the virtual clock, the default, and runs on the
+// realtime one.
 func TestRunClockFlag(t *testing.T) {
 	img := "../../emu/vmm/testdata/lapic_periodic.elf"
 	v1, e1, s1 := runMain(t, "run", "--clock", "virtual", img)
@@ -161,8 +161,13 @@ func TestRunClockFlag(t *testing.T) {
 	if v1 != v2 {
 		t.Fatal("--clock virtual is not the default")
 	}
+	// On the host's clock the counts depend on how the host schedules
+	// this process (a busy machine delays and coalesces periodic
+	// interrupts, as it would under bhyve); emu/vmm's
+	// TestTimerGuestsRealtime checks them against host time. Here: the
+	// flag takes effect and the guest runs to its report.
 	r, e, s := runMain(t, "run", "--clock", "realtime", img)
-	if s != 0 || !strings.Contains(r, "A=0000000a\nB=0000000f\n") {
+	if s != 0 || !strings.Contains(r, "A=") || !strings.Contains(r, "\nE=") {
 		t.Fatalf("realtime: status %d stdout:\n%s\nstderr:\n%s", s, r, e)
 	}
 	if _, _, s := runMain(t, "run", "--clock", "wallclock", img); s != exitUsage {
