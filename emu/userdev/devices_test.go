@@ -307,3 +307,62 @@ func TestPCIAddressRegister(t *testing.T) {
 		t.Errorf("a word OUT changed CF8 to %#x", v)
 	}
 }
+
+// ACPI 6.x §4.8.3: SLP_TYP is PM1_CNT bits 12:10, SLP_EN bit 13.
+func TestACPIPMPowerOff(t *testing.T) {
+	var sleeps []int
+	p := NewACPIPM(func(typ int) { sleeps = append(sleeps, typ) })
+	var b PortBus
+	if err := b.Register(0x400, 6, p); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := b.Dispatch(0x404, 2, true, 0); v != 0x0001 {
+		t.Errorf("PM1_CNT = %#x, want 0x0001 (SCI_EN: always in ACPI mode)", v)
+	}
+	if v, _ := b.Dispatch(0x400, 2, true, 0); v != 0 {
+		t.Errorf("PM1_STS = %#x, want 0", v)
+	}
+	b.Dispatch(0x402, 2, false, 0xffff)
+	if v, _ := b.Dispatch(0x402, 2, true, 0); v != 0x4721 {
+		t.Errorf("PM1_EN after writing 0xffff = %#x, want 0x4721 (defined enable bits)", v)
+	}
+	b.Dispatch(0x404, 2, false, 5<<10) // SLP_TYP without SLP_EN: nothing yet
+	if len(sleeps) != 0 {
+		t.Fatalf("sleep without SLP_EN: %v", sleeps)
+	}
+	if v, _ := b.Dispatch(0x404, 2, true, 0); v != 0x1401 {
+		t.Errorf("PM1_CNT = %#x, want 0x1401", v)
+	}
+	b.Dispatch(0x404, 2, false, 5<<10|1<<13) // what Linux's acpi_enter_sleep_state(5) writes
+	if len(sleeps) != 1 || sleeps[0] != 5 {
+		t.Errorf("sleep requests %v, want [5]", sleeps)
+	}
+	if v, _ := b.Dispatch(0x404, 2, true, 0); v&0x2000 != 0 {
+		t.Errorf("SLP_EN reads back set: %#x", v)
+	}
+	b.Dispatch(0x405, 1, false, 0x20|1<<2) // byte write: SLP_EN with SLP_TYP 1
+	if len(sleeps) != 2 || sleeps[1] != 1 {
+		t.Errorf("byte write at 0x405: sleep requests %v, want [5 1]", sleeps)
+	}
+}
+
+func TestPCIResetControl(t *testing.T) {
+	b, p := pciBus(t)
+	var resets []bool
+	p.OnReset = func(hard bool) { resets = append(resets, hard) }
+	b.Dispatch(0xcf9, 1, false, 0x02) // SYS_RST alone selects, does not reset
+	if len(resets) != 0 {
+		t.Fatal("reset without RST_CPU")
+	}
+	b.Dispatch(0xcf9, 1, false, 0x06) // the FADT's reset value
+	if len(resets) != 1 || !resets[0] {
+		t.Errorf("resets %v, want [true] (hard)", resets)
+	}
+	if v, _ := b.Dispatch(0xcf9, 1, true, 0); v != 0x06 {
+		t.Errorf("IN 0xCF9 = %#x, want 0x06", v)
+	}
+	b.Dispatch(0xcf8, 4, false, 0x80000000)
+	if v, _ := b.Dispatch(0xcf8, 4, true, 0); v != 0x80000000 {
+		t.Errorf("CF8 after a CF9 write = %#x", v)
+	}
+}

@@ -55,9 +55,18 @@ const (
 //
 // Register it twice on the bus: Addr() at 0xCF8 (4 ports) and Data() at
 // 0xCFC (4 ports).
+//
+// Port 0xCF9, inside the address register's window, is the PIIX reset
+// control register the FADT names as its reset register (value 6): a byte
+// write that sets bit 2 (RST_CPU) asks for a reset, which OnReset hears
+// (hard is bit 1, SYS_RST). A byte read returns the last value written.
 type PCIConfig struct {
 	addr uint32
+	rcr  uint8
 	hb   [256]byte // the host bridge's configuration space
+
+	// OnReset, if not nil, is called on a reset request at 0xCF9.
+	OnReset func(hard bool)
 }
 
 // NewPCIConfig returns the mechanism with the host bridge in its reset
@@ -90,6 +99,9 @@ func (p *PCIConfig) Data() PortDevice { return pciDataPort{p} }
 type pciAddrPort struct{ p *PCIConfig }
 
 func (a pciAddrPort) In(off uint16, size int) uint32 {
+	if off == 1 && size == 1 {
+		return uint32(a.p.rcr)
+	}
 	if off != 0 || size != 4 {
 		return sizeMask(size)
 	}
@@ -97,6 +109,14 @@ func (a pciAddrPort) In(off uint16, size int) uint32 {
 }
 
 func (a pciAddrPort) Out(off uint16, size int, v uint32) {
+	if off == 1 && size == 1 {
+		old := a.p.rcr
+		a.p.rcr = uint8(v) & 0x0e
+		if old&0x04 == 0 && v&0x04 != 0 && a.p.OnReset != nil {
+			a.p.OnReset(v&0x02 != 0)
+		}
+		return
+	}
 	if off == 0 && size == 4 {
 		a.p.addr = v & (pciConfEnable | 0x00fffffc)
 	}
