@@ -89,7 +89,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d", status)
 	}
-	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE"} {
+	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE", "-boot", "-append", "-initrd", "-max-insns", "-timeout", "-trace", "-trace-exits", "-debugcon", "multiboot", "124"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run --help lacks %q:\n%s", want, out)
 		}

@@ -1,11 +1,12 @@
 package userdev
 
 // The ACPI PM1 event and control blocks (ACPI 6.x §4.8.3.1, §4.8.3.2) at
-// the ports the platform's FADT gives (emu/boot/tables: PM1a_EVT_BLK 0x400,
-// 4 bytes; PM1a_CNT_BLK 0x404, 2 bytes). The PM timer at 0x408 is the
-// kernel's (reference/vmm-devices.md §8), so this window stops short of it.
+// the ports the platform's FADT gives (emu/boot/tables: PM1a_EVT_BLK 0x600,
+// 4 bytes; PM1a_CNT_BLK 0x604, 2 bytes, where QEMU's PIIX4 has them and
+// reference/linux-boot.md §6 saw Linux power off). The PM timer is the
+// kernel's, at 0x408 (reference/vmm-devices.md §8).
 const (
-	PM1Base = 0x400
+	PM1Base = 0x600
 	PM1Size = 6
 
 	pm1EnMask   = 0x4721 // TMR_EN, GBL_EN, PWRBTN_EN, SLPBTN_EN, RTC_EN, PCIEXP_WAKE_DIS

@@ -313,36 +313,36 @@ func TestACPIPMPowerOff(t *testing.T) {
 	var sleeps []int
 	p := NewACPIPM(func(typ int) { sleeps = append(sleeps, typ) })
 	var b PortBus
-	if err := b.Register(0x400, 6, p); err != nil {
+	if err := b.Register(0x600, 6, p); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := b.Dispatch(0x404, 2, true, 0); v != 0x0001 {
+	if v, _ := b.Dispatch(0x604, 2, true, 0); v != 0x0001 {
 		t.Errorf("PM1_CNT = %#x, want 0x0001 (SCI_EN: always in ACPI mode)", v)
 	}
-	if v, _ := b.Dispatch(0x400, 2, true, 0); v != 0 {
+	if v, _ := b.Dispatch(0x600, 2, true, 0); v != 0 {
 		t.Errorf("PM1_STS = %#x, want 0", v)
 	}
-	b.Dispatch(0x402, 2, false, 0xffff)
-	if v, _ := b.Dispatch(0x402, 2, true, 0); v != 0x4721 {
+	b.Dispatch(0x602, 2, false, 0xffff)
+	if v, _ := b.Dispatch(0x602, 2, true, 0); v != 0x4721 {
 		t.Errorf("PM1_EN after writing 0xffff = %#x, want 0x4721 (defined enable bits)", v)
 	}
-	b.Dispatch(0x404, 2, false, 5<<10) // SLP_TYP without SLP_EN: nothing yet
+	b.Dispatch(0x604, 2, false, 5<<10) // SLP_TYP without SLP_EN: nothing yet
 	if len(sleeps) != 0 {
 		t.Fatalf("sleep without SLP_EN: %v", sleeps)
 	}
-	if v, _ := b.Dispatch(0x404, 2, true, 0); v != 0x1401 {
+	if v, _ := b.Dispatch(0x604, 2, true, 0); v != 0x1401 {
 		t.Errorf("PM1_CNT = %#x, want 0x1401", v)
 	}
-	b.Dispatch(0x404, 2, false, 5<<10|1<<13) // what Linux's acpi_enter_sleep_state(5) writes
+	b.Dispatch(0x604, 2, false, 5<<10|1<<13) // what Linux's acpi_enter_sleep_state(5) writes
 	if len(sleeps) != 1 || sleeps[0] != 5 {
 		t.Errorf("sleep requests %v, want [5]", sleeps)
 	}
-	if v, _ := b.Dispatch(0x404, 2, true, 0); v&0x2000 != 0 {
+	if v, _ := b.Dispatch(0x604, 2, true, 0); v&0x2000 != 0 {
 		t.Errorf("SLP_EN reads back set: %#x", v)
 	}
-	b.Dispatch(0x405, 1, false, 0x20|1<<2) // byte write: SLP_EN with SLP_TYP 1
+	b.Dispatch(0x605, 1, false, 0x20|1<<2) // byte write: SLP_EN with SLP_TYP 1
 	if len(sleeps) != 2 || sleeps[1] != 1 {
-		t.Errorf("byte write at 0x405: sleep requests %v, want [5 1]", sleeps)
+		t.Errorf("byte write at 0x605: sleep requests %v, want [5 1]", sleeps)
 	}
 }
 

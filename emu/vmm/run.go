@@ -61,6 +61,12 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		if mtrap {
 			budget = 1
 		}
+		budget, stop := v.clampBudget(c.Retired(), budget)
+		if stop {
+			vm.exitAt(ex, c, abi.VM_EXITCODE_DEBUG)
+			v.stats.inc(statExitsDebug)
+			return nil
+		}
 
 		vm.mu.Lock()
 		vm.setStateLocked(id, abi.VCPU_RUNNING)

@@ -9,7 +9,9 @@
 //     (§3.1, §3.2), ISA IRQ 0 on pin 2 (§3.5), the 8259 pair's INTR on pin 0;
 //   - the HPET at 0xFED00000, capabilities 0x80860701 (§6.2);
 //   - the ACPI PM timer at I/O 0x408, 32 bits (§8);
-//   - the PM1 event and control blocks at 0x400 and 0x404, the SCI on IRQ 9,
+//   - the PM1 event and control blocks at 0x600 and 0x604 (QEMU's PIIX4
+//     places; bhyve's 0x400 would collide with QEMU's debugcon at 0x402,
+//     which softvmm also has), the SCI on IRQ 9,
 //     and the reset register at 0xCF9, which the runner's userland devices
 //     provide (emu/userdev), with S5 (power-off) as SLP_TYP 5.
 //
@@ -41,8 +43,8 @@ const (
 	HPETBase      = 0xfed00000
 	HPETBlockID   = 0x80860701 // low 32 bits of the capabilities register
 
-	PM1aEvtBlk = 0x400 // PM1 status (2 bytes) and enable (2 bytes)
-	PM1aCntBlk = 0x404 // PM1 control (2 bytes)
+	PM1aEvtBlk = 0x600 // PM1 status (2 bytes) and enable (2 bytes), where QEMU's PIIX4 has them
+	PM1aCntBlk = 0x604 // PM1 control (2 bytes)
 	PMTmrBlk   = 0x408 // ACPI PM timer (4 bytes), in the kernel
 	SCIIRQ     = 9
 	ResetPort  = 0xcf9 // PIIX-style reset control register

@@ -168,8 +168,8 @@ func TestFADT(t *testing.T) {
 	}{
 		{"SCI_INT", 46, 2, 9},
 		{"SMI_CMD (always in ACPI mode)", 48, 4, 0},
-		{"PM1a_EVT_BLK", 56, 4, 0x400},
-		{"PM1a_CNT_BLK", 64, 4, 0x404},
+		{"PM1a_EVT_BLK", 56, 4, 0x600},
+		{"PM1a_CNT_BLK", 64, 4, 0x604},
 		{"PM_TMR_BLK", 76, 4, 0x408},
 		{"PM1_EVT_LEN", 88, 1, 4},
 		{"PM1_CNT_LEN", 89, 1, 2},
@@ -182,7 +182,7 @@ func TestFADT(t *testing.T) {
 		{"X_PM_TMR_BLK space", 208, 1, 1},
 		{"X_PM_TMR_BLK bit width", 209, 1, 32},
 		{"X_PM_TMR_BLK address", 212, 8, 0x408},
-		{"X_PM1a_CNT_BLK address", 176, 8, 0x404},
+		{"X_PM1a_CNT_BLK address", 176, 8, 0x604},
 	} {
 		var got uint64
 		for i := 0; i < tc.size; i++ {
@@ -275,7 +275,7 @@ func TestIaslDisassembles(t *testing.T) {
 	img := build(t, 2)
 	dir := t.TempDir()
 	want := map[string][]string{
-		"FACP": {"PM Timer Block Address : 00000408", "SCI Interrupt : 0009", "PM1A Control Block Address : 00000404", "Value to cause reset : 06"},
+		"FACP": {"PM Timer Block Address : 00000408", "SCI Interrupt : 0009", "PM1A Control Block Address : 00000604", "PM1A Event Block Address : 00000600", "Value to cause reset : 06"},
 		"APIC": {"Local Apic Address : FEE00000", "I/O Apic ID : 02", "Address : FEC00000", "Interrupt : 00000002"},
 		"HPET": {"Hardware Block ID : 80860701", "Address : 00000000FED00000"},
 		"DSDT": {"Name (_S5, Package (0x04)"},
