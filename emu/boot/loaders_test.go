@@ -515,3 +515,25 @@ func TestDetect(t *testing.T) {
 		t.Error("ParseKind(unknown) accepted")
 	}
 }
+
+func TestMemoryMap(t *testing.T) {
+	for _, tc := range []struct {
+		mem  uint64
+		want []E820Entry
+	}{
+		{256 << 20, []E820Entry{{0, 0x9fc00, 1}, {0x9fc00, 0x400, 2}, {0xf0000, 0x10000, 2}, {0x100000, 255 << 20, 1}}},
+		{5 << 30, []E820Entry{{0, 0x9fc00, 1}, {0x9fc00, 0x400, 2}, {0xf0000, 0x10000, 2}, {0x100000, 3<<30 - 1<<20, 1}, {4 << 30, 2 << 30, 1}}},
+		{0x8000, []E820Entry{{0, 0x8000, 1}, {0x9fc00, 0x400, 2}, {0xf0000, 0x10000, 2}}},
+	} {
+		got := MemoryMap(tc.mem)
+		if len(got) != len(tc.want) {
+			t.Errorf("MemoryMap(%#x) = %+v", tc.mem, got)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("MemoryMap(%#x)[%d] = %+v, want %+v", tc.mem, i, got[i], tc.want[i])
+			}
+		}
+	}
+}

@@ -199,7 +199,7 @@ const (
 func MemoryMap(memSize uint64) []E820Entry {
 	low := min(memSize, lowmemLimit)
 	m := []E820Entry{
-		{0, LowRAMEnd, E820RAM},
+		{0, min(memSize, LowRAMEnd), E820RAM},
 		{LowRAMEnd, 0xa0000 - LowRAMEnd, E820Reserved},
 		{BIOSAreaLo, HighRAMBase - BIOSAreaLo, E820Reserved},
 	}
