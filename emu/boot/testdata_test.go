@@ -57,10 +57,29 @@ func TestLoadMbkernel(t *testing.T) {
 	}
 }
 
-// The same image under QEMU (an emulator nobody here wrote): its output and
-// exit status with 1 and 4 CPUs are what mbkernel.out and the kernel's
-// (cpus<<1)|1 exit rule say. This is `make -C testdata qemu-check` as a test.
-func TestMbkernelUnderQEMU(t *testing.T) {
+// rom.bin is a 64 KiB ROM whose reset vector (its last 16 bytes, at
+// 0xFFFFFFF0 once mapped) is a far jump to F000:0000, the start of the copy
+// below 1 MiB.
+func TestLoadROMImage(t *testing.T) {
+	rom := readTestdata(t, "rom.bin")
+	v := &fakeROMVM{fakeVM: newFakeVM(16<<20, 2<<20)}
+	info, err := LoadROM(v, rom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.HighGPA != 0xffff0000 || info.LowGPA != 0xf0000 || !bytes.Equal(v.mem[0xf0000:0x100000], rom) {
+		t.Errorf("ROM at %#x, copy at %#x", info.HighGPA, info.LowGPA)
+	}
+	if !bytes.Equal(rom[0xfff0:0xfff5], []byte{0xea, 0x00, 0x00, 0x00, 0xf0}) {
+		t.Errorf("reset vector %x, want ea 0000 f000 (ljmp $0xf000,$0)", rom[0xfff0:0xfff5])
+	}
+}
+
+// The same images under QEMU (an emulator nobody here wrote): mbkernel.elf
+// with 1 and 4 CPUs prints mbkernel.out and exits (cpus<<1)|1; rom.bin as
+// -bios prints rom.out and exits 33. This is `make -C testdata qemu-check`
+// as a test.
+func TestImagesUnderQEMU(t *testing.T) {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Skip("qemu-system-x86_64 not installed (apt-get install qemu-system-x86)")
@@ -87,5 +106,13 @@ func TestMbkernelUnderQEMU(t *testing.T) {
 		if string(out) != w || status != cpus<<1|1 {
 			t.Errorf("QEMU -smp %d: status %d, output\n%s\nwant status %d, output\n%s", cpus, status, out, cpus<<1|1, w)
 		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, qemu, "-display", "none", "-serial", "stdio", "-monitor", "none",
+		"-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-bios", "../../testdata/rom.bin").Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 33 || string(out) != string(readTestdata(t, "rom.out")) {
+		t.Errorf("QEMU -bios rom.bin: %v, output %q", err, out)
 	}
 }
