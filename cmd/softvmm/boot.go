@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -84,8 +83,8 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 			return loaded{}, fmt.Errorf("--append is for multiboot and Linux kernels; this is a %v image", spec.kind)
 		}
 	}
-	if rf.initrd != "" && spec.kind != boot.KindLinux {
-		return loaded{}, fmt.Errorf("--initrd is for Linux kernels; this is a %v image", spec.kind)
+	if rf.initrd != "" && spec.kind != boot.KindLinux && spec.kind != boot.KindMultiboot {
+		return loaded{}, fmt.Errorf("--initrd is for Linux and multiboot kernels; this is a %v image", spec.kind)
 	}
 	mem := rf.mem
 	var rsdp uint64
@@ -104,13 +103,22 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 		_, err := boot.LoadELF64(ctx, image, ctx.Lowmem())
 		return loaded{spec.kind}, err
 	case boot.KindMultiboot:
-		// GRUB and QEMU's -kernel pass the image's name before the
-		// arguments.
-		cmdline := filepath.Base(imageName)
-		if rf.appendSet {
-			cmdline += " " + rf.append
+		// QEMU's -kernel passes "IMAGE APPEND" (its load_multiboot
+		// formats "%s %s", so the space is there even without -append),
+		// and -initrd "FILE ARGS,FILE ARGS" as modules whose strings are
+		// those "FILE ARGS".
+		opt := boot.MultibootOptions{Cmdline: imageName + " " + rf.append}
+		if rf.initrd != "" {
+			for _, m := range strings.Split(rf.initrd, ",") {
+				file, _, _ := strings.Cut(m, " ")
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return loaded{}, fmt.Errorf("--initrd module: %w", err)
+				}
+				opt.Modules = append(opt.Modules, boot.Module{Data: b, Cmdline: m})
+			}
 		}
-		_, err := boot.LoadMultiboot(ctx, image, mem, boot.MultibootOptions{Cmdline: cmdline})
+		_, err := boot.LoadMultiboot(ctx, image, mem, opt)
 		return loaded{spec.kind}, err
 	case boot.KindLinux:
 		var initrd []byte

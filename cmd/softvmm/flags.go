@@ -27,7 +27,7 @@ func (b *bootFlags) register(fs *flag.FlagSet) {
 		b.append, b.appendSet = s, true
 		return nil
 	})
-	fs.StringVar(&b.initrd, "initrd", "", "Linux initial ramdisk `FILE`, as QEMU's -initrd")
+	fs.StringVar(&b.initrd, "initrd", "", "Linux initial ramdisk `FILE`; for multiboot, modules \"FILE ARGS,FILE ARGS\"; as QEMU's -initrd")
 	fs.Uint64Var(&b.maxInsns, "max-insns", 0, "stop the guest after `N` instructions (exactly; 0: no limit)")
 	fs.DurationVar(&b.timeout, "timeout", 0, "stop the guest after `DURATION` of wall time (0: no limit)")
 	fs.StringVar(&b.trace, "trace", "", "write one line per guest instruction to `FILE` (vCPU, RIP, bytes, GNU disassembly); single-steps the guest")

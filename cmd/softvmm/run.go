@@ -46,7 +46,8 @@ softvmm. The format is detected (--boot overrides it):
              kernel: 64-bit long mode, identity-mapped low memory
   multiboot  a kernel with a multiboot v1 header (ELF32, ELF64 or the a.out
              kludge), entered in 32-bit protected mode; --append is its
-             command line, after the image's name, as with QEMU's -kernel
+             command line, after the image's name, and --initrd its
+             modules ("FILE ARGS,FILE ARGS"), as with QEMU's -kernel
   linux      a bzImage, through the 64-bit boot protocol; --append is the
              command line, --initrd the initial ramdisk
   rom        a BIOS ROM, mapped below 4 GiB and at the top of the first

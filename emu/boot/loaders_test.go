@@ -537,3 +537,31 @@ func TestMemoryMap(t *testing.T) {
 		}
 	}
 }
+
+// Debian's kernel, when `make linux-boot` has fetched it (LINUX_CACHE,
+// default ~/.cache/softvmm/linux): the loader accepts it, puts it at its
+// preferred address, and the 64-bit entry (load + 0x200) is startup_64 of
+// arch/x86/boot/compressed/head_64.S, which begins with cld; cli.
+func TestLoadDebianKernel(t *testing.T) {
+	dir := os.Getenv("LINUX_CACHE")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = home + "/.cache/softvmm/linux"
+	}
+	img, err := os.ReadFile(dir + "/vmlinuz")
+	if err != nil {
+		t.Skip("no Debian kernel fetched (make linux-fetch)")
+	}
+	const mem = 256 << 20
+	v := newFakeVM(mem, mem)
+	info, err := LoadLinux(v, img, mem, LinuxOptions{Cmdline: "console=ttyS0", Initrd: []byte("0707"), RSDP: 0xf0000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version < 0x020f || info.LoadAddr != 0x1000000 {
+		t.Errorf("protocol %#x loaded at %#x", info.Version, info.LoadAddr)
+	}
+	if !bytes.Equal(v.mem[info.Entry:info.Entry+2], []byte{0xfc, 0xfa}) {
+		t.Errorf("bytes at the 64-bit entry %#x: %x, want fc fa (cld; cli)", info.Entry, v.mem[info.Entry:info.Entry+2])
+	}
+}
