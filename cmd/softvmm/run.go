@@ -169,6 +169,9 @@ func runImage(image []byte, imageName string, rf *runFlags, stdin io.Reader, out
 		return exitSetup
 	}
 	defer lim.stop()
+	prog := startProgress(ctx, stderr, rf)
+	defer prog.stop()
+	stderr = prog.guard(stderr)
 
 	if rf.stats {
 		defer printStats(ctx, stderr)

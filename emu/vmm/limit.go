@@ -22,7 +22,9 @@ func (vm *VM) SetInsnLimit(id int, n uint64) error {
 	return nil
 }
 
-// Retired returns how many instructions vCPU id has retired.
+// Retired returns how many instructions vCPU id has retired, as of its
+// last interpreter quantum (at most 65536 instructions ago while it runs);
+// another goroutine may call it at any time.
 func (vm *VM) Retired(id int) uint64 {
 	if id < 0 || id >= abi.VM_MAXCPU {
 		return 0

@@ -72,6 +72,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		vm.setStateLocked(id, abi.VCPU_RUNNING)
 		vm.mu.Unlock()
 		e := c.Run(budget)
+		v.stats[statInsnsRetired].Store(c.Retired()) // once a quantum: Retired is current for a watcher (limit.go)
 		vm.mu.Lock()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 		vm.mu.Unlock()
