@@ -219,3 +219,27 @@ func TestROMImage(t *testing.T) {
 		t.Errorf("POST codes %v, want [0x1 0x2 0x3]", posts)
 	}
 }
+
+// A guest finds the tables the runner wrote the way Linux looks for them:
+// the RSDP signature on a 16-byte boundary in 0xE0000-0xFFFFF, then the
+// RSDT it points to. Assembled by GNU as from:
+//
+//	mov $0xe0000,%esi; movabs $"RSD PTR ",%rax
+//	1: cmp %rax,(%rsi); je 2f; add $16,%esi; cmp $0x100000,%esi; jb 1b
+//	mov $2,%al; out %al,$0xf4          # no RSDP: status 5
+//	2: mov 16(%rsi),%ebx; cmpl $"RSDT",(%rbx); jne 3f
+//	mov $1,%al; out %al,$0xf4          # found both: status 3
+//	3: mov $3,%al; out %al,$0xf4       # RSDP without an RSDT: status 7
+func TestGuestFindsACPI(t *testing.T) {
+	code := []byte{
+		0xbe, 0x00, 0x00, 0x0e, 0x00, 0x48, 0xb8, 0x52, 0x53, 0x44, 0x20, 0x50,
+		0x54, 0x52, 0x20, 0x48, 0x39, 0x06, 0x74, 0x0f, 0x83, 0xc6, 0x10, 0x81,
+		0xfe, 0x00, 0x00, 0x10, 0x00, 0x72, 0xf0, 0xb0, 0x02, 0xe6, 0xf4, 0x8b,
+		0x5e, 0x10, 0x81, 0x3b, 0x52, 0x53, 0x44, 0x54, 0x75, 0x04, 0xb0, 0x01,
+		0xe6, 0xf4, 0xb0, 0x03, 0xe6, 0xf4,
+	}
+	_, errOut, status := runMain(t, "run", "--boot", "raw", "--max-insns", "100000", rawGuest(t, code...))
+	if status != 3 {
+		t.Errorf("status %d (5: no RSDP, 7: no RSDT); stderr %s", status, errOut)
+	}
+}
