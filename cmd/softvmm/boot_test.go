@@ -243,3 +243,30 @@ func TestGuestFindsACPI(t *testing.T) {
 		t.Errorf("status %d (5: no RSDP, 7: no RSDT); stderr %s", status, errOut)
 	}
 }
+
+// Standard input that is a file feeds COM1's receiver: a guest that echoes
+// what it reads until '!' prints the file's first bytes. Assembled by GNU
+// as from:
+//
+//	1: mov $0x3fd,%dx; 2: in %dx,%al; test $1,%al; jz 2b    # LSR.DR
+//	mov $0x3f8,%dx; in %dx,%al; mov %al,%bl; out %al,%dx    # RBR → THR
+//	cmp $'!',%bl; jne 1b; mov $0x10,%al; out %al,$0xf4
+func TestSerialInputFromFile(t *testing.T) {
+	code := []byte{
+		0x66, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xfb, 0x66, 0xba, 0xf8,
+		0x03, 0xec, 0x88, 0xc3, 0xee, 0x80, 0xfb, 0x21, 0x75, 0xea, 0xb0, 0x10,
+		0xe6, 0xf4,
+	}
+	in := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(in, []byte("hello, guest!not read"), 0o644)
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var o, e bytes.Buffer
+	status := Main([]string{"run", "--boot", "raw", "--max-insns", "100000", rawGuest(t, code...)}, f, &o, &e)
+	if status != 33 || o.String() != "hello, guest!" {
+		t.Errorf("status %d, stdout %q, stderr %q; want 33 and \"hello, guest!\"", status, o.String(), e.String())
+	}
+}
