@@ -95,7 +95,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if strings.Contains(out, "268435456") {
 		t.Errorf("--help shows the default size in bytes:\n%s", out)
 	}
-	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE"} {
+	for _, want := range []string{"-mem", "-stats", "0xf4", "IMAGE", "-boot", "-append", "-initrd", "-max-insns", "-timeout", "-trace", "-trace-exits", "-debugcon", "multiboot", "124"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("run --help lacks %q:\n%s", want, out)
 		}

@@ -13,8 +13,6 @@ import (
 
 	"softvmm/devices/vclock"
 	"softvmm/emu/abi"
-	"softvmm/emu/boot"
-	"softvmm/emu/userdev"
 	"softvmm/emu/vmm"
 	"softvmm/emu/vmmapi"
 	"softvmm/jail"
@@ -37,20 +35,37 @@ const (
 	exitSetup       = 1 // the image or the VM could not be set up
 	exitUsage       = 2
 	exitTripleFault = 3
-	exitFatal       = 4 // VM_RUN failed, or an exit nothing here handles
+	exitFatal       = 4   // VM_RUN failed, or an exit nothing here handles
+	exitLimit       = 124 // stopped by --max-insns or --timeout (timeout(1)'s status)
 )
 
 const runUsage = `usage: softvmm run [flags] [IMAGE]
 
-Boots IMAGE (an ELF64 executable, loaded the way bhyveload loads a FreeBSD
-kernel: 64-bit long mode, identity-mapped low memory) on one vCPU. Without
-IMAGE it boots the demo guest built into softvmm.
+Boots IMAGE on one vCPU. Without IMAGE it boots the demo guest built into
+softvmm. The format is detected (--boot overrides it):
+  elf64      an ELF64 executable, loaded the way bhyveload loads a FreeBSD
+             kernel: 64-bit long mode, identity-mapped low memory
+  multiboot  a kernel with a multiboot v1 header (ELF32, ELF64 or the a.out
+             kludge), entered in 32-bit protected mode; --append is its
+             command line, after the image's name, and --initrd its
+             modules ("FILE ARGS,FILE ARGS"), as with QEMU's -kernel
+  linux      a bzImage, through the 64-bit boot protocol; --append is the
+             command line, --initrd the initial ramdisk
+  rom        a BIOS ROM, mapped below 4 GiB and at the top of the first
+             MiB, started at the reset vector in real mode
+  raw64, raw32, raw16[:ADDR]
+             a raw binary at ADDR (default 0x100000; 0x7c00 for raw16) in
+             long, flat protected or real mode
+ACPI and MP tables describing the machine are at 0xF0000 (not for rom).
 
-The guest's COM1 serial port (0x3f8) is standard output. A guest write of
-value v to port 0xf4 (QEMU's isa-debug-exit) ends the run with exit status
-(v<<1)|1. Guest halt with interrupts off or power-off exits 0; a triple
-fault exits 3 and prints the vCPU's registers on standard error; an
-emulator or VM_RUN failure exits 4.
+The guest's COM1 serial port (0x3f8) is standard output, and standard
+input when that is a file or a terminal. A guest write of value v to port
+0xf4 (QEMU's isa-debug-exit) ends the run with exit status (v<<1)|1. Guest
+halt with interrupts off, ACPI power-off (S5) or a reset through 0xCF9
+exits 0; a triple fault exits 3 and prints the vCPU's registers on
+standard error; an emulator or VM_RUN failure exits 4; a guest stopped by
+--max-insns or --timeout exits 124 with a message and its registers on
+standard error.
 
 Flags:
 `
@@ -59,6 +74,7 @@ type runFlags struct {
 	mem   uint64
 	stats bool
 	clock vclock.Mode
+	bootFlags
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -90,6 +106,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		return nil
 	})
 	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
+	rf.bootFlags.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
@@ -103,6 +120,10 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		return exitUsage
 	}
 	rf.mem = memFlag.v
+	if err := rf.bootFlags.finish(); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
+		return exitUsage
+	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "softvmm run: one IMAGE at most, got %d\n", fs.NArg())
 		return exitUsage
@@ -118,7 +139,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		image = b
 	}
 	out := bufio.NewWriter(stdout)
-	status := runImage(k, td, image, imageName, rf, out, stderr)
+	status := runImage(k, td, image, imageName, &rf, stdin, out, stderr)
 	out.Flush()
 	return status
 }
@@ -127,7 +148,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 // emulated kernel k as td (a fresh kernel and host root when k is nil),
 // load the image, and loop on VM_RUN, handling in userspace what bhyve's
 // userspace handles.
-func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf runFlags, out *bufio.Writer, stderr io.Writer) int {
+func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf *runFlags, stdin io.Reader, out *bufio.Writer, stderr io.Writer) int {
 	if k == nil {
 		h := jail.NewHost()
 		k = vmm.NewKernel(h)
@@ -156,7 +177,7 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		fmt.Fprintf(stderr, "softvmm: guest memory of %d bytes: %v\n", rf.mem, err)
 		return exitSetup
 	}
-	if _, err := boot.LoadELF64(ctx, image, ctx.Lowmem()); err != nil {
+	if _, err := loadGuest(ctx, image, imageName, rf); err != nil {
 		fmt.Fprintf(stderr, "softvmm: %s: %v\n", imageName, err)
 		return exitSetup
 	}
@@ -164,17 +185,34 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		fmt.Fprintf(stderr, "softvmm: VM_ACTIVATE_CPU: %v\n", err)
 		return exitSetup
 	}
-
-	ports := &userdev.PortBus{}
-	ports.Register(userdev.COM1Base, userdev.COM1Size, userdev.NewUART(lineFlusher{out}))
-	dbg := userdev.NewDebugExit(nil)
-	ports.Register(userdev.DebugExitBase, userdev.DebugExitSize, dbg)
+	files, err := openRunFiles(rf)
+	if err != nil {
+		fmt.Fprintf(stderr, "softvmm: %v\n", err)
+		return exitSetup
+	}
+	defer files.close()
+	m := newMachine(ctx, rf, stdin, out, files.debugcon)
+	tr := files.tracer(ctx)
+	defer tr.flush()
+	lim, err := startLimits(ctx, rf)
+	if err != nil {
+		fmt.Fprintf(stderr, "softvmm: %v\n", err)
+		return exitSetup
+	}
+	defer lim.stop()
+	prog := startProgress(ctx, stderr, rf)
+	defer prog.stop()
+	stderr = prog.guard(stderr)
 
 	if rf.stats {
 		defer printStats(ctx, stderr)
 	}
+	next, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
 	var ex abi.VMExit
 	for {
+		if tr.insns != nil {
+			tr.insn(0, next)
+		}
 		if err := ctx.Run(0, &ex); err != nil {
 			out.Flush()
 			fmt.Fprintf(stderr, "softvmm: VM_RUN: %v\n", err)
@@ -183,11 +221,15 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 			}
 			return exitFatal
 		}
+		next = ex.Rip + uint64(ex.InstLength)
+		if tr.exits != nil && (tr.insns == nil || ex.Exitcode != abi.VM_EXITCODE_MTRAP) {
+			tr.exit(0, &ex, ctx.Dev().VM().Retired(0))
+		}
 		switch ex.Exitcode {
 		case abi.VM_EXITCODE_INOUT:
 			io := ex.Inout()
-			val, _ := ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
-			if status, ok := dbg.Status(); ok {
+			val, _ := m.ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
+			if status, ok := m.dbg.Status(); ok {
 				return int(status & 0xff) // what the OS keeps of an exit status
 			}
 			if io.In {
@@ -204,12 +246,22 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 			ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, 0)
 			ctx.SetRegister(0, abi.VM_REG_GUEST_RDX, 0)
 		case abi.VM_EXITCODE_WRMSR, abi.VM_EXITCODE_REQIDLE, abi.VM_EXITCODE_BOGUS, abi.VM_EXITCODE_MTRAP:
+		case abi.VM_EXITCODE_DEBUG:
+			if lim.insnsReached(ctx) {
+				return lim.report(ctx, out, stderr, "--max-insns", m)
+			}
 		case abi.VM_EXITCODE_SUSPENDED:
 			out.Flush()
+			if lim.timedOut.Load() {
+				return lim.report(ctx, out, stderr, "--timeout", m)
+			}
 			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
 				fmt.Fprintf(stderr, "softvmm: guest triple fault at rip %#x\n", ex.Rip)
 				dumpRegs(ctx, stderr)
 				return exitTripleFault
+			}
+			if m.stop != "" && m.stop != "ACPI S5 power-off" {
+				fmt.Fprintf(stderr, "softvmm: guest %s\n", m.stop)
 			}
 			return exitOK
 		case abi.VM_EXITCODE_INST_EMUL:

@@ -8,6 +8,12 @@
 // port window, never the absolute port, so the same model can sit at COM1 or
 // COM2; side effects leave through injected values (an io.Writer, a
 // callback). PortBus maps windows to devices.
+//
+// The devices, at the ports a PC (and QEMU's pc machine) has them: a 16550A
+// UART (COM1, 0x3F8, IRQ 4), QEMU's isa-debug-exit (0xF4) and isa-debugcon
+// (0x402), the POST code port (0x80), QEMU's fw_cfg (0x510/0x511), and PCI
+// configuration mechanism #1 (0xCF8/0xCFC) with bhyve's host bridge at
+// 00:00.0.
 package userdev
 
 // PortDevice is a device behind a window of I/O ports. off is the offset of

@@ -78,6 +78,12 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			budget = 1
 		}
 		budget = pv.budget(budget)
+		budget, stop := v.clampBudget(c.Retired(), budget)
+		if stop {
+			vm.exitAt(ex, c, abi.VM_EXITCODE_DEBUG)
+			v.stats.inc(statExitsDebug)
+			return nil
+		}
 		if err := pv.entry(); err != nil {
 			return err
 		}
@@ -90,6 +96,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 		vm.setStateLocked(id, abi.VCPU_RUNNING)
 		vm.mu.Unlock()
 		e := c.Run(budget)
+		v.stats[statInsnsRetired].Store(c.Retired()) // once a quantum: Retired is current for a watcher (limit.go)
 		vm.mu.Lock()
 		vm.setStateLocked(id, abi.VCPU_FROZEN)
 		vm.mu.Unlock()

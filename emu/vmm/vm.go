@@ -60,6 +60,8 @@ type vcpu struct {
 	// nextrip back to RIP.
 	nextrip uint64
 
+	insnLimit uint64 // SetInsnLimit: stop at this many retired instructions (0: none)
+
 	stats stats
 }
 

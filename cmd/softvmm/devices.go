@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+
+	"softvmm/emu/abi"
+	"softvmm/emu/userdev"
+	"softvmm/emu/vmmapi"
+)
+
+// machine is the runner's userland devices and what they asked for.
+type machine struct {
+	ports *userdev.PortBus
+	uart  *userdev.UART
+	dbg   *userdev.DebugExit
+	post  *userdev.POST
+
+	stop string // why a device asked to end the run ("" while running)
+}
+
+// newMachine puts bhyve's and QEMU's userland devices on their ports
+// (emu/userdev): COM1 to out, debug-exit, debugcon to dbgcon (nil drops
+// it), the POST port, fw_cfg, PCI configuration mechanism #1 with the
+// host bridge and the 0xCF9 reset register, and the ACPI PM1 blocks whose
+// S5 powers the guest off. COM1's interrupt output drives ISA IRQ 4
+// through VM_ISA_ASSERT_IRQ/VM_ISA_DEASSERT_IRQ, as bhyve's uart does.
+func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Writer, dbgcon io.Writer) *machine {
+	m := &machine{ports: &userdev.PortBus{}}
+	m.uart = userdev.NewUART(lineFlusher{out})
+	m.uart.SetIRQ(func(level bool) {
+		irq := abi.VMIsaIRQ{AtpicIrq: userdev.COM1IRQ, IoapicIrq: userdev.COM1IRQ}
+		cmd := abi.VM_ISA_DEASSERT_IRQ
+		if level {
+			cmd = abi.VM_ISA_ASSERT_IRQ
+		}
+		ctx.Dev().Ioctl(ctx.Thread(), cmd, &irq) // no interrupt controllers yet: ENOTTY, and polling still works
+	})
+	if in := serialInput(stdin); in != nil {
+		m.uart.SetInput(in)
+	}
+	m.dbg = userdev.NewDebugExit(nil)
+	m.post = userdev.NewPOST(nil)
+	pci := userdev.NewPCIConfig()
+	pci.OnReset = func(hard bool) {
+		m.stop = "reset"
+		ctx.Suspend(abi.VM_SUSPEND_RESET)
+	}
+	pm := userdev.NewACPIPM(func(typ int) {
+		if typ == userdev.SlpTypS5 {
+			m.stop = "ACPI S5 power-off"
+			ctx.Suspend(abi.VM_SUSPEND_POWEROFF)
+		}
+	})
+	for _, d := range []struct {
+		base, size uint16
+		dev        userdev.PortDevice
+	}{
+		{userdev.COM1Base, userdev.COM1Size, m.uart},
+		{userdev.DebugExitBase, userdev.DebugExitSize, m.dbg},
+		{userdev.DebugconBase, userdev.DebugconSize, userdev.NewDebugcon(dbgcon)},
+		{userdev.POSTBase, userdev.POSTSize, m.post},
+		{userdev.FwCfgBase, userdev.FwCfgSize, newFwCfg(rf)},
+		{userdev.PCIConfAddrBase, userdev.PCIConfAddrSize, pci.Addr()},
+		{userdev.PCIConfDataBase, userdev.PCIConfDataSize, pci.Data()},
+		{userdev.PM1Base, userdev.PM1Size, pm},
+	} {
+		if err := m.ports.Register(d.base, d.size, d.dev); err != nil {
+			panic(err) // fixed, non-overlapping windows: a clash is a bug here
+		}
+	}
+	return m
+}
+
+// serialInput is what COM1 receives: standard input when it is a file
+// (read as the guest drains the receiver, so the run stays deterministic)
+// or a terminal (read in the background; typed bytes arrive when they
+// arrive), nothing otherwise.
+func serialInput(stdin io.Reader) io.Reader {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	switch {
+	case st.Mode().IsRegular():
+		return f
+	case st.Mode()&os.ModeCharDevice != 0:
+		return userdev.NewAsyncReader(f)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"softvmm/emu/abi"
+	"softvmm/emu/vmmapi"
+)
+
+// limits stops a runaway guest. --max-insns is exact and deterministic:
+// the kernel clamps the interpreter's budget so the vCPU stops on that
+// instruction (vmm.VM.SetInsnLimit) with a DEBUG exit. --timeout is wall
+// time: a timer suspends the VM (VM_SUSPEND, as `bhyvectl --suspend` would),
+// which the vCPU sees at its next quantum boundary.
+type limits struct {
+	maxInsns uint64
+	timeout  time.Duration
+	timer    *time.Timer
+	timedOut atomic.Bool
+}
+
+func startLimits(ctx *vmmapi.VMCtx, rf *runFlags) (*limits, error) {
+	l := &limits{maxInsns: rf.maxInsns, timeout: rf.timeout}
+	if l.maxInsns != 0 {
+		if err := ctx.Dev().VM().SetInsnLimit(0, l.maxInsns); err != nil {
+			return nil, fmt.Errorf("--max-insns: %w", err)
+		}
+	}
+	if l.timeout > 0 {
+		l.timer = time.AfterFunc(l.timeout, func() {
+			l.timedOut.Store(true)
+			ctx.Suspend(abi.VM_SUSPEND_POWEROFF)
+		})
+	}
+	return l, nil
+}
+
+func (l *limits) stop() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+func (l *limits) insnsReached(ctx *vmmapi.VMCtx) bool {
+	return l.maxInsns != 0 && ctx.Dev().VM().Retired(0) >= l.maxInsns
+}
+
+// report says which limit stopped the guest, where, and after how much,
+// then dumps its registers: a runaway guest is a bug being looked for.
+func (l *limits) report(ctx *vmmapi.VMCtx, out *bufio.Writer, stderr io.Writer, which string, m *machine) int {
+	out.Flush()
+	n := ctx.Dev().VM().Retired(0)
+	rip, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
+	switch which {
+	case "--max-insns":
+		fmt.Fprintf(stderr, "softvmm: guest stopped by --max-insns %d at rip %#x\n", l.maxInsns, rip)
+	default:
+		fmt.Fprintf(stderr, "softvmm: guest stopped by --timeout %v at rip %#x after %d instructions\n", l.timeout, rip, n)
+	}
+	if code, writes := m.post.Last(); writes > 0 {
+		fmt.Fprintf(stderr, "softvmm: last POST code %#02x (%d written)\n", code, writes)
+	}
+	dumpRegs(ctx, stderr)
+	return exitLimit
+}
+
+// runFiles are the files the flags name.
+type runFiles struct {
+	debugcon    io.Writer
+	trace, exit *bufio.Writer
+	closers     []*os.File
+}
+
+func openRunFiles(rf *runFlags) (*runFiles, error) {
+	f := &runFiles{}
+	open := func(name, flag string) (*os.File, error) {
+		o, err := os.Create(name)
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		f.closers = append(f.closers, o)
+		return o, nil
+	}
+	if rf.debugcon != "" {
+		o, err := open(rf.debugcon, "--debugcon")
+		if err != nil {
+			return nil, err
+		}
+		f.debugcon = o
+	}
+	if rf.trace != "" {
+		o, err := open(rf.trace, "--trace")
+		if err != nil {
+			return nil, err
+		}
+		f.trace = bufio.NewWriterSize(o, 1<<16)
+	}
+	if rf.traceExits != "" {
+		if rf.traceExits == rf.trace && f.trace != nil {
+			f.exit = f.trace // one file: instructions and exits interleaved in order
+		} else {
+			o, err := open(rf.traceExits, "--trace-exits")
+			if err != nil {
+				return nil, err
+			}
+			f.exit = bufio.NewWriterSize(o, 1<<16)
+		}
+	}
+	return f, nil
+}
+
+// tracer returns the tracer for the files, turning on single-stepping
+// when instructions are traced.
+func (f *runFiles) tracer(ctx *vmmapi.VMCtx) *tracer {
+	t := &tracer{ctx: ctx, insns: f.trace, exits: f.exit}
+	if t.insns != nil {
+		ctx.SetCapability(0, abi.VM_CAP_MTRAP_EXIT, 1)
+	}
+	return t
+}
+
+func (f *runFiles) close() {
+	for _, c := range f.closers {
+		c.Close()
+	}
+}
