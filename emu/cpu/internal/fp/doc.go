@@ -1,0 +1,57 @@
+// Package fp is the floating-point arithmetic of the x87 FPU and of SSE's
+// scalar float32/float64 lanes, in software and bit-exact against the
+// hardware: issue 4's arithmetic core, kept apart from the interpreter's
+// decoder and run loop, which call it.
+//
+// Every operation is a pure function: it takes the operands and the
+// control bits that matter (the x87 control word, or MXCSR) and returns the
+// result with the exception flags it raised, in the bit positions the FPU
+// status word and MXCSR share (IE, DE, ZE, OE, UE, PE in bits 0-5; Intel
+// SDM Vol. 1 §4.9, §8.1.3, §10.2.3). Stack handling, tags, the stack-fault
+// bit SF, ES/B, #MF and #XM delivery belong to the caller, which merges the
+// flags and decides from the masks whether the destination is written:
+//
+//   - x87: an unmasked IE, DE or ZE (a pre-computation exception) leaves
+//     the destination unchanged (SDM Vol. 1 §8.5); an unmasked OE or UE
+//     on a register destination stores the result with its exponent
+//     rebiased by ∓24576 (§8.5.4, §8.5.5), which these functions return.
+//   - SSE: any unmasked exception raised by any lane of an instruction
+//     leaves the destination unchanged and raises #XM (§11.5.1); the flags
+//     these functions return are the ones that would be reported.
+//
+// The status word bit C1 is returned with x87 results: set when the
+// result was rounded up in magnitude (§8.1.3.3, "C1 round-up").
+//
+// Nothing allocates: operands and results are plain integers.
+package fp
+
+// Exception flag bits, the same in the x87 status word and MXCSR.
+const (
+	IE = 1 << 0 // invalid operation
+	DE = 1 << 1 // denormal operand
+	ZE = 1 << 2 // divide by zero
+	OE = 1 << 3 // overflow
+	UE = 1 << 4 // underflow
+	PE = 1 << 5 // precision (inexact)
+
+	// C1 is the x87 status word's condition bit 1 (round-up indication).
+	C1 = 1 << 9
+	// C0, C2, C3 are the other x87 condition codes (compares, FXAM, FPREM).
+	C0 = 1 << 8
+	C2 = 1 << 10
+	C3 = 1 << 14
+)
+
+// Rounding modes, as encoded in FCW bits 10-11 and MXCSR bits 13-14.
+const (
+	RoundNearest = 0
+	RoundDown    = 1 // toward -inf
+	RoundUp      = 2 // toward +inf
+	RoundZero    = 3
+)
+
+// MXCSR control bits.
+const (
+	MXCSRDAZ = 1 << 6
+	MXCSRFTZ = 1 << 15
+)
