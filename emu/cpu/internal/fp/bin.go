@@ -132,14 +132,16 @@ func storeBin(f bfmt, a Ext80, cw uint16) (uint64, uint32) {
 		}
 		return r, 0
 	}
-	var fl uint32
-	if u.cl == clDenormal {
-		fl = DE
-	}
+	// A denormal source raises no DE here (it underflows instead).
 	c := x87ctl(cw)
 	c.prec, c.emin, c.emax, c.rebias = f.frac+1, f.emin, f.emax, 0
 	r := roundPack(u.neg, u.exp, u.mant, 0, c)
-	return f.pack(u.neg, r), fl | r.flags
+	if r.flags&^uint32(cw)&(OE|UE) != 0 {
+		// Unmasked overflow or underflow to memory: nothing is stored, and
+		// neither PE nor C1 is reported (nor is the stack popped).
+		return 0, r.flags & (OE | UE)
+	}
+	return f.pack(u.neg, r), r.flags
 }
 
 // Ext80ToF32 is FST m32fp: rounded per cw's rounding control into

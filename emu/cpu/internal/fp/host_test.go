@@ -32,6 +32,13 @@ func cases(full int) int {
 // cw and a clear status word; mem is the scratch memory's initial bytes.
 func x87Host(t *testing.T, code []byte, cw uint16, a, b Ext80, mem []byte) *hostexec.FX {
 	t.Helper()
+	fx, _ := x87HostFlags(t, code, cw, a, b, mem)
+	return fx
+}
+
+// x87HostFlags is x87Host that also returns RFLAGS after the code.
+func x87HostFlags(t *testing.T, code []byte, cw uint16, a, b Ext80, mem []byte) (*hostexec.FX, uint64) {
+	t.Helper()
 	fx := &hostexec.FX{}
 	fx.SetCW(cw)
 	fx.SetSW(0)
@@ -39,10 +46,11 @@ func x87Host(t *testing.T, code []byte, cw uint16, a, b Ext80, mem []byte) *host
 	fx.SetST(0, a.Mant, a.SE)
 	fx.SetST(1, b.Mant, b.SE)
 	copy(fx.Mem[:], mem)
-	if err := hostexec.ExecFX(code, &hostexec.State{}, fx); err != nil {
+	var s hostexec.State
+	if err := hostexec.ExecFX(code, &s, fx); err != nil {
 		t.Fatal(err)
 	}
-	return fx
+	return fx, s.Flags
 }
 
 func st(fx *hostexec.FX, i int) Ext80 {

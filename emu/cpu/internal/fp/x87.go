@@ -189,12 +189,12 @@ func Sqrt80(a Ext80, cw uint16) (Ext80, uint32) {
 	case clZero:
 		return a, 0
 	}
+	if u.neg {
+		return Indefinite, IE // a negative denormal raises no DE
+	}
 	var fl uint32
 	if u.cl == clDenormal {
 		fl = DE
-	}
-	if u.neg {
-		return Indefinite, fl | IE
 	}
 	if u.cl == clInf {
 		return a, 0
@@ -255,7 +255,9 @@ func rel(a, b unpacked) int {
 
 // Compare80 is FCOM (quiet false) or FUCOM (quiet true): it returns the
 // condition codes C3, C2, C0 (SDM Vol. 1 table 8-6; C1 is cleared) and the
-// flags. FCOMI/FUCOMI map the same relation to ZF, PF, CF.
+// flags. The condition codes are written even when the exception is
+// unmasked, as the hardware does. FCOMI/FUCOMI map the same relation to
+// ZF, PF, CF (CompareFlags80), also whatever the masks.
 func Compare80(a, b Ext80, quiet bool) (cc uint16, fl uint32) {
 	r, fl := compare80(a, b, quiet)
 	switch r {
@@ -322,7 +324,7 @@ func RoundInt80(a Ext80, cw uint16) (Ext80, uint32) {
 	if u.cl == clDenormal {
 		fl = DE
 	}
-	if u.exp >= 63 {
+	if u.exp >= 63 || (fl != 0 && cw&DE == 0) {
 		return a, fl
 	}
 	q, inexact, up := roundToInt(u, uint8(cw>>10)&3)
