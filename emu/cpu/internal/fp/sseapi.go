@@ -1,0 +1,75 @@
+package fp
+
+// The exported SSE lane operations. a is the first source (the
+// destination register of the legacy two-operand forms), b the second.
+
+func AddF32(a, b, mx uint32) (uint32, uint32) {
+	return u32(sseAddSub(f32, uint64(a), uint64(b), mx, false))
+}
+func SubF32(a, b, mx uint32) (uint32, uint32) {
+	return u32(sseAddSub(f32, uint64(a), uint64(b), mx, true))
+}
+func MulF32(a, b, mx uint32) (uint32, uint32) { return u32(sseMul(f32, uint64(a), uint64(b), mx)) }
+func DivF32(a, b, mx uint32) (uint32, uint32) { return u32(sseDiv(f32, uint64(a), uint64(b), mx)) }
+func SqrtF32(b, mx uint32) (uint32, uint32)   { return u32(sseSqrt(f32, uint64(b), mx)) }
+func MinF32(a, b, mx uint32) (uint32, uint32) {
+	return u32(sseMinMax(f32, uint64(a), uint64(b), mx, false))
+}
+func MaxF32(a, b, mx uint32) (uint32, uint32) {
+	return u32(sseMinMax(f32, uint64(a), uint64(b), mx, true))
+}
+
+func AddF64(a, b uint64, mx uint32) (uint64, uint32) { return sseAddSub(f64, a, b, mx, false) }
+func SubF64(a, b uint64, mx uint32) (uint64, uint32) { return sseAddSub(f64, a, b, mx, true) }
+func MulF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMul(f64, a, b, mx) }
+func DivF64(a, b uint64, mx uint32) (uint64, uint32) { return sseDiv(f64, a, b, mx) }
+func SqrtF64(b uint64, mx uint32) (uint64, uint32)   { return sseSqrt(f64, b, mx) }
+func MinF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMinMax(f64, a, b, mx, false) }
+func MaxF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMinMax(f64, a, b, mx, true) }
+
+// CmpF32 is CMPSS/CMPPS (imm 0-7) and VCMPSS/VCMPPS (imm 0-31): whether
+// predicate imm holds for a, b (the lane becomes all ones or zeros).
+func CmpF32(a, b uint32, imm uint8, mx uint32) (bool, uint32) {
+	return sseCmp(f32, uint64(a), uint64(b), imm, mx)
+}
+
+// CmpF64 is CMPSD/CMPPD and VCMPSD/VCMPPD.
+func CmpF64(a, b uint64, imm uint8, mx uint32) (bool, uint32) { return sseCmp(f64, a, b, imm, mx) }
+
+// ComiF32 is COMISS (quiet false) and UCOMISS (quiet true): the relation
+// in RFLAGS ZF, PF, CF (OF, SF, AF cleared).
+func ComiF32(a, b uint32, quiet bool, mx uint32) (uint64, uint32) {
+	r, fl := sseCompare(f32, uint64(a), uint64(b), mx, !quiet)
+	return relEflags(r), fl
+}
+
+// ComiF64 is COMISD and UCOMISD.
+func ComiF64(a, b uint64, quiet bool, mx uint32) (uint64, uint32) {
+	r, fl := sseCompare(f64, a, b, mx, !quiet)
+	return relEflags(r), fl
+}
+
+// F32ToInt is CVTSS2SI (trunc false) and CVTTSS2SI to a 32- or 64-bit
+// integer; the indefinite is the most negative integer.
+func F32ToInt(x, mx uint32, size uint, trunc bool) (int64, uint32) {
+	return sseToInt(f32, uint64(x), mx, size, trunc)
+}
+
+// F64ToInt is CVTSD2SI and CVTTSD2SI.
+func F64ToInt(x uint64, mx uint32, size uint, trunc bool) (int64, uint32) {
+	return sseToInt(f64, x, mx, size, trunc)
+}
+
+// IntToF32 is CVTSI2SS from a 32- or 64-bit integer.
+func IntToF32(v int64, mx uint32) (uint32, uint32) { return u32(sseFromInt(f32, v, mx)) }
+
+// IntToF64 is CVTSI2SD.
+func IntToF64(v int64, mx uint32) (uint64, uint32) { return sseFromInt(f64, v, mx) }
+
+// F32ToF64 is CVTSS2SD.
+func F32ToF64(x, mx uint32) (uint64, uint32) { return sseConvert(f32, f64, uint64(x), mx) }
+
+// F64ToF32 is CVTSD2SS.
+func F64ToF32(x uint64, mx uint32) (uint32, uint32) { return u32(sseConvert(f64, f32, x, mx)) }
+
+func u32(v uint64, fl uint32) (uint32, uint32) { return uint32(v), fl }
