@@ -93,6 +93,13 @@ func roundPack(neg bool, exp int32, hi, lo uint64, c rctl) rounded {
 	if tiny {
 		r.flags = UE
 		exp += c.rebias
+		if exp < c.emin {
+			// Too small even rebiased (FSCALE by a huge negative
+			// power): the host delivers a zero.
+			r.exp = c.emin
+			r.flags |= PE
+			return r
+		}
 	}
 	q, rb, st := keep(hi, lo, int(c.prec))
 	if rb || st {
@@ -112,6 +119,12 @@ func roundPack(neg bool, exp int32, hi, lo uint64, c rctl) rounded {
 		r.flags |= OE
 		if !c.omask {
 			r.exp -= c.rebias
+			if r.exp <= c.emax {
+				return r
+			}
+			// Too large even rebiased: the host delivers an infinity.
+			r.inf = true
+			r.flags |= PE | C1
 			return r
 		}
 		r.flags |= PE

@@ -10,7 +10,7 @@ package fp
 func x87ctl(cw uint16) rctl {
 	c := rctl{prec: 64, emin: extEmin, emax: extEmax, rc: uint8(cw>>10) & 3,
 		umask: cw&UE != 0, omask: cw&OE != 0, dmask: cw&DE != 0, rebias: x87Rebias}
-	switch cw >> 8 & 3 {
+	switch cw >> 8 & 3 { // the reserved PC=01 rounds to 64 bits on the host too
 	case 0:
 		c.prec = 24
 	case 2:
@@ -272,6 +272,8 @@ func Compare80(a, b Ext80, quiet bool) (cc uint16, fl uint32) {
 }
 
 // CompareFlags80 is FCOMI/FUCOMI: the relation as RFLAGS ZF, PF, CF.
+// These leave every condition code, C1 included, as it was (the host
+// does; the SDM's "C1 cleared" applies only on stack underflow).
 func CompareFlags80(a, b Ext80, quiet bool) (eflags uint64, fl uint32) {
 	r, fl := compare80(a, b, quiet)
 	return relEflags(r), fl

@@ -67,11 +67,11 @@ func TestX87Compare(t *testing.T) {
 				var fl uint32
 				if o.fl {
 					ef, fl = CompareFlags80(a, b, o.quiet)
-					sw = x87SW(fl, cw, 0)
+					sw = x87SWcc(fl, cw, 0, 0, 0)
 				} else {
 					var cc uint16
 					cc, fl = Compare80(a, b, o.quiet)
-					sw = x87SW(fl, cw, 0) | cc
+					sw = x87SWcc(fl, cw, 0, cc, C0|C1|C2|C3)
 				}
 				if (sw != fx.SW() || ef != rf&0x8d5) && fails < 10 {
 					fails++
