@@ -156,3 +156,19 @@ func TestX87Tst(t *testing.T) {
 		check(randExt(r), randCW(r))
 	}
 }
+
+func TestX87Consts(t *testing.T) {
+	needHost(t)
+	for which := 0; which < 5; which++ {
+		for rc := uint16(0); rc < 4; rc++ {
+			for _, pc := range []uint16{0, 2, 3} {
+				cw := 0x7f | rc<<10 | pc<<8
+				fx := x87Host(t, []byte{0xd9, 0xe9 + byte(which)}, cw, Ext80{}, Ext80{}, nil)
+				got := Const80(which, cw)
+				if got != st(fx, 0) || x87SW(0, cw, 7) != fx.SW() {
+					t.Errorf("constant %d cw %04x = %s, host %s sw %04x", which, cw, fmtExt(got), fmtExt(st(fx, 0)), fx.SW())
+				}
+			}
+		}
+	}
+}
