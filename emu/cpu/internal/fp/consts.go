@@ -18,8 +18,8 @@ var x87Consts = [5]struct {
 	hi, lo uint64
 	exp    int32
 }{
-	{0xd49a784bcd1b8afe, 0x492bf6ff4dafdb4d, 1},
-	{0xb8aa3b295c17f0bb, 0xbe87fed0691d3e89, 0},
+	{0xd49a784bcd1b8afe, 0x492bf6ff4dafdb4c, 1},
+	{0xb8aa3b295c17f0bb, 0xbe87fed0691d3e88, 0},
 	{0xc90fdaa22168c234, 0xc4c6628b80dc1cd1, 1},
 	{0x9a209a84fbcff798, 0x8f8959ac0b7c9178, -2},
 	{0xb17217f7d1cf79ab, 0xc9e3b39803f2f6af, -1},
