@@ -1,6 +1,9 @@
 package fp
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // rctl says how a result is rounded and packed: the significand
 // precision, the exponent range of normal numbers (unbiased), the rounding
@@ -245,23 +248,7 @@ func sqrtMag(ae int32, am uint64) (int32, uint64, uint64) {
 	} else {
 		nh, nl = am, 0
 	}
-	// Digit-by-digit square root: r = floor(sqrt(nh:nl)), rem = N - r².
-	var r, remh, reml uint64
-	for i := 0; i < 64; i++ {
-		remh = remh<<2 | reml>>62
-		reml = reml<<2 | nh>>62
-		nh = nh<<2 | nl>>62
-		nl <<= 2
-		th, tl := r>>62, r<<2|1
-		if remh > th || (remh == th && reml >= tl) {
-			var b uint64
-			reml, b = bits.Sub64(reml, tl, 0)
-			remh -= th + b
-			r = r<<1 | 1
-		} else {
-			r <<= 1
-		}
-	}
+	r, remh, reml := isqrt128(nh, nl)
 	var lo uint64
 	if remh != 0 || reml > r {
 		lo = 1<<63 | 1
@@ -269,4 +256,55 @@ func sqrtMag(ae int32, am uint64) (int32, uint64, uint64) {
 		lo = 1
 	}
 	return ae >> 1, r, lo
+}
+
+// isqrt128 returns r = floor(sqrt(N)) and N - r² for N = nh:nl >= 2^126:
+// a float64 estimate (within a few thousand), one Newton step in integers
+// (error below one), then an exact fix-up.
+func isqrt128(nh, nl uint64) (r, remh, reml uint64) {
+	s := math.Sqrt(float64(nh) * 0x1p64)
+	if s >= 0x1p64 {
+		r = ^uint64(0)
+	} else {
+		r = uint64(s)
+	}
+	sh, sl := bits.Mul64(r, r)
+	if less128(sh, sl, nh, nl) {
+		eh, el := sub128(nh, nl, sh, sl)
+		d, _ := bits.Div64(eh>>1, el>>1|eh<<63, r)
+		var c uint64
+		r, c = bits.Add64(r, d, 0)
+		if c != 0 {
+			r = ^uint64(0)
+		}
+	} else {
+		eh, el := sub128(sh, sl, nh, nl)
+		d, _ := bits.Div64(eh>>1, el>>1|eh<<63, r)
+		r -= d
+	}
+	for {
+		sh, sl = bits.Mul64(r, r)
+		if !less128(nh, nl, sh, sl) {
+			break
+		}
+		r--
+	}
+	for r != ^uint64(0) {
+		th, tl := bits.Mul64(r+1, r+1)
+		if less128(nh, nl, th, tl) {
+			break
+		}
+		r++
+		sh, sl = th, tl
+	}
+	remh, reml = sub128(nh, nl, sh, sl)
+	return r, remh, reml
+}
+
+func less128(ah, al, bh, bl uint64) bool { return ah < bh || (ah == bh && al < bl) }
+
+func sub128(ah, al, bh, bl uint64) (uint64, uint64) {
+	l, b := bits.Sub64(al, bl, 0)
+	h, _ := bits.Sub64(ah, bh, b)
+	return h, l
 }

@@ -1,0 +1,81 @@
+package fp
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"softvmm/emu/cpu/internal/hostexec"
+)
+
+// Packed SSE forms are the lane functions applied to every lane, with the
+// flags ORed (SDM Vol. 1 §11.5.1, all exceptions masked): pinned here for
+// a few instructions so the interpreter can rely on it.
+func TestSSEPacked(t *testing.T) {
+	needHost(t)
+	type pk struct {
+		name string
+		code []byte
+		f    bfmt
+		op   func(a, b uint64, mx uint32) (uint64, uint32)
+	}
+	ops := []pk{
+		{"ADDPS", []byte{0x0f, 0x58, 0xc1}, f32, w32(AddF32)},
+		{"SUBPS", []byte{0x0f, 0x5c, 0xc1}, f32, w32(SubF32)},
+		{"MULPD", []byte{0x66, 0x0f, 0x59, 0xc1}, f64, MulF64},
+		{"DIVPD", []byte{0x66, 0x0f, 0x5e, 0xc1}, f64, DivF64},
+		{"MINPS", []byte{0x0f, 0x5d, 0xc1}, f32, w32(MinF32)},
+		{"MAXPD", []byte{0x66, 0x0f, 0x5f, 0xc1}, f64, MaxF64},
+		{"SQRTPS", []byte{0x0f, 0x51, 0xc1}, f32, func(a, b uint64, mx uint32) (uint64, uint32) {
+			r, fl := SqrtF32(uint32(b), mx)
+			return uint64(r), fl
+		}},
+		{"CMPLTPS", []byte{0x0f, 0xc2, 0xc1, 0x01}, f32, func(a, b uint64, mx uint32) (uint64, uint32) {
+			ok, fl := CmpF32(uint32(a), uint32(b), 1, mx)
+			if ok {
+				return 0xffffffff, fl
+			}
+			return 0, fl
+		}},
+	}
+	for _, o := range ops {
+		t.Run(o.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(19, uint64(len(o.code))*31+uint64(o.code[len(o.code)-2])))
+			lanes, width := 4, uint(32)
+			if o.f == f64 {
+				lanes, width = 2, 64
+			}
+			mask := ^uint64(0) >> (64 - width)
+			fails := 0
+			for i := 0; i < cases(4000); i++ {
+				var a, b [2]uint64
+				var want [2]uint64
+				mx := randMX(r)
+				var fl uint32
+				for l := 0; l < lanes; l++ {
+					x := randBin(r, o.f, ^uint64(0))
+					y := randBin(r, o.f, x)
+					q, sh := l*int(width)/64, uint(l*int(width)%64)
+					a[q] |= x << sh
+					b[q] |= y << sh
+					v, f := o.op(x, y, mx)
+					want[q] |= (v & mask) << sh
+					fl |= f
+				}
+				fx := &hostexec.FX{}
+				fx.SetCW(0x37f)
+				fx.SetMXCSR(mx)
+				fx.SetXMM(0, a[0], a[1])
+				fx.SetXMM(1, b[0], b[1])
+				if err := hostexec.ExecFX(o.code, &hostexec.State{}, fx); err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := fx.XMM(0)
+				if (lo != want[0] || hi != want[1] || fx.MXCSR() != mx|fl) && fails < 10 {
+					fails++
+					t.Errorf("%s(%x:%x, %x:%x) mxcsr %04x = %x:%x mxcsr %04x, host %x:%x mxcsr %04x", o.name,
+						a[1], a[0], b[1], b[0], mx, want[1], want[0], mx|fl, hi, lo, fx.MXCSR())
+				}
+			}
+		})
+	}
+}
