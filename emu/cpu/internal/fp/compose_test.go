@@ -72,3 +72,49 @@ func TestX87MemoryOperands(t *testing.T) {
 		}
 	}
 }
+
+// FCOM m32fp/m64fp and FICOM m16int/m32int: Compare80 against the widened
+// operand, with the load's DE added.
+func TestX87CompareMemory(t *testing.T) {
+	needHost(t)
+	r := rand.New(rand.NewPCG(22, 22))
+	fails := 0
+	for _, form := range []struct {
+		name string
+		code []byte
+		size int
+		fl   bool
+	}{{"FCOM m32", []byte{0xd8, 0x16}, 4, true}, {"FCOM m64", []byte{0xdc, 0x16}, 8, true},
+		{"FICOM m32", []byte{0xda, 0x16}, 4, false}, {"FICOM m16", []byte{0xde, 0x16}, 2, false}} {
+		for i := 0; i < cases(5000); i++ {
+			a := randExt(r)
+			var m []byte
+			var cc uint16
+			var fl uint32
+			switch {
+			case form.fl && form.size == 4:
+				m = randBits(r, 4, f32)
+				cc, fl = CompareF32(a, binary.LittleEndian.Uint32(m))
+			case form.fl:
+				m = randBits(r, 8, f64)
+				cc, fl = CompareF64(a, binary.LittleEndian.Uint64(m))
+			default:
+				m = make([]byte, 8)
+				binary.LittleEndian.PutUint64(m, r.Uint64()>>uint(r.IntN(64)))
+				m = m[:form.size]
+				v := int64(int32(binary.LittleEndian.Uint32(append(m, 0, 0))))
+				if form.size == 2 {
+					v = int64(int16(binary.LittleEndian.Uint16(m)))
+				}
+				cc, fl = CompareInt(a, v)
+			}
+			cw := randCW(r)
+			fx := x87Host(t, form.code, cw, a, Ext80{}, m)
+			sw := x87SWcc(fl, cw, 0, cc, C0|C1|C2|C3)
+			if sw != fx.SW() && fails < 10 {
+				fails++
+				t.Errorf("%s(%s, % x) cw %04x = sw %04x, host %04x", form.name, fmtExt(a), m, cw, sw, fx.SW())
+			}
+		}
+	}
+}

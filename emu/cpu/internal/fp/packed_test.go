@@ -79,3 +79,49 @@ func TestSSEPacked(t *testing.T) {
 		})
 	}
 }
+
+func TestSSERound(t *testing.T) {
+	needHost(t)
+	for _, f := range []bfmt{f32, f64} {
+		name, opc := "ROUNDSS", byte(0x0a)
+		if f == f64 {
+			name, opc = "ROUNDSD", 0x0b
+		}
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(21, uint64(opc)))
+			fails := 0
+			mask := ^uint64(0)
+			if f == f32 {
+				mask = 0xffffffff
+			}
+			check := func(b uint64, imm uint8, mx uint32) {
+				h, hmx, _, _ := sseHost(t, []byte{0x66, 0x0f, 0x3a, opc, 0xc1, imm}, mx, 0, b, 0)
+				var got uint64
+				var fl uint32
+				if f == f32 {
+					g, fl2 := RoundF32(uint32(b), imm, mx)
+					got, fl = uint64(g), fl2
+				} else {
+					got, fl = RoundF64(b, imm, mx)
+				}
+				if (got != h&mask || mx|fl != hmx) && fails < 10 {
+					fails++
+					t.Errorf("%s(%x, imm %d) mxcsr %04x = %x mxcsr %04x, host %x mxcsr %04x", name, b, imm, mx, got, mx|fl, h&mask, hmx)
+				}
+			}
+			for imm := uint8(0); imm < 16; imm++ {
+				for _, b := range binEdges(f) {
+					check(b, imm, 0x1f80)
+				}
+				for i := 0; i < cases(2000); i++ {
+					b := randBin(r, f, ^uint64(0))
+					if r.IntN(2) == 0 {
+						e := uint64(int(f.bias) - 2 + r.IntN(int(f.frac)+4))
+						b = b&^(f.expMask()<<f.frac) | e<<f.frac
+					}
+					check(b, imm, randMX(r))
+				}
+			}
+		})
+	}
+}

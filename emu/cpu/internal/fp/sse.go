@@ -299,3 +299,36 @@ func sseConvert(from, to bfmt, x uint64, mx uint32) (uint64, uint32) {
 	}
 	return sseRound(to, u.neg, u.exp, u.mant, 0, mx, fl)
 }
+
+// sseRoundInt is ROUNDSS/ROUNDSD (SSE4.1): round to an integral value by
+// imm's mode (bits 0-1, or MXCSR's when bit 2 is set), with PE suppressed
+// when bit 3 is set. An SNaN is quieted with IE; DAZ applies; a denormal
+// raises no DE (SDM Vol. 2 ROUNDSS lists only IE and PE; the host agrees).
+func sseRoundInt(f bfmt, x uint64, imm uint8, mx uint32) (uint64, uint32) {
+	u := f.unpack(x, mx&MXCSRDAZ != 0)
+	switch u.cl {
+	case clSNaN:
+		return f.quiet(x), IE
+	case clQNaN, clInf:
+		return x, 0
+	case clZero:
+		return f.zero(u.neg), 0
+	}
+	var fl uint32
+	if u.exp >= int32(f.frac) {
+		return x, fl
+	}
+	rc := imm & 3
+	if imm&4 != 0 {
+		rc = uint8(mx>>13) & 3
+	}
+	q, inexact, _ := roundToInt(u, rc)
+	if inexact && imm&8 == 0 {
+		fl |= PE
+	}
+	if q == 0 {
+		return f.zero(u.neg), fl
+	}
+	hi, _, n := norm128(q, 0)
+	return f.pack(u.neg, rounded{mant: hi, exp: 63 - n}), fl
+}

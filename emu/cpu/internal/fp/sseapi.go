@@ -73,3 +73,11 @@ func F32ToF64(x, mx uint32) (uint64, uint32) { return sseConvert(f32, f64, uint6
 func F64ToF32(x uint64, mx uint32) (uint32, uint32) { return u32(sseConvert(f64, f32, x, mx)) }
 
 func u32(v uint64, fl uint32) (uint32, uint32) { return uint32(v), fl }
+
+// RoundF32 is ROUNDSS/ROUNDPS with immediate imm.
+func RoundF32(x uint32, imm uint8, mx uint32) (uint32, uint32) {
+	return u32(sseRoundInt(f32, uint64(x), imm, mx))
+}
+
+// RoundF64 is ROUNDSD/ROUNDPD with immediate imm.
+func RoundF64(x uint64, imm uint8, mx uint32) (uint64, uint32) { return sseRoundInt(f64, x, imm, mx) }

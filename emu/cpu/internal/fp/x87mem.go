@@ -81,3 +81,27 @@ func arithMem(op Op, st0 Ext80, m memOperand, cw uint16) (Ext80, uint32) {
 	r, fl := Arith80(op, st0, m.v, cw)
 	return r, fl | DE
 }
+
+// CompareF32 is FCOM/FCOMP m32fp: Compare80 against the widened operand,
+// plus the operand's DE unless a NaN or unsupported operand decided.
+func CompareF32(st0 Ext80, m uint32) (cc uint16, fl uint32) {
+	return compareMem(st0, rawLoad(f32, uint64(m)))
+}
+
+// CompareF64 is FCOM/FCOMP m64fp.
+func CompareF64(st0 Ext80, m uint64) (cc uint16, fl uint32) {
+	return compareMem(st0, rawLoad(f64, m))
+}
+
+// CompareInt is FICOM/FICOMP m16int/m32int.
+func CompareInt(st0 Ext80, m int64) (cc uint16, fl uint32) {
+	return Compare80(st0, FromInt64(m), false)
+}
+
+func compareMem(st0 Ext80, m memOperand) (uint16, uint32) {
+	cc, fl := Compare80(st0, m.v, false)
+	if m.denormal && fl&IE == 0 {
+		fl |= DE
+	}
+	return cc, fl
+}
