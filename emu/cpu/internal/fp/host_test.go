@@ -2,7 +2,11 @@ package fp
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
 	"testing"
 
 	"softvmm/emu/cpu/internal/hostexec"
@@ -12,6 +16,31 @@ import (
 // hostexec.ExecFX with the operands in ST(0), ST(1) (or XMM0, XMM1, or the
 // scratch memory RSI points at) and the control word or MXCSR set, and the
 // test compares result and flags bit for bit.
+
+// hostCases counts the host executions per top-level test, for the
+// summary TestMain prints with -v (the report's case counts).
+var hostCases = map[string]int{}
+
+func execFX(t *testing.T, code []byte, s *hostexec.State, fx *hostexec.FX) error {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	hostCases[name]++
+	return hostexec.ExecFX(code, s, fx)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testing.Verbose() {
+		names := make([]string, 0, len(hostCases))
+		for n := range hostCases {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Printf("host cases %-26s %7d\n", n, hostCases[n])
+		}
+	}
+	os.Exit(code)
+}
 
 func needHost(t *testing.T) {
 	t.Helper()
@@ -47,7 +76,7 @@ func x87HostFlags(t *testing.T, code []byte, cw uint16, a, b Ext80, mem []byte) 
 	fx.SetST(1, b.Mant, b.SE)
 	copy(fx.Mem[:], mem)
 	var s hostexec.State
-	if err := hostexec.ExecFX(code, &s, fx); err != nil {
+	if err := execFX(t, code, &s, fx); err != nil {
 		t.Fatal(err)
 	}
 	return fx, s.Flags

@@ -66,7 +66,7 @@ func TestSSEPacked(t *testing.T) {
 				fx.SetMXCSR(mx)
 				fx.SetXMM(0, a[0], a[1])
 				fx.SetXMM(1, b[0], b[1])
-				if err := hostexec.ExecFX(o.code, &hostexec.State{}, fx); err != nil {
+				if err := execFX(t, o.code, &hostexec.State{}, fx); err != nil {
 					t.Fatal(err)
 				}
 				lo, hi := fx.XMM(0)

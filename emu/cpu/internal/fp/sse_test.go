@@ -19,7 +19,7 @@ func sseHost(t *testing.T, code []byte, mx uint32, a, b, ax uint64) (x0 uint64, 
 	fx.SetXMM(1, b, 0x2222222222222222)
 	s := hostexec.State{}
 	s.Regs[0] = ax
-	if err := hostexec.ExecFX(code, &s, fx); err != nil {
+	if err := execFX(t, code, &s, fx); err != nil {
 		t.Fatal(err)
 	}
 	x0, _ = fx.XMM(0)
