@@ -23,6 +23,38 @@
 // result was rounded up in magnitude (§8.1.3.3, "C1 round-up").
 //
 // Nothing allocates: operands and results are plain integers.
+//
+// # What the host taught (an AMD EPYC, Zen family)
+//
+// Every behaviour here is pinned by a differential test against the host
+// CPU (hostexec.ExecFX). Where the SDM is silent or loose, the host said:
+//
+//   - Tininess is detected after rounding, for the x87 and SSE alike; FTZ
+//     flushes exactly the results that would be tiny, with UE and PE.
+//   - Two x87 NaNs: a QNaN beats an SNaN, else the larger significand
+//     wins, and with equal significands the positive one. A memory operand
+//     takes part unquieted (ArithF32/ArithF64).
+//   - x/0 with a denormal x reports ZE alone (x87 and SSE); FSQRT/SQRTSS
+//     of a negative denormal reports IE alone; FST m32/m64 of an 80-bit
+//     denormal reports no DE; ROUNDSS/SD never report DE; an unmasked DE
+//     stops an x87 arithmetic instruction before it computes (C1 clear).
+//   - An unmasked OE/UE on a register destination delivers the result
+//     rebiased by ∓24576, or ∞/0 when even that is out of range (FSCALE);
+//     to memory it stores nothing and reports neither PE nor C1.
+//   - FCOM/FUCOM write C0-C3 even when IE or DE is unmasked; FCOMI and
+//     FUCOMI leave C0-C3 alone entirely (C1 included).
+//   - FPREM/FPREM1 reduce by N = 32 + D mod 32 bits per step when the
+//     exponents are D >= 64 apart; with a NaN, invalid or unmasked-DE
+//     outcome they clear C1 and C2 and keep C0 and C3.
+//   - Precision control 01 (reserved) rounds to 64 bits.
+//   - MINSS/MAXSS under DAZ return the operand as DAZ read it (a zero).
+//   - FSIN/FCOS/FSINCOS/FPTAN reduce by the 66-bit π exactly; F2XM1 of
+//     |x| > 1 returns x with PE; FYL2X reports PE even when exact.
+//
+// The transcendental instructions (trans.go) are computed to about 2^-122
+// and rounded once, i.e. correctly rounded; the host is not always, so
+// some results differ from it by one unit in the last place (the tests
+// count them; see TestX87Trig and TestX87Log).
 package fp
 
 // Exception flag bits, the same in the x87 status word and MXCSR.

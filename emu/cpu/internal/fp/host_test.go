@@ -29,7 +29,16 @@ func execFX(t *testing.T, code []byte, s *hostexec.State, fx *hostexec.FX) error
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if testing.Verbose() {
+	if testing.Verbose() && hostexec.Available {
+		// The behaviours pinned here are this host's; say whose.
+		var s hostexec.State
+		if hostexec.Exec([]byte{0x0f, 0xa2}, &s) == nil { // CPUID leaf 0
+			v := make([]byte, 12)
+			binary.LittleEndian.PutUint32(v, uint32(s.Regs[3]))
+			binary.LittleEndian.PutUint32(v[4:], uint32(s.Regs[2]))
+			binary.LittleEndian.PutUint32(v[8:], uint32(s.Regs[1]))
+			fmt.Printf("host vendor %s\n", v)
+		}
 		names := make([]string, 0, len(hostCases))
 		for n := range hostCases {
 			names = append(names, n)
