@@ -212,3 +212,5 @@ func randCW(r *rand.Rand) uint16 {
 }
 
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+
+func hostexecAvailable() bool { return hostexec.Available }
