@@ -46,7 +46,7 @@ type unpacked struct {
 	mant uint64
 }
 
-// Class returns the operand kind of x.
+// class returns the operand kind of x (SDM Vol. 1 table 8-3).
 func (x Ext80) class() class {
 	e := x.SE & 0x7fff
 	ib := x.Mant>>63 != 0
@@ -106,7 +106,7 @@ func extInf(neg bool) Ext80  { return Ext80{Mant: 1 << 63, SE: extSign(neg) | 0x
 // quiet returns the NaN x with its quiet bit set.
 func (x Ext80) quiet() Ext80 { return Ext80{Mant: x.Mant | 1<<62, SE: x.SE} }
 
-// pack encodes a rounded result as an 80-bit value. Exponents outside the
+// ext encodes a rounded result as an 80-bit value. Exponents outside the
 // 15-bit field (an unmasked overflow or underflow rebias gone too far)
 // wrap, as they do in the hardware's exponent field.
 func (r rounded) ext(neg bool) Ext80 {

@@ -33,12 +33,19 @@ func ssePre(f bfmt, a, b uint64, mx uint32) (ua, ub unpacked, r uint64, fl uint3
 	return ua, ub, 0, fl, false
 }
 
+// sseRound rounds an exact result. An unmasked DE is a pre-computation
+// exception: the instruction faults before computing, so no post-
+// computation flags join it (SDM Vol. 1 §11.5.2; not host-testable, since
+// an unmasked SSE exception kills the test process).
 func sseRound(f bfmt, neg bool, exp int32, hi, lo uint64, mx uint32, fl uint32) (uint64, uint32) {
+	if fl&DE != 0 && mx&(DE<<7) == 0 {
+		return 0, fl
+	}
 	r := roundPack(neg, exp, hi, lo, f.ctl(mx))
 	return f.pack(neg, r), (fl | r.flags) &^ C1
 }
 
-// sseUnpacked returns a finite non-zero operand as a result (x + 0),
+// sseValue returns a finite non-zero operand as a result (x + 0),
 // which may still flush to zero under FTZ.
 func sseValue(f bfmt, u unpacked, mx uint32, fl uint32) (uint64, uint32) {
 	return sseRound(f, u.neg, u.exp, u.mant, 0, mx, fl)

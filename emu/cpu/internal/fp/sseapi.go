@@ -1,7 +1,10 @@
 package fp
 
-// The exported SSE lane operations. a is the first source (the
-// destination register of the legacy two-operand forms), b the second.
+// The exported SSE lane operations: ADDSS/ADDPS... on float32 lanes and
+// ADDSD/ADDPD... on float64 lanes. a is the first source (the destination
+// register of the legacy two-operand forms), b the second, mx the MXCSR
+// the instruction runs under; each returns the lane's result and the
+// flags it raised (to OR into MXCSR bits 0-5).
 
 func AddF32(a, b, mx uint32) (uint32, uint32) {
 	return u32(sseAddSub(f32, uint64(a), uint64(b), mx, false))

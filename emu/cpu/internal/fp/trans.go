@@ -134,7 +134,7 @@ func trigPre(a Ext80, cw uint16) (u unpacked, r Ext80, fl uint32, done, outOfRan
 	return u, r, fl, false, false
 }
 
-// quadrant returns sin or cos of x from the reduced argument.
+// sinCos returns sin x (or cos x) from the reduced argument r and quadrant k.
 func sinCos(r f128, k uint64, cos bool) f128 {
 	if cos {
 		k++

@@ -159,7 +159,7 @@ func cmp2(r, m uint64) int {
 }
 
 // subAtLower is 2mb - ma: |b| - |a| at a's exponent (one below b's), for
-// ma > mb; the result fits in 64 bits.
+// ma > mb; the result fits in 64 bits (the wrap in mb - ma cancels).
 func subAtLower(mb, ma uint64) uint64 { return mb - ma + mb }
 
 // remShift is (ma × 2^n) mod mb for n < 64.
