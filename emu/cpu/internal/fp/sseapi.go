@@ -1,5 +1,7 @@
 package fp
 
+import "math"
+
 // The exported SSE lane operations: ADDSS/ADDPS... on float32 lanes and
 // ADDSD/ADDPD... on float64 lanes. a is the first source (the destination
 // register of the legacy two-operand forms), b the second, mx the MXCSR
@@ -7,14 +9,42 @@ package fp
 // flags it raised (to OR into MXCSR bits 0-5).
 
 func AddF32(a, b, mx uint32) (uint32, uint32) {
+	if rn32(a, b, mx) {
+		if r, inexact := fastAdd32(math.Float32frombits(a), math.Float32frombits(b)); r != 0 {
+			return math.Float32bits(r), pe(inexact)
+		}
+	}
 	return u32(sseAddSub(f32, uint64(a), uint64(b), mx, false))
 }
+
 func SubF32(a, b, mx uint32) (uint32, uint32) {
+	if rn32(a, b, mx) {
+		if r, inexact := fastAdd32(math.Float32frombits(a), -math.Float32frombits(b)); r != 0 {
+			return math.Float32bits(r), pe(inexact)
+		}
+	}
 	return u32(sseAddSub(f32, uint64(a), uint64(b), mx, true))
 }
-func MulF32(a, b, mx uint32) (uint32, uint32) { return u32(sseMul(f32, uint64(a), uint64(b), mx)) }
-func DivF32(a, b, mx uint32) (uint32, uint32) { return u32(sseDiv(f32, uint64(a), uint64(b), mx)) }
-func SqrtF32(b, mx uint32) (uint32, uint32)   { return u32(sseSqrt(f32, uint64(b), mx)) }
+
+func MulF32(a, b, mx uint32) (uint32, uint32) {
+	if rn32(a, b, mx) {
+		if r, inexact := fastMul32(math.Float32frombits(a), math.Float32frombits(b)); r != 0 {
+			return math.Float32bits(r), pe(inexact)
+		}
+	}
+	return u32(sseMul(f32, uint64(a), uint64(b), mx))
+}
+
+func DivF32(a, b, mx uint32) (uint32, uint32) {
+	if rn32(a, b, mx) {
+		if r, inexact := fastDiv32(math.Float32frombits(a), math.Float32frombits(b)); r != 0 {
+			return math.Float32bits(r), pe(inexact)
+		}
+	}
+	return u32(sseDiv(f32, uint64(a), uint64(b), mx))
+}
+
+func SqrtF32(b, mx uint32) (uint32, uint32) { return u32(sseSqrt(f32, uint64(b), mx)) }
 func MinF32(a, b, mx uint32) (uint32, uint32) {
 	return u32(sseMinMax(f32, uint64(a), uint64(b), mx, false))
 }
@@ -22,11 +52,51 @@ func MaxF32(a, b, mx uint32) (uint32, uint32) {
 	return u32(sseMinMax(f32, uint64(a), uint64(b), mx, true))
 }
 
-func AddF64(a, b uint64, mx uint32) (uint64, uint32) { return sseAddSub(f64, a, b, mx, false) }
-func SubF64(a, b uint64, mx uint32) (uint64, uint32) { return sseAddSub(f64, a, b, mx, true) }
-func MulF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMul(f64, a, b, mx) }
-func DivF64(a, b uint64, mx uint32) (uint64, uint32) { return sseDiv(f64, a, b, mx) }
-func SqrtF64(b uint64, mx uint32) (uint64, uint32)   { return sseSqrt(f64, b, mx) }
+func AddF64(a, b uint64, mx uint32) (uint64, uint32) {
+	if rn64(a, b, mx) {
+		if r, inexact := fastAdd64(math.Float64frombits(a), math.Float64frombits(b)); r != 0 {
+			return math.Float64bits(r), pe(inexact)
+		}
+	}
+	return sseAddSub(f64, a, b, mx, false)
+}
+
+func SubF64(a, b uint64, mx uint32) (uint64, uint32) {
+	if rn64(a, b, mx) {
+		if r, inexact := fastAdd64(math.Float64frombits(a), -math.Float64frombits(b)); r != 0 {
+			return math.Float64bits(r), pe(inexact)
+		}
+	}
+	return sseAddSub(f64, a, b, mx, true)
+}
+
+func MulF64(a, b uint64, mx uint32) (uint64, uint32) {
+	if rn64(a, b, mx) {
+		if r, inexact := fastMul64(math.Float64frombits(a), math.Float64frombits(b)); r != 0 {
+			return math.Float64bits(r), pe(inexact)
+		}
+	}
+	return sseMul(f64, a, b, mx)
+}
+
+func DivF64(a, b uint64, mx uint32) (uint64, uint32) {
+	if rn64(a, b, mx) {
+		if r, inexact := fastDiv64(math.Float64frombits(a), math.Float64frombits(b)); r != 0 {
+			return math.Float64bits(r), pe(inexact)
+		}
+	}
+	return sseDiv(f64, a, b, mx)
+}
+
+func SqrtF64(b uint64, mx uint32) (uint64, uint32) {
+	if mx&0x6000 == 0 && (b>>52)-55 < 0x7ff-55 { // positive, above 2^-968, finite
+		x := math.Float64frombits(b)
+		s := math.Sqrt(x)
+		return math.Float64bits(s), pe(math.FMA(s, s, -x) != 0)
+	}
+	return sseSqrt(f64, b, mx)
+}
+
 func MinF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMinMax(f64, a, b, mx, false) }
 func MaxF64(a, b uint64, mx uint32) (uint64, uint32) { return sseMinMax(f64, a, b, mx, true) }
 
