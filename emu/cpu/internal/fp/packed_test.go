@@ -125,3 +125,57 @@ func TestSSERound(t *testing.T) {
 		})
 	}
 }
+
+func TestSSEDot(t *testing.T) {
+	needHost(t)
+	r := rand.New(rand.NewPCG(24, 24))
+	fails := 0
+	for i := 0; i < cases(20000); i++ {
+		imm := uint8(r.Uint32())
+		mx := randMX(r)
+		dpd := i%2 == 1
+		f := f32
+		if dpd {
+			f = f64
+		}
+		var a, b [2]uint64
+		var want [2]uint64
+		var fl uint32
+		if dpd {
+			for l := 0; l < 2; l++ {
+				a[l] = randBin(r, f, ^uint64(0))
+				b[l] = randBin(r, f, a[l])
+			}
+			want, fl = DotF64(a, b, imm, mx)
+		} else {
+			var a4, b4 [4]uint32
+			for l := 0; l < 4; l++ {
+				a4[l] = uint32(randBin(r, f, ^uint64(0)))
+				b4[l] = uint32(randBin(r, f, uint64(a4[l])))
+				a[l/2] |= uint64(a4[l]) << (32 * uint(l%2))
+				b[l/2] |= uint64(b4[l]) << (32 * uint(l%2))
+			}
+			w4, f4 := DotF32(a4, b4, imm, mx)
+			want = [2]uint64{uint64(w4[0]) | uint64(w4[1])<<32, uint64(w4[2]) | uint64(w4[3])<<32}
+			fl = f4
+		}
+		opc := byte(0x40)
+		if dpd {
+			opc = 0x41
+		}
+		fx := &hostexec.FX{}
+		fx.SetCW(0x37f)
+		fx.SetMXCSR(mx)
+		fx.SetXMM(0, a[0], a[1])
+		fx.SetXMM(1, b[0], b[1])
+		if err := execFX(t, []byte{0x66, 0x0f, 0x3a, opc, 0xc1, imm}, &hostexec.State{}, fx); err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := fx.XMM(0)
+		if (lo != want[0] || hi != want[1] || fx.MXCSR() != mx|fl) && fails < 10 {
+			fails++
+			t.Errorf("DPP%c(%x:%x, %x:%x, %#x) mxcsr %04x = %x:%x mxcsr %04x, host %x:%x mxcsr %04x", "SD"[i%2],
+				a[1], a[0], b[1], b[0], imm, mx, want[1], want[0], mx|fl, hi, lo, fx.MXCSR())
+		}
+	}
+}

@@ -154,3 +154,52 @@ func RoundF32(x uint32, imm uint8, mx uint32) (uint32, uint32) {
 
 // RoundF64 is ROUNDSD/ROUNDPD with immediate imm.
 func RoundF64(x uint64, imm uint8, mx uint32) (uint64, uint32) { return sseRoundInt(f64, x, imm, mx) }
+
+// DotF32 is DPPS (SSE4.1): the products selected by imm bits 4-7, summed
+// pairwise ((p0+p1)+(p2+p3)), each step rounded under MXCSR, and written
+// to the lanes selected by imm bits 0-3 (the others get +0.0). Products not
+// selected are not computed and raise nothing (SDM Vol. 2 DPPS).
+func DotF32(a, b [4]uint32, imm uint8, mx uint32) ([4]uint32, uint32) {
+	var p [4]uint32
+	var fl uint32
+	for i := range p {
+		if imm>>(4+uint(i))&1 != 0 {
+			var f uint32
+			p[i], f = MulF32(a[i], b[i], mx)
+			fl |= f
+		}
+	}
+	s1, f1 := AddF32(p[0], p[1], mx)
+	s2, f2 := AddF32(p[2], p[3], mx)
+	s, f3 := AddF32(s1, s2, mx)
+	fl |= f1 | f2 | f3
+	var r [4]uint32
+	for i := range r {
+		if imm>>uint(i)&1 != 0 {
+			r[i] = s
+		}
+	}
+	return r, fl
+}
+
+// DotF64 is DPPD: imm bits 4-5 select the products, bits 0-1 the lanes.
+func DotF64(a, b [2]uint64, imm uint8, mx uint32) ([2]uint64, uint32) {
+	var p [2]uint64
+	var fl uint32
+	for i := range p {
+		if imm>>(4+uint(i))&1 != 0 {
+			var f uint32
+			p[i], f = MulF64(a[i], b[i], mx)
+			fl |= f
+		}
+	}
+	s, f := AddF64(p[0], p[1], mx)
+	fl |= f
+	var r [2]uint64
+	for i := range r {
+		if imm>>uint(i)&1 != 0 {
+			r[i] = s
+		}
+	}
+	return r, fl
+}
