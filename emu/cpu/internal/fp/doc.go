@@ -24,6 +24,31 @@
 //
 // Nothing allocates: operands and results are plain integers.
 //
+// # Which function an instruction calls
+//
+//	FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR st,st(i) and ...P  Arith80 (Add80, Sub80, Mul80, Div80)
+//	the same with m32fp, m64fp, m16int, m32int         ArithF32, ArithF64, ArithInt
+//	FSQRT FRNDINT FSCALE FXTRACT FPREM FPREM1          Sqrt80 RoundInt80 Scale80 Xtract80 Prem80
+//	FCOM/FUCOM(P/PP) FTST, FCOMI/FUCOMI(P)             Compare80, CompareFlags80
+//	FCOM/FICOM m32fp m64fp m16int m32int               CompareF32, CompareF64, CompareInt
+//	FXAM                                               Xam80
+//	FLD m32fp/m64fp, FILD, FBLD                        F32ToExt80, F64ToExt80, FromInt64, FromBCD
+//	FST(P) m32fp/m64fp, FIST(P), FISTTP, FBSTP         Ext80ToF32, Ext80ToF64, ToInt80, ToBCD
+//	FLDL2T FLDL2E FLDPI FLDLG2 FLDLN2                  Const80
+//	F2XM1 FYL2X FYL2XP1 FPATAN                         F2xm1 Yl2x Yl2xp1 Patan
+//	FSIN FCOS FSINCOS FPTAN                            Sin80 Cos80 SinCos80 Tan80
+//	ADD/SUB/MUL/DIV/SQRT/MIN/MAX SS/PS/SD/PD           AddF32 ... MaxF64 (per lane)
+//	CMPccSS/PS/SD/PD, VCMP (32 predicates)             CmpF32, CmpF64
+//	(U)COMISS/SD                                       ComiF32, ComiF64
+//	CVT(T)SS2SI CVT(T)SD2SI CVT(T)PS2DQ CVT(T)PD2DQ    F32ToInt, F64ToInt
+//	CVTSI2SS/SD CVTDQ2PS/PD CVTPI2PS/PD                IntToF32, IntToF64
+//	CVTSS2SD CVTSD2SS CVTPS2PD CVTPD2PS                F32ToF64, F64ToF32
+//	ROUNDSS/SD/PS/PD, DPPS, DPPD                       RoundF32, RoundF64, DotF32, DotF64
+//
+// FLD/FST of m80, FXCH, FCHS, FABS, FLD1, FLDZ and the stack itself are
+// bit moves for the caller (FCHS/FABS flip or clear the sign of anything,
+// NaNs included, and clear C1).
+//
 // # What the host taught (an AMD EPYC, Zen family)
 //
 // Every behaviour here is pinned by a differential test against the host
