@@ -44,6 +44,7 @@
 //	CVTSI2SS/SD CVTDQ2PS/PD CVTPI2PS/PD                IntToF32, IntToF64
 //	CVTSS2SD CVTSD2SS CVTPS2PD CVTPD2PS                F32ToF64, F64ToF32
 //	ROUNDSS/SD/PS/PD, DPPS, DPPD                       RoundF32, RoundF64, DotF32, DotF64
+//	FSTENV/FSAVE tag word, FXSAVE abridged tag         FullTagWord, AbridgedTag (Tag80)
 //
 // FLD/FST of m80, FXCH, FCHS, FABS, FLD1, FLDZ and the stack itself are
 // bit moves for the caller (FCHS/FABS flip or clear the sign of anything,
