@@ -157,12 +157,12 @@ func TestBootFlagErrors(t *testing.T) {
 		{[]string{"run", "--boot", "floppy"}, 2, `unknown boot format "floppy"`},
 		{[]string{"run", "--boot", "raw:zz"}, 2, "bad address"},
 		{[]string{"run", "--boot", "linux:0x1000"}, 2, "takes no address"},
-		{[]string{"run", "--append", "x"}, 1, "--append is for multiboot and Linux"},
-		{[]string{"run", "--initrd", "x", "../../testdata/exit33.elf"}, 1, "--initrd is for Linux and multiboot"},
-		{[]string{"run", "--initrd", "/nonexistent/mod arg", "../../testdata/mbkernel.elf"}, 1, "--initrd module"},
-		{[]string{"run", "--boot", "linux"}, 1, "no boot-protocol header"},
-		{[]string{"run", "--boot", "rom", "../../testdata/exit33.out"}, 1, "whole number of 4 KiB pages"},
-		{[]string{"run", "--trace", "/nonexistent/dir/t"}, 1, "--trace"},
+		{[]string{"run", "--append", "x"}, exitSetup, "--append is for multiboot and Linux"},
+		{[]string{"run", "--initrd", "x", "../../testdata/exit33.elf"}, exitSetup, "--initrd is for Linux and multiboot"},
+		{[]string{"run", "--initrd", "/nonexistent/mod arg", "../../testdata/mbkernel.elf"}, exitSetup, "--initrd module"},
+		{[]string{"run", "--boot", "linux"}, exitSetup, "no boot-protocol header"},
+		{[]string{"run", "--boot", "rom", "../../testdata/exit33.out"}, exitSetup, "whole number of 4 KiB pages"},
+		{[]string{"run", "--trace", "/nonexistent/dir/t"}, exitSetup, "--trace"},
 		{[]string{"run", "--timeout", "-1s"}, 2, "negative"},
 	} {
 		_, errOut, status := runMain(t, c.args...)

@@ -65,6 +65,10 @@ type jailInvocation struct {
 	verbose bool   // -v
 }
 
+// exitJail is jail(8)'s status when a jail cannot be created, modified or
+// removed, or a command in it fails to start.
+const exitJail = 1
+
 func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	loadVMM, era, rulesFile := true, vmm.EraCurrent, ""
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
@@ -106,7 +110,7 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "softvmm jail: %v\n", err)
-			return exitSetup
+			return exitJail
 		}
 	}
 	k := vmm.NewKernel(h)
@@ -114,7 +118,7 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if loadVMM {
 		if err := k.Load(); err != nil {
 			fmt.Fprintf(stderr, "softvmm jail: kldload vmm: %v\n", err)
-			return exitSetup
+			return exitJail
 		}
 	}
 	for _, inv := range invs {
@@ -239,7 +243,7 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 		conf, err := readJailConf(inv.conf)
 		if err != nil {
 			fmt.Fprintf(stderr, "jail: %v\n", err)
-			return exitSetup
+			return exitJail
 		}
 		inv.req.Conf = conf
 	}
@@ -290,7 +294,7 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 		if status != exitOK {
 			return status // the jail's command failed: its status
 		}
-		return exitSetup
+		return exitJail
 	}
 	return exitOK
 }

@@ -74,8 +74,8 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", "--mem", "12x"}, 2, "bad size"},
 		{[]string{"run", "--mem", "4097"}, 2, "multiple of 4096"},
 		{[]string{"run", "a", "b"}, 2, "one IMAGE at most"},
-		{[]string{"run", dir + "/missing.elf"}, 1, "missing.elf"},
-		{[]string{"run", notELF}, 1, notELF + ":"},
+		{[]string{"run", dir + "/missing.elf"}, exitSetup, "missing.elf"},
+		{[]string{"run", notELF}, exitSetup, notELF + ":"},
 	} {
 		_, errOut, status := runMain(t, c.args...)
 		if status != c.status || !strings.Contains(errOut, c.stderr) {
@@ -172,5 +172,29 @@ func TestRunClockFlag(t *testing.T) {
 	}
 	if _, _, s := runMain(t, "run", "--clock", "wallclock", img); s != exitUsage {
 		t.Fatalf("--clock wallclock: status %d, want %d", s, exitUsage)
+	}
+}
+
+// An image that cannot be read or cannot fit is refused with a message
+// naming it and status 6, before softvmm reads more than guest RAM could
+// hold: /dev/zero never ends, and must not exhaust the host's memory.
+func TestImageReadLimits(t *testing.T) {
+	big := t.TempDir() + "/big.img"
+	if err := os.WriteFile(big, make([]byte, 64<<10+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run", "--mem", "64K", big}, "big.img: larger than guest memory (--mem 64K)"},
+		{[]string{"run", "--mem", "16M", "/dev/zero"}, "/dev/zero: larger than guest memory (--mem 16M)"},
+		{[]string{"run", t.TempDir()}, "is a directory, not an image"},
+		{[]string{"run", "/nonexistent.elf"}, "/nonexistent.elf"},
+	} {
+		_, errOut, status := runMain(t, c.args...)
+		if status != exitSetup || exitSetup%2 != 0 || !strings.Contains(errOut, c.msg) {
+			t.Errorf("softvmm %q: status %d stderr %q; want even status %d and %q", c.args, status, errOut, exitSetup, c.msg)
+		}
 	}
 }

@@ -29,10 +29,12 @@ var demoELF []byte
 // (DESIGN.md "Guest images and the runner"); a triple fault and a fatal
 // VM_RUN error use bhyve's numbers (reference/vmm-interface.md §7.5). A
 // guest write of v to port 0xf4 exits with (v<<1)|1, which the operating
-// system truncates to its low 8 bits.
+// system truncates to its low 8 bits. Every status is odd, so softvmm's
+// own failures are even (a harness can tell "the image would not load"
+// from "the guest wrote 0 to 0xf4"); the triple fault keeps bhyve's 3.
 const (
 	exitOK          = 0
-	exitSetup       = 1 // the image or the VM could not be set up
+	exitSetup       = 6 // the image or the VM could not be set up
 	exitUsage       = 2
 	exitTripleFault = 3
 	exitFatal       = 4   // VM_RUN failed, or an exit nothing here handles
@@ -65,7 +67,8 @@ halt with interrupts off, ACPI power-off (S5) or a reset through 0xCF9
 exits 0; a triple fault exits 3 and prints the vCPU's registers on
 standard error; an emulator or VM_RUN failure exits 4; a guest stopped by
 --max-insns or --timeout exits 124 with a message and its registers on
-standard error.
+standard error. softvmm's own failures are even: 2 for bad usage, 6 when
+the image or the VM cannot be set up.
 
 Flags:
 `
@@ -131,7 +134,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	image, imageName := demoELF, "demo guest"
 	if fs.NArg() == 1 {
 		imageName = fs.Arg(0)
-		b, err := os.ReadFile(imageName)
+		b, err := readImage(imageName, rf.mem)
 		if err != nil {
 			fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 			return exitSetup
@@ -371,4 +374,28 @@ func printStats(ctx *vmmapi.VMCtx, w io.Writer) {
 		}
 		fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
 	}
+}
+
+// readImage reads an image file, refusing before it has read more than
+// guest RAM could hold: no loader places more bytes than that, and an
+// endless file (/dev/zero) or a huge one must fail with a message, not
+// exhaust the host's memory. A ROM or Linux image also lives within RAM
+// size here (a ROM is at most 16 MiB, far below any usable --mem).
+func readImage(name string, mem uint64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory, not an image", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, int64(mem)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", name, err)
+	}
+	if uint64(len(b)) > mem {
+		return nil, fmt.Errorf("%s: larger than guest memory (--mem %s)", name, (&sizeFlag{v: mem}).String())
+	}
+	return b, nil
 }
