@@ -264,3 +264,19 @@ func TestNodeModesByEra(t *testing.T) {
 		}
 	}
 }
+
+// A /dev/vmmctl descriptor opened in a jail with allow.vmm and carried
+// into one without it does not create VMs there: VMMCTL_VM_CREATE applies
+// vmm_priv_check to the caller's own credential, as every door does
+// (reference/jail-and-security.md §1.3; DESIGN.md "Credentials").
+func TestVMMCtlCreateChecksCallerAllowVMM(t *testing.T) {
+	j := newJails(t, vmm.EraCurrent)
+	c := openCtl(t, j.k, j.a)
+	wantErr(t, "create from a jail without allow.vmm", ctlCreate(c, j.nv, "carried", 0), abi.EPERM)
+	for _, td := range []*vmm.Thread{j.host, j.a, j.nv} {
+		if _, err := j.k.OpenVM(td, "carried"); err == nil {
+			t.Fatal("the refused create made a VM")
+		}
+	}
+	wantErr(t, "create from the opener's jail", ctlCreate(c, j.a, "own", 0), nil)
+}
