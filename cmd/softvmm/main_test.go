@@ -143,8 +143,8 @@ func TestRunStats(t *testing.T) {
 }
 
 // --clock selects the VM clock: the LAPIC timer guest of emu/vmm/testdata
-// reports the same exact counts on both clocks, and its interrupt trace is
-// identical across virtual runs only.
+// reports its exact counts on the virtual clock, the same trace every run,
+// and on the realtime clock a trace in host nanoseconds.
 func TestRunClockFlag(t *testing.T) {
 	img := "../../emu/vmm/testdata/lapic_periodic.elf"
 	v1, e1, s1 := runMain(t, "run", "--clock", "virtual", img)
@@ -155,8 +155,11 @@ func TestRunClockFlag(t *testing.T) {
 	if v1 != v2 {
 		t.Fatal("--clock virtual is not the default")
 	}
+	// On the host's clock a loaded machine may coalesce expiries, so only
+	// the shape of the report is certain (emu/vmm's realtime tests check
+	// the timing).
 	r, e, s := runMain(t, "run", "--clock", "realtime", img)
-	if s != 0 || !strings.Contains(r, "A=0000000a\nB=0000000f\n") {
+	if s != 0 || !strings.Contains(r, "A=") || !strings.Contains(r, "E=") || r == v1 {
 		t.Fatalf("realtime: status %d stdout:\n%s\nstderr:\n%s", s, r, e)
 	}
 	if _, _, s := runMain(t, "run", "--clock", "wallclock", img); s != exitUsage {

@@ -63,10 +63,8 @@ func devHandler(cmd uint32) handler {
 	case abi.VM_ISA_PULSE_IRQ:
 		return isaIRQ(2)
 	case abi.VM_ISA_SET_IRQ_TRIGGER:
+		// vatpic_set_irq_trigger: any value but LEVEL_TRIGGER is edge.
 		return typed(func(vm *VM, a *abi.VMIsaIRQTrigger) error {
-			if a.Trigger != abi.EDGE_TRIGGER && a.Trigger != abi.LEVEL_TRIGGER {
-				return abi.EINVAL
-			}
 			return vm.platform().atpic.SetIRQTrigger(int(a.AtpicIrq), a.Trigger == abi.LEVEL_TRIGGER)
 		})
 	case abi.VM_SET_X2APIC_STATE:

@@ -1,0 +1,156 @@
+package vmm_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"softvmm/emu/abi"
+	"softvmm/emu/vmmapi"
+)
+
+// mapHigh points PDPT[3] of bhyveload's page tables at 3 GiB as one
+// uncached 1 GiB page, so the LAPIC/IOAPIC/HPET windows are reachable
+// (the loader aliases RAM there).
+func mapHigh(t *testing.T, ctx *vmmapi.VMCtx) {
+	t.Helper()
+	cr3, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_CR3)
+	var b [8]byte
+	if _, err := ctx.Dev().Read(ctx.Thread(), b[:], int64(cr3&^0xfff)); err != nil {
+		t.Fatal(err)
+	}
+	pdpt := binary.LittleEndian.Uint64(b[:]) & 0x000ffffffffff000
+	binary.LittleEndian.PutUint64(b[:], 0xc0000093)
+	if err := ctx.WriteGPA(pdpt+24, b[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runTo(t *testing.T, ctx *vmmapi.VMCtx, code int32) abi.VMExit {
+	t.Helper()
+	var ex abi.VMExit
+	if err := ctx.Run(0, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex.Exitcode != code {
+		t.Fatalf("exit %s at %#x, want %s", abi.ExitcodeName(ex.Exitcode), ex.Rip, abi.ExitcodeName(code))
+	}
+	return ex
+}
+
+// An in-kernel IN merges into the 32-bit EAX and writes RAX back whole:
+// RAX[63:32] is cleared even by a byte IN (reference/vmm-devices.md §1.2,
+// §12 #16, reproduced). A wrong-width access to an in-kernel port is EIO.
+func TestInKernelPortQuirks(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	// mov $-1,%rax; mov $0x0d,%al; out %al,$0x70; in $0x71,%al; out %al,$0x80; in $0x71,%ax
+	patch(t, ctx, 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff, 0xb0, 0x0d, 0xe6, 0x70, 0xe4, 0x71, 0xe6, 0x80, 0x66, 0xe5, 0x71)
+	ex := runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	if io := ex.Inout(); io.Port != 0x80 {
+		t.Fatalf("first userspace port %#x, want 0x80 (0x70/0x71 are the kernel's)", io.Port)
+	}
+	if rax, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RAX); rax != 0x00000000ffffff80 {
+		t.Fatalf("RAX after IN of reg D = %#x, want 0x00000000ffffff80", rax)
+	}
+	var e abi.VMExit
+	if err := ctx.Run(0, &e); !errors.Is(err, abi.EIO) {
+		t.Fatalf("16-bit IN from port 0x71: %v, want EIO", err)
+	}
+}
+
+// LAPIC MMIO: a 2-byte write is EINVAL out of VM_RUN (§2.1, §12 #13,
+// reproduced); a 4-byte TPR write is what MOV from CR8 then reads
+// (TPR[7:4], SDM vol. 3A §10.8.6.1).
+func TestLAPICMMIOAndCR8(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	// mov $0xfee00080,%esi; movl $0x20,(%rsi); mov %cr8,%rax; out %al,$0x80; movw $1,(%rsi)
+	patch(t, ctx, 0xbe, 0x80, 0x00, 0xe0, 0xfe, 0xc7, 0x06, 0x20, 0, 0, 0, 0x44, 0x0f, 0x20, 0xc0, 0xe6, 0x80,
+		0x66, 0xc7, 0x06, 0x01, 0x00)
+	runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	if rax, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RAX); rax != 2 {
+		t.Fatalf("CR8 after TPR = 0x20: %#x, want 2", rax)
+	}
+	var e abi.VMExit
+	if err := ctx.Run(0, &e); !errors.Is(err, abi.EINVAL) {
+		t.Fatalf("2-byte LAPIC write: %v, want EINVAL", err)
+	}
+}
+
+// MMIO outside the kernel's windows still leaves for userspace.
+func TestOtherMMIOPunts(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	// mov $0xfeb00000,%esi; movl $1,(%rsi)
+	patch(t, ctx, 0xbe, 0x00, 0x00, 0xb0, 0xfe, 0xc7, 0x06, 1, 0, 0, 0)
+	ex := runTo(t, ctx, abi.VM_EXITCODE_INST_EMUL)
+	if gpa := ex.InstEmul().Gpa; gpa != 0xfeb00000 {
+		t.Fatalf("gpa %#x", gpa)
+	}
+}
+
+// A vCPU halted with IF = 1 and nothing armed sleeps (vm_handle_hlt) until
+// an interrupt is posted; VM_LAPIC_IRQ from another thread wakes it, and
+// the interrupt is delivered (here into a guest without an IDT, so the
+// delivery ends in a triple fault, which proves it happened).
+func TestHLTWakesOnLAPICIRQ(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	// mov $0xfee000f0,%esi; movl $0x1ff,(%rsi); sti; hlt; out %al,$0x80
+	patch(t, ctx, 0xbe, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x06, 0xff, 0x01, 0, 0, 0xfb, 0xf4, 0xe6, 0x80)
+	done := make(chan abi.VMExit)
+	go func() {
+		var ex abi.VMExit
+		ctx.Run(0, &ex)
+		done <- ex
+	}()
+	vm := ctx.Dev().VM()
+	deadline := time.Now().Add(5 * time.Second)
+	for vm.State(0) != abi.VCPU_SLEEPING {
+		if time.Now().After(deadline) {
+			t.Fatal("vCPU never slept in HLT")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case ex := <-done:
+		t.Fatalf("VM_RUN returned %s while nothing was pending", abi.ExitcodeName(ex.Exitcode))
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_LAPIC_IRQ, &abi.VMLapicIRQ{Cpuid: 0, Vector: 0x40}); err != nil {
+		t.Fatal(err)
+	}
+	ex := <-done
+	if ex.Exitcode != abi.VM_EXITCODE_SUSPENDED || ex.Suspended() != abi.VM_SUSPEND_TRIPLEFAULT {
+		t.Fatalf("exit %s, want SUSPENDED(TRIPLEFAULT) from delivering 0x40 without an IDT", abi.ExitcodeName(ex.Exitcode))
+	}
+}
+
+// VM_INJECT_EXCEPTION is delivered at the next entry whatever IF says;
+// without an IDT the #UD becomes #GP, #DF, then a triple fault
+// (SDM vol. 3 §6.15). A #DF left in exitintinfo plus a pending exception
+// is a triple fault at entry (§8.2).
+func TestInjectedExceptionDelivered(t *testing.T) {
+	for _, withDF := range []bool{false, true} {
+		ctx := bootVM(t, "exit33.elf")
+		td := ctx.Thread()
+		if withDF {
+			if err := ctx.Dev().Ioctl(td, abi.VM_SET_INTINFO, &abi.VMIntinfo{Info1: 0x80000000 | 1<<11 | 3<<8 | 8}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ctx.Dev().Ioctl(td, abi.VM_INJECT_EXCEPTION, &abi.VMException{Vector: 6, RestartInstruction: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ex := runTo(t, ctx, abi.VM_EXITCODE_SUSPENDED)
+		if ex.Suspended() != abi.VM_SUSPEND_TRIPLEFAULT {
+			t.Fatalf("withDF=%v: suspended %d, want TRIPLEFAULT", withDF, ex.Suspended())
+		}
+		ii := abi.VMIntinfo{}
+		ctx.Dev().Ioctl(td, abi.VM_GET_INTINFO, &ii)
+		if ii.Info1 != 0 || ii.Info2 != 0 {
+			t.Fatalf("intinfo %#x %#x after entry, want both consumed", ii.Info1, ii.Info2)
+		}
+	}
+}
