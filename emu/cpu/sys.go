@@ -136,6 +136,9 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 	case msrTSC:
 		return c.tsc(), true, false
 	case msrAPICBase:
+		if c.intr.ctl != nil {
+			return 0, false, false // the attached LAPIC's (intr.go)
+		}
 		v = 0xfee00000 | 1<<11 // xAPIC enabled
 		if c.vcpuid == 0 {
 			v |= 1 << 8 // BSP

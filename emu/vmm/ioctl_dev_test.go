@@ -243,3 +243,85 @@ func TestVirtualTimeConversions(t *testing.T) {
 		}
 	}
 }
+
+// The wiring of a level-triggered IOAPIC pin (reference/vmm-devices.md
+// §3.3, §3.4, §2.5): the RTE write rebuilds the LAPIC TMR, an asserted
+// pin sets IRR, and the LAPIC's EOI of that vector reaches the IOAPIC,
+// which delivers again while the pin stays asserted.
+func TestLevelTriggeredIOAPICWiring(t *testing.T) {
+	s := newSystem(t)
+	dev := newVMDev(t, s, "l")
+	td := s.host
+	dev.Ioctl(td, abi.VM_ACTIVATE_CPU, &abi.VMActivateCPU{Vcpuid: 0})
+	p := dev.VM().platform()
+	l := p.lapics[0]
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(l.Write(lapic.OffSVR, 4, 0x1ff))
+	must(p.ioapic.Write(0x00, 4, 0x10+2*9))
+	must(p.ioapic.Write(0x10, 4, 0x8000|0x50)) // level, vector 0x50, APIC 0
+	if st := l.State(); st.TMR[2]&(1<<16) == 0 {
+		t.Fatal("RTE write did not mark vector 0x50 level in the TMR")
+	}
+	must(dev.Ioctl(td, abi.VM_IOAPIC_ASSERT_IRQ, &abi.VMIoapicIRQ{Irq: 9}))
+	take := func() bool {
+		v, ok := l.PendingIntr()
+		if !ok {
+			return false
+		}
+		if v != 0x50 {
+			t.Fatalf("pending vector %#x", v)
+		}
+		l.IntrAccepted(v)
+		must(l.Write(lapic.OffEOI, 4, 0))
+		return true
+	}
+	if !take() {
+		t.Fatal("asserted level pin not delivered")
+	}
+	if !take() {
+		t.Fatal("EOI with the pin still asserted did not deliver again")
+	}
+	must(dev.Ioctl(td, abi.VM_IOAPIC_DEASSERT_IRQ, &abi.VMIoapicIRQ{Irq: 9}))
+	if !take() || take() {
+		t.Fatal("after deassert: the pending delivery should be the last")
+	}
+}
+
+// VM_REINIT rebuilds every device but the RTC, which keeps its time and
+// NVRAM and only loses its interrupt enables (reference/vmm-devices.md
+// §1.1).
+func TestReinitResetsDevices(t *testing.T) {
+	s := newSystem(t)
+	dev := newVMDev(t, s, "r")
+	td := s.host
+	vm := dev.VM()
+	p := vm.platform()
+	dev.Ioctl(td, abi.VM_ACTIVATE_CPU, &abi.VMActivateCPU{Vcpuid: 0})
+	dev.Ioctl(td, abi.VM_RTC_WRITE, &abi.VMRtcData{Offset: 0x40, Value: 7})
+	dev.Ioctl(td, abi.VM_IOAPIC_ASSERT_IRQ, &abi.VMIoapicIRQ{Irq: 4})
+	p.rtc.Out(0x70, 1, 0x0b)
+	p.rtc.Out(0x71, 1, 0x42) // PIE
+	p.lapics[0].Write(lapic.OffTPR, 4, 0x20)
+	oldLAPIC := p.lapics[0]
+	vm.suspendVM(abi.VM_SUSPEND_RESET)
+	var run abi.VMRun
+	if err := dev.Ioctl(td, abi.VM_RUN, &run); err != nil || run.Exit.Exitcode != abi.VM_EXITCODE_SUSPENDED {
+		t.Fatalf("VM_RUN: %v %s", err, abi.ExitcodeName(run.Exit.Exitcode))
+	}
+	wantErr(t, "REINIT", dev.Ioctl(td, abi.VM_REINIT, nil), nil)
+	if p.lapics[0] == oldLAPIC || p.lapics[0].TPR() != 0 || p.ioapic.State().ACnt[4] != 0 {
+		t.Fatal("LAPIC or IOAPIC survived VM_REINIT")
+	}
+	rd := abi.VMRtcData{Offset: 0x40}
+	dev.Ioctl(td, abi.VM_RTC_READ, &rd)
+	regB := abi.VMRtcData{Offset: 0x0b}
+	dev.Ioctl(td, abi.VM_RTC_READ, &regB)
+	if rd.Value != 7 || regB.Value != 0x02 {
+		t.Fatalf("after reinit NVRAM[0x40] = %d (want 7), reg B %#x (want 0x02)", rd.Value, regB.Value)
+	}
+}

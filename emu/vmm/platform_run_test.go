@@ -154,3 +154,33 @@ func TestInjectedExceptionDelivered(t *testing.T) {
 		}
 	}
 }
+
+// The LAPIC MSRs (reference/vmm-devices.md §1.4, §2.12): with x2APIC
+// enabled by VM_SET_X2APIC_STATE, RDMSR of APIC_BASE shows bit 10, the
+// x2APIC ID is the vCPU id, and TPR written through MSR 0x808 reads back
+// through CR8; writing APIC_BASE with a new value leaves for userspace as
+// VM_EXITCODE_WRMSR.
+func TestLAPICMSRs(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_SET_X2APIC_STATE, &abi.VMX2APIC{Cpuid: 0, State: abi.X2APIC_ENABLED}); err != nil {
+		t.Fatal(err)
+	}
+	patch(t, ctx,
+		0xb9, 0x1b, 0, 0, 0, 0x0f, 0x32, 0x89, 0xc3, // mov $0x1b,%ecx; rdmsr; mov %eax,%ebx
+		0xb9, 0x02, 0x08, 0, 0, 0x0f, 0x32, 0x89, 0xc6, // mov $0x802,%ecx; rdmsr; mov %eax,%esi
+		0xb9, 0x08, 0x08, 0, 0, 0xb8, 0x30, 0, 0, 0, 0x31, 0xd2, 0x0f, 0x30, // TPR = 0x30 via wrmsr
+		0x44, 0x0f, 0x20, 0xc7, // mov %cr8,%rdi
+		0xe6, 0x80, // out %al,$0x80
+		0xb9, 0x1b, 0, 0, 0, 0xb8, 0, 0, 0, 0, 0x0f, 0x30) // wrmsr APIC_BASE = 0
+	runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	rbx, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RBX)
+	rsi, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RSI)
+	rdi, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RDI)
+	if rbx != 0xfee00000|0x800|0x400|0x100 || rsi != 0 || rdi != 3 {
+		t.Fatalf("APIC_BASE %#x (want 0xfee00d00), x2APIC ID %d, CR8 %d (want 3)", rbx, rsi, rdi)
+	}
+	ex := runTo(t, ctx, abi.VM_EXITCODE_WRMSR)
+	if m := ex.Msr(); m.Code != 0x1b {
+		t.Fatalf("WRMSR exit for %#x", m.Code)
+	}
+}
