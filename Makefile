@@ -24,6 +24,7 @@ test: vet
 # the copy of the demo guest that cmd/softvmm embeds.
 testdata:
 	$(MAKE) -C testdata
+	$(MAKE) -C emu/vmm/testdata
 	cp testdata/demo.elf cmd/softvmm/demo.elf
 
 run:
