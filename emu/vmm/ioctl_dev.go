@@ -104,6 +104,9 @@ func devHandler(cmd uint32) handler {
 	case abi.VM_INJECT_EXCEPTION:
 		return typed(func(vm *VM, a *abi.VMException) error { return vm.injectException(a) })
 	case abi.VM_GET_INTINFO:
+		// info1 is only ever what VM_SET_INTINFO stored: the interpreter
+		// delivers an event atomically, so no VM exit interrupts a
+		// delivery half-way the way a VT-x exit can.
 		return typed(func(vm *VM, a *abi.VMIntinfo) error {
 			v := &vm.platform().vc[a.Vcpuid]
 			a.Info1, a.Info2 = v.exitintinfo, v.exc
