@@ -184,3 +184,26 @@ func TestLAPICMSRs(t *testing.T) {
 		t.Fatalf("WRMSR exit for %#x", m.Code)
 	}
 }
+
+// Every port of the in-kernel table (reference/vmm-devices.md §1.2) is
+// handled inside VM_RUN: a run of reads from each ends at the first port
+// that is not in the table.
+func TestInKernelPortTable(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	code := []byte{
+		0xe4, 0x40, 0xe4, 0x41, 0xe4, 0x42, // in $0x40..$0x42,%al (PIT counters)
+		0xe4, 0x61, // in $0x61,%al (NMI status / channel 2 OUT)
+		0xe4, 0x20, 0xe4, 0x21, 0xe4, 0xa0, 0xe4, 0xa1, // 8259 pair
+		0x66, 0xba, 0xd0, 0x04, 0xec, // mov $0x4d0,%dx; in %dx,%al (ELCR)
+		0x66, 0xba, 0xd1, 0x04, 0xec,
+		0x66, 0xba, 0x08, 0x04, 0xed, // mov $0x408,%dx; in %dx,%eax (PM timer)
+		0xe4, 0x70, 0xe4, 0x71, // RTC
+		0xb0, 0x34, 0xe6, 0x43, // out %al,$0x43 (PIT mode)
+		0x66, 0xba, 0xf8, 0x03, 0xec, // in from COM1: userspace
+	}
+	patch(t, ctx, code...)
+	ex := runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	if io := ex.Inout(); io.Port != 0x3f8 || !io.In {
+		t.Fatalf("first userspace port %#x (in %v), want the IN from 0x3f8", io.Port, io.In)
+	}
+}
