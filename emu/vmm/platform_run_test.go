@@ -207,3 +207,91 @@ func TestInKernelPortTable(t *testing.T) {
 		t.Fatalf("first userspace port %#x (in %v), want the IN from 0x3f8", io.Port, io.In)
 	}
 }
+
+// cloneVCPU gives vCPU dst vCPU 0's long-mode state (control registers,
+// segments, descriptor tables), entering at rip with its own stack.
+func cloneVCPU(t *testing.T, ctx *vmmapi.VMCtx, dst int, rip, rsp uint64) {
+	t.Helper()
+	for _, r := range []int32{abi.VM_REG_GUEST_CR0, abi.VM_REG_GUEST_CR3, abi.VM_REG_GUEST_CR4, abi.VM_REG_GUEST_EFER,
+		abi.VM_REG_GUEST_CS, abi.VM_REG_GUEST_DS, abi.VM_REG_GUEST_ES, abi.VM_REG_GUEST_SS,
+		abi.VM_REG_GUEST_FS, abi.VM_REG_GUEST_GS, abi.VM_REG_GUEST_TR, abi.VM_REG_GUEST_LDTR} {
+		v, err := ctx.GetRegister(0, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctx.SetRegister(dst, r, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []int32{abi.VM_REG_GUEST_CS, abi.VM_REG_GUEST_DS, abi.VM_REG_GUEST_ES, abi.VM_REG_GUEST_SS,
+		abi.VM_REG_GUEST_FS, abi.VM_REG_GUEST_GS, abi.VM_REG_GUEST_TR, abi.VM_REG_GUEST_LDTR,
+		abi.VM_REG_GUEST_GDTR, abi.VM_REG_GUEST_IDTR} {
+		d, err := ctx.GetDesc(0, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctx.SetDesc(dst, r, d.Base, d.Limit, d.Access); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx.SetRegister(dst, abi.VM_REG_GUEST_RFLAGS, 2)
+	ctx.SetRegister(dst, abi.VM_REG_GUEST_RSP, rsp)
+	ctx.SetRegister(dst, abi.VM_REG_GUEST_RIP, rip)
+}
+
+// A fixed IPI between two vCPUs running VM_RUN on two threads: vCPU 1
+// sleeps in HLT with IF = 1; vCPU 0 writes the ICR (vector 0x40 to APIC 1,
+// §2.11); vCPU 1 wakes and takes 0x40 through its IDT, whose handler
+// reports with an OUT to port 0x82.
+func TestFixedIPIWakesOtherVCPU(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	entry, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
+	phys := entry & 0x3fffffff
+	// vCPU 1 at entry+0x100: enable its LAPIC, sti; hlt; out %al,$0x81
+	ap := []byte{0xbe, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x06, 0xff, 0x01, 0, 0, 0xfb, 0xf4, 0xe6, 0x81}
+	// the handler at entry+0x200: mov $0x40,%al; out %al,$0x82; cli; hlt
+	handler := []byte{0xb0, 0x40, 0xe6, 0x82, 0xfa, 0xf4}
+	// vCPU 0: ICR high = APIC 1, ICR low = fixed 0x40; out %al,$0x80
+	bsp := []byte{0xbe, 0x10, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0, 0, 0, 0x01, // ICR high
+		0xbe, 0x00, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x40, 0, 0, 0, // ICR low
+		0xe6, 0x80}
+	ctx.WriteGPA(phys+0x100, ap)
+	ctx.WriteGPA(phys+0x200, handler)
+	// An IDT at 0x300000 with one 64-bit interrupt gate, for vector 0x40.
+	const idt = 0x300000
+	cs, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_CS)
+	h := entry + 0x200
+	var gate [16]byte
+	binary.LittleEndian.PutUint64(gate[:], h&0xffff|cs<<16|0x8e<<40|(h>>16&0xffff)<<48)
+	binary.LittleEndian.PutUint64(gate[8:], h>>32)
+	ctx.WriteGPA(idt+0x40*16, gate[:])
+	cloneVCPU(t, ctx, 1, entry+0x100, 0x380000)
+	ctx.SetDesc(1, abi.VM_REG_GUEST_IDTR, idt, 256*16-1, 0)
+	if err := ctx.ActivateCPU(1); err != nil {
+		t.Fatal(err)
+	}
+	apDone := make(chan abi.VMExit, 1)
+	go func() {
+		var ex abi.VMExit
+		ctx.Run(1, &ex)
+		apDone <- ex
+	}()
+	vm := ctx.Dev().VM()
+	for deadline := time.Now().Add(5 * time.Second); vm.State(1) != abi.VCPU_SLEEPING; {
+		if time.Now().After(deadline) {
+			t.Fatal("vCPU 1 never slept in HLT")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	patch(t, ctx, bsp...)
+	runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	select {
+	case ex := <-apDone:
+		if io := ex.Inout(); ex.Exitcode != abi.VM_EXITCODE_INOUT || io.Port != 0x82 {
+			t.Fatalf("vCPU 1 exit %s port %#x, want the handler's OUT to 0x82", abi.ExitcodeName(ex.Exitcode), io.Port)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("vCPU 1 did not wake")
+	}
+}
