@@ -208,3 +208,13 @@ func TestIntrLineNoAlloc(t *testing.T) {
 		t.Fatalf("%v allocations per Run with the line raised", n)
 	}
 }
+
+// RDTSC reads the retired count at its own instruction even in the middle
+// of a block (whose count is otherwise settled only at its end).
+func TestRDTSCExactInBlock(t *testing.T) {
+	c, _ := newGuest(t, []byte{insNop, insNop, insNop, 0x0f, 0x31, insNop, insHlt})
+	run(t, c, 100, ExitHLT)
+	if got := reg(t, c, abi.VM_REG_GUEST_RAX); got != 3 {
+		t.Fatalf("RDTSC after 3 instructions read %d", got)
+	}
+}

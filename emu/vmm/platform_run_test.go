@@ -258,16 +258,8 @@ func TestFixedIPIWakesOtherVCPU(t *testing.T) {
 		0xe6, 0x80}
 	ctx.WriteGPA(phys+0x100, ap)
 	ctx.WriteGPA(phys+0x200, handler)
-	// An IDT at 0x300000 with one 64-bit interrupt gate, for vector 0x40.
-	const idt = 0x300000
-	cs, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_CS)
-	h := entry + 0x200
-	var gate [16]byte
-	binary.LittleEndian.PutUint64(gate[:], h&0xffff|cs<<16|0x8e<<40|(h>>16&0xffff)<<48)
-	binary.LittleEndian.PutUint64(gate[8:], h>>32)
-	ctx.WriteGPA(idt+0x40*16, gate[:])
 	cloneVCPU(t, ctx, 1, entry+0x100, 0x380000)
-	ctx.SetDesc(1, abi.VM_REG_GUEST_IDTR, idt, 256*16-1, 0)
+	installGate(t, ctx, 1, 0x40, entry+0x200)
 	if err := ctx.ActivateCPU(1); err != nil {
 		t.Fatal(err)
 	}
@@ -293,5 +285,69 @@ func TestFixedIPIWakesOtherVCPU(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("vCPU 1 did not wake")
+	}
+}
+
+// The virtual clock's documented rate (vmm.VirtualHz): RDTSC counts one
+// per retired instruction (1 ns each, a 1 GHz TSC), and a vCPU halted
+// with a LAPIC one-shot armed resumes with the TSC at the deadline:
+// ICR 1000 at DCR /1 is 1000 × 32 sbintime (reference/vmm-devices.md §0),
+// the first nanosecond at or after it is ceil(32000·10^9 / 2^32) = 7451.
+func TestVirtualClockRate(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	code := []byte{0x0f, 0x31, 0x89, 0xc3} // rdtsc; mov %eax,%ebx
+	for i := 0; i < 10; i++ {
+		code = append(code, 0x90)
+	}
+	code = append(code, 0x0f, 0x31, 0x89, 0xc1, 0xe6, 0x80) // rdtsc; mov %eax,%ecx; out %al,$0x80
+	patch(t, ctx, code...)
+	runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	rbx, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RBX)
+	rcx, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RCX)
+	if rcx-rbx != 12 {
+		t.Fatalf("TSC advanced %d over 12 instructions", rcx-rbx)
+	}
+
+	// Halted with only the LAPIC one-shot armed, the vCPU resumes with
+	// the clock at the deadline: the handler's RDTSC reads the TSC of
+	// the arming plus 32000 sbintime (7450.6 ns), within the few
+	// instructions around the two RDTSCs.
+	ctx = bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	entry, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
+	code = []byte{
+		0xbe, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x06, 0xff, 0x01, 0, 0, // SVR = 0x1ff
+		0xbe, 0xe0, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x0b, 0, 0, 0, // DCR = /1
+		0xbe, 0x20, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x40, 0, 0, 0, // LVT timer: one-shot, 0x40
+		0xbe, 0x80, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0xe8, 0x03, 0, 0, // ICR = 1000
+		0x0f, 0x31, 0x89, 0xc3, // rdtsc; mov %eax,%ebx
+		0xfb, 0xf4, // sti; hlt
+	}
+	patch(t, ctx, code...)
+	ctx.WriteGPA(entry&0x3fffffff+0x200, []byte{0x0f, 0x31, 0x89, 0xc1, 0xe6, 0x80}) // rdtsc; mov %eax,%ecx; out
+	installGate(t, ctx, 0, 0x40, entry+0x200)
+	runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+	rbx, _ = ctx.GetRegister(0, abi.VM_REG_GUEST_RBX)
+	rcx, _ = ctx.GetRegister(0, abi.VM_REG_GUEST_RCX)
+	if d := int64(rcx - rbx); d < 7451-4 || d > 7451+4 {
+		t.Fatalf("the handler ran %d ns after arming, want 7451 ± 4", d)
+	}
+}
+
+// installGate gives vCPU id an IDT at 0x300000 whose gate vec points at
+// handler (a 64-bit interrupt gate in the loader's code segment).
+func installGate(t *testing.T, ctx *vmmapi.VMCtx, id int, vec int, handler uint64) {
+	t.Helper()
+	const idt = 0x300000
+	cs, _ := ctx.GetRegister(id, abi.VM_REG_GUEST_CS)
+	var gate [16]byte
+	binary.LittleEndian.PutUint64(gate[:], handler&0xffff|cs<<16|0x8e<<40|(handler>>16&0xffff)<<48)
+	binary.LittleEndian.PutUint64(gate[8:], handler>>32)
+	if err := ctx.WriteGPA(idt+uint64(vec)*16, gate[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctx.SetDesc(id, abi.VM_REG_GUEST_IDTR, idt, 256*16-1, 0); err != nil {
+		t.Fatal(err)
 	}
 }
