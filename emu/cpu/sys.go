@@ -132,7 +132,10 @@ func hWrmsr(c *CPU, in *insn) {
 	}
 	msr := uint32(c.r[rCX])
 	v := c.r[rDX]<<32 | c.r[rAX]&0xffffffff
+	done := uint64(in.cnt) - 1 // as in tscAt, for MSR_TSC
+	c.retired += done
 	ok, gp := c.wrmsr(msr, v)
+	c.retired -= done
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
