@@ -351,3 +351,41 @@ func installGate(t *testing.T, ctx *vmmapi.VMCtx, id int, vec int, handler uint6
 		t.Fatal(err)
 	}
 }
+
+// A halted vCPU whose only timer never makes anything deliverable (a
+// periodic LAPIC timer with its LVT masked) does not spin for ever: the
+// clock runs ahead at most an hour of virtual time (hltJumpLimit), then
+// the vCPU sleeps until a VM_LAPIC_IRQ wakes it (here into a guest
+// without an IDT, so the delivery triple-faults).
+func TestHLTJumpLimit(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	mapHigh(t, ctx)
+	patch(t, ctx,
+		0xbe, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x06, 0xff, 0x01, 0, 0, // SVR = 0x1ff
+		0xbe, 0xe0, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x0b, 0, 0, 0, // DCR = /1
+		0xbe, 0x20, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x40, 0, 0x03, 0, // LVT: periodic | masked, 0x40
+		0xbe, 0x80, 0x03, 0xe0, 0xfe, 0xc7, 0x06, 0x00, 0x00, 0x00, 0x08, // ICR = 2^27: 1 s
+		0xfb, 0xf4) // sti; hlt
+	done := make(chan abi.VMExit, 1)
+	go func() {
+		var ex abi.VMExit
+		ctx.Run(0, &ex)
+		done <- ex
+	}()
+	vm := ctx.Dev().VM()
+	for deadline := time.Now().Add(20 * time.Second); vm.State(0) != abi.VCPU_SLEEPING; {
+		if time.Now().After(deadline) {
+			t.Fatal("vCPU never went to sleep")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var tm abi.VMRtcTime
+	ctx.Dev().Ioctl(ctx.Thread(), abi.VM_RTC_GETTIME, &tm)
+	if el := tm.Secs - 1514764800; el < 3599 || el > 3601 {
+		t.Fatalf("the clock ran %d s ahead, want an hour", el)
+	}
+	ctx.Dev().Ioctl(ctx.Thread(), abi.VM_LAPIC_IRQ, &abi.VMLapicIRQ{Cpuid: 0, Vector: 0x41})
+	if ex := <-done; ex.Exitcode != abi.VM_EXITCODE_SUSPENDED {
+		t.Fatalf("exit %s", abi.ExitcodeName(ex.Exitcode))
+	}
+}
