@@ -37,7 +37,8 @@ func (f *fakeCtl) SetCR8(v uint64) error {
 	f.cr8 = v
 	return nil
 }
-func (f *fakeCtl) TSC() uint64 { return f.tsc }
+func (f *fakeCtl) TSC() uint64  { return f.tsc }
+func (f *fakeCtl) X2APIC() bool { return false }
 
 func newIntrGuest(t *testing.T, code []byte) (*CPU, *fakeCtl, *IntrLine, *testRAM) {
 	t.Helper()

@@ -435,6 +435,11 @@ func (v *vplat) CR8() uint64 { return v.p.lapics[v.id].CR8() }
 // SetCR8 implements cpu.IntrController.
 func (v *vplat) SetCR8(val uint64) error { return v.p.lapics[v.id].SetCR8(val) }
 
+// X2APIC implements cpu.IntrController (CPUID leaf 1 ECX bit 21).
+func (v *vplat) X2APIC() bool {
+	return v.p.lapics[v.id].X2APICState() == lapic.X2APICEnabled
+}
+
 // TSC implements cpu.IntrController: nanoseconds of VM time.
 func (v *vplat) TSC() uint64 {
 	if v.p.mode == vclock.Realtime {

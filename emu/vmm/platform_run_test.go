@@ -389,3 +389,20 @@ func TestHLTJumpLimit(t *testing.T) {
 		t.Fatalf("exit %s", abi.ExitcodeName(ex.Exitcode))
 	}
 }
+
+// CPUID leaf 1 shows the LAPIC (EDX bit 9) and, as vmm's x86.c does,
+// x2APIC (ECX bit 21) exactly when the vCPU's x2APIC state is enabled
+// (reference/vmm-interface.md §12).
+func TestCPUIDAPICBits(t *testing.T) {
+	for _, x2 := range []int32{abi.X2APIC_DISABLED, abi.X2APIC_ENABLED} {
+		ctx := bootVM(t, "exit33.elf")
+		ctx.Dev().Ioctl(ctx.Thread(), abi.VM_SET_X2APIC_STATE, &abi.VMX2APIC{Cpuid: 0, State: x2})
+		patch(t, ctx, 0xb8, 1, 0, 0, 0, 0x0f, 0xa2, 0xe6, 0x80) // mov $1,%eax; cpuid; out
+		runTo(t, ctx, abi.VM_EXITCODE_INOUT)
+		ecx, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RCX)
+		edx, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RDX)
+		if edx&(1<<9) == 0 || (ecx>>21&1 == 1) != (x2 == abi.X2APIC_ENABLED) {
+			t.Fatalf("x2APIC state %d: CPUID.1 ECX %#x EDX %#x", x2, ecx, edx)
+		}
+	}
+}
