@@ -13,8 +13,21 @@ import (
 func vcpuOK(id int32) bool { return id >= 0 && id < abi.VM_MAXCPU }
 
 // devHandler is the device part of vmmdev_ioctl's switch; nil for other
-// commands.
+// commands. Each runs with the platform read-locked (platform.mu).
 func devHandler(cmd uint32) handler {
+	h := devCommand(cmd)
+	if h == nil {
+		return nil
+	}
+	return func(td *Thread, vm *VM, data []byte) error {
+		p := vm.platform()
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return h(td, vm, data)
+	}
+}
+
+func devCommand(cmd uint32) handler {
 	switch cmd {
 	case abi.VM_LAPIC_IRQ:
 		// lapic_intr_edge: vector 16..255 set in IRR, edge-triggered.

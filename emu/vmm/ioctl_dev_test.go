@@ -325,3 +325,31 @@ func TestReinitResetsDevices(t *testing.T) {
 		t.Fatalf("after reinit NVRAM[0x40] = %d (want 7), reg B %#x (want 0x02)", rd.Value, regB.Value)
 	}
 }
+
+// Device ioctls that take no vCPU lock may run while VM_REINIT rebuilds
+// the devices (run under -race: platform.mu keeps them apart).
+func TestDeviceIoctlsDuringReinit(t *testing.T) {
+	s := newSystem(t)
+	dev := newVMDev(t, s, "c")
+	td := s.host
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			dev.Ioctl(td, abi.VM_LAPIC_IRQ, &abi.VMLapicIRQ{Cpuid: 0, Vector: 0x40})
+			dev.Ioctl(td, abi.VM_IOAPIC_PULSE_IRQ, &abi.VMIoapicIRQ{Irq: 3})
+			dev.Ioctl(td, abi.VM_ISA_PULSE_IRQ, &abi.VMIsaIRQ{AtpicIrq: 3, IoapicIrq: 3})
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		wantErr(t, "REINIT", dev.Ioctl(td, abi.VM_REINIT, nil), nil)
+	}
+	close(stop)
+	<-done
+}

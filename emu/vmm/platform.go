@@ -97,7 +97,12 @@ func sbtToNS(s vclock.SBT) int64 {
 }
 
 type platform struct {
-	once       sync.Once
+	once sync.Once
+	// mu is held for reading by the device ioctls that take no vCPU
+	// lock, and for writing while the devices are rebuilt (VM_REINIT,
+	// SetClockMode), so such an ioctl never sees half a platform. vCPUs
+	// need no share of it: every rebuild happens with all of them frozen.
+	mu         sync.RWMutex
 	vm         *VM
 	mode       vclock.Mode
 	hpetLegacy bool
@@ -168,6 +173,8 @@ func (vm *VM) SetClockMode(m vclock.Mode) error {
 	if m != vclock.Virtual && m != vclock.Realtime {
 		return abi.EINVAL
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.close(true)
 	p.mode = m
 	p.build(true)
@@ -182,6 +189,8 @@ func (vm *VM) SetHPETLegacyReplacement(on bool) error {
 	if p.started.Load() {
 		return abi.EBUSY
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.close(true)
 	p.hpetLegacy = on
 	p.build(true)
@@ -253,6 +262,8 @@ func (p *platform) close(create bool) {
 // reinit is vm_reinit's device part: everything but the RTC is rebuilt on
 // the same clock; the RTC gets vrtc_reset.
 func (p *platform) reinit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.close(false)
 	p.build(false)
 	p.rtc.Reset()
