@@ -32,6 +32,7 @@ FUZZ_TARGETS = FuzzDecode:./emu/abi FuzzIoctls:./emu/vmm FuzzLoadELF64:./emu/boo
 testdata:
 	$(MAKE) -C testdata
 	$(MAKE) -C bench/testdata
+	$(MAKE) -C emu/vmm/testdata
 	cp testdata/demo.elf cmd/softvmm/demo.elf
 
 run:

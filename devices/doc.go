@@ -5,7 +5,7 @@
 // Each device owns only its own register window, takes (offset, size,
 // value) accesses, raises interrupts through an injected line, and reads
 // time only from the VM's clock. Devices never import the interpreter;
-// emu/vmm wires them to it. They arrive with the platform issue; until
-// then no port or MMIO range is handled in the kernel and every access
-// leaves VM_RUN for userspace.
+// emu/vmm wires them to it (emu/vmm/platform.go): VM_RUN handles their
+// ports and MMIO windows in the kernel, as vmm does, and every other
+// access leaves for userspace.
 package devices

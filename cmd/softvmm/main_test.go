@@ -149,8 +149,8 @@ func TestRunStats(t *testing.T) {
 }
 
 // --clock selects the VM clock: the LAPIC timer guest of emu/vmm/testdata
-// reports exact counts on the virtual clock, the default, and runs on the
-// realtime one.
+// reports its exact counts on the virtual clock, the same trace every run,
+// and on the realtime clock a trace in host nanoseconds.
 func TestRunClockFlag(t *testing.T) {
 	img := "../../emu/vmm/testdata/lapic_periodic.elf"
 	v1, e1, s1 := runMain(t, "run", "--clock", "virtual", img)
@@ -161,13 +161,11 @@ func TestRunClockFlag(t *testing.T) {
 	if v1 != v2 {
 		t.Fatal("--clock virtual is not the default")
 	}
-	// On the host's clock the counts depend on how the host schedules
-	// this process (a busy machine delays and coalesces periodic
-	// interrupts, as it would under bhyve); emu/vmm's
-	// TestTimerGuestsRealtime checks them against host time. Here: the
-	// flag takes effect and the guest runs to its report.
+	// On the host's clock a loaded machine may coalesce expiries, so only
+	// the shape of the report is certain (emu/vmm's realtime tests check
+	// the timing).
 	r, e, s := runMain(t, "run", "--clock", "realtime", img)
-	if s != 0 || !strings.Contains(r, "A=") || !strings.Contains(r, "\nE=") {
+	if s != 0 || !strings.Contains(r, "A=") || !strings.Contains(r, "E=") || r == v1 {
 		t.Fatalf("realtime: status %d stdout:\n%s\nstderr:\n%s", s, r, e)
 	}
 	if _, _, s := runMain(t, "run", "--clock", "wallclock", img); s != exitUsage {

@@ -13,6 +13,7 @@
 // code), decode.go and build.go (x86asm wrapper and insn construction),
 // exec_*.go and alu_gen.go (handlers), flags.go (lazy flags), mem.go
 // (software TLB, page walk), except.go (IDT delivery, #DF, triple fault),
+// intr.go (external interrupts, NMI and injected events from emu/vmm),
 // sys.go (system instructions, MSRs), cpuid.go (the CPUID table).
 //
 // Dispatch shape, measured on this project's 2-core AMD EPYC machines with

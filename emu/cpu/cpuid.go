@@ -10,9 +10,10 @@ import "encoding/binary"
 //	leaf 0           EAX 1 (max basic leaf), vendor "SoftvmmGoCPU"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
-//	                 ECX CX16 (13), HYPERVISOR (31)
+//	                 ECX CX16 (13), HYPERVISOR (31); x2APIC (21) when the
+//	                     attached LAPIC is in x2APIC mode
 //	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15)
+//	                     PGE (13), CMOV (15); APIC (9) when a LAPIC is attached
 //	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
 //	0x80000000       EAX 0x80000004 (max extended leaf)
 //	0x80000001       ECX LAHF/SAHF (0); EDX SYSCALL (11), NX (20),
@@ -21,10 +22,10 @@ import "encoding/binary"
 //	anything else    zeros
 //
 // The vendor string is deliberately neither Intel's nor AMD's, so guests
-// take their generic paths instead of vendor-specific ones. No FPU, SSE or
-// APIC bit: x87/SSE belong to a later issue and the local APIC is a device
-// the CPU does not know about (emu/vmm may add the APIC bit when it wires
-// one).
+// take their generic paths instead of vendor-specific ones. No FPU or SSE
+// bit: x87/SSE belong to a later issue. The APIC bit (and x2APIC) appear
+// only with an interrupt controller attached (intr.go), since the local
+// APIC is a device the CPU does not know about.
 const (
 	cpuidVendor = "SoftvmmGoCPU"
 	cpuidBrand  = "softvmm x86-64 interpreter"
@@ -41,8 +42,17 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
 		return 1, b, cx, d
 	case 1:
-		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16, 1<<13 | 1<<31,
-			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15
+		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16, 1<<13|1<<31,
+			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15
+		if ctl := c.intr.ctl; ctl != nil {
+			// A LAPIC is attached (intr.go): APIC (EDX 9), and x2APIC
+			// (ECX 21) as its state says (reference §12 leaf 0x1).
+			d |= 1 << 9
+			if ctl.X2APIC() {
+				cx |= 1 << 21
+			}
+		}
+		return a, b, cx, d
 	case 0x40000000:
 		b, cx, d = reg3("bhyve bhyve ")
 		return 0x40000000, b, cx, d

@@ -38,6 +38,8 @@ type IntrController interface {
 	// TSC is the time-stamp counter before the guest's offset: the VM
 	// clock, read at the current instruction.
 	TSC() uint64
+	// X2APIC reports whether the LAPIC is in x2APIC mode, for CPUID.
+	X2APIC() bool
 }
 
 // IntrLine is the doorbell: Raise makes the CPU look at its controller at

@@ -83,7 +83,7 @@ func hRdtsc(c *CPU, in *insn) {
 		c.fault(in, vecGP, 0)
 		return
 	}
-	t := c.tsc()
+	t := c.tscAt(in)
 	c.r[rAX] = t & 0xffffffff
 	c.r[rDX] = t >> 32
 	in.next.h(c, in.next)
@@ -93,12 +93,26 @@ func hRdtsc(c *CPU, in *insn) {
 // of DESIGN.md "Determinism") plus the offset a WRMSR to TSC set.
 func (c *CPU) tsc() uint64 { return c.timeNow() + c.tscOffset }
 
+// tscAt is the TSC as instruction in reads it: the block's earlier
+// instructions are added to retired only when the block ends, so they
+// are counted in for the read (intr.go's clock reads Retired).
+func (c *CPU) tscAt(in *insn) uint64 {
+	done := uint64(in.cnt) - 1
+	c.retired += done
+	t := c.tsc()
+	c.retired -= done
+	return t
+}
+
 func hRdmsr(c *CPU, in *insn) {
 	if !c.priv(in) {
 		return
 	}
 	msr := uint32(c.r[rCX])
+	done := uint64(in.cnt) - 1 // as in tscAt, for MSR_TSC
+	c.retired += done
 	v, ok, gp := c.rdmsr(msr)
+	c.retired -= done
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
@@ -118,7 +132,10 @@ func hWrmsr(c *CPU, in *insn) {
 	}
 	msr := uint32(c.r[rCX])
 	v := c.r[rDX]<<32 | c.r[rAX]&0xffffffff
+	done := uint64(in.cnt) - 1 // as in tscAt, for MSR_TSC
+	c.retired += done
 	ok, gp := c.wrmsr(msr, v)
+	c.retired -= done
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
@@ -136,6 +153,9 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 	case msrTSC:
 		return c.tsc(), true, false
 	case msrAPICBase:
+		if c.intr.ctl != nil {
+			return 0, false, false // the attached LAPIC's (intr.go)
+		}
 		v = 0xfee00000 | 1<<11 // xAPIC enabled
 		if c.vcpuid == 0 {
 			v |= 1 << 8 // BSP

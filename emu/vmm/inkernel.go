@@ -216,6 +216,24 @@ func setStatus(c *cpu.CPU, f uint64) {
 	c.SetReg(abi.VM_REG_GUEST_RFLAGS, rf&^fStatus|f)
 }
 
+// opcodeIndex is where the opcode starts: after the legacy prefixes vmm
+// knows (§11.2) and a REX byte.
+func opcodeIndex(insn []byte) int {
+	j := 0
+	for j < len(insn) {
+		switch insn[j] {
+		case 0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65:
+			j++
+			continue
+		}
+		break
+	}
+	if j < len(insn) && insn[j]&0xF0 == 0x40 {
+		j++
+	}
+	return j
+}
+
 // emulateMMIO is vmm_emulate_instruction over FreeBSD 12's opcode set
 // (§11.3): MOV 88/89/8A/8B/A1/A3/C6/C7, MOVZX 0F B6/B7, MOVSX 0F BE,
 // AND 23, OR 0B, SUB 2B, CMP 39/3B, group 1 80 (CMP only)/81/83 (OR, AND,
@@ -226,7 +244,17 @@ func setStatus(c *cpu.CPU, f uint64) {
 func emulateMMIO(c *cpu.CPU, insn []byte, dev mmioDev, off uint32) error {
 	in, err := x86asm.Decode(insn, 64)
 	if err != nil {
-		return errNoEmul
+		// vmm's C6/C7 ignore ModRM.reg (§12 #18, reproduced), where
+		// the SDM makes /1-/7 invalid: decode them as /0.
+		j := opcodeIndex(insn)
+		if j+1 >= len(insn) || insn[j] != 0xC6 && insn[j] != 0xC7 {
+			return errNoEmul
+		}
+		fixed := append([]byte(nil), insn...)
+		fixed[j+1] &^= 0x38
+		if in, err = x86asm.Decode(fixed, 64); err != nil {
+			return errNoEmul
+		}
 	}
 	for _, pfx := range in.Prefix {
 		if pfx&0xff == x86asm.PrefixLOCK&0xff {
@@ -251,19 +279,7 @@ func emulateMMIO(c *cpu.CPU, insn []byte, dev mmioDev, off uint32) error {
 		}
 	}
 	modrmReg := func() byte {
-		j := 0
-		for j < len(insn) {
-			switch insn[j] {
-			case 0x66, 0x67, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65:
-				j++
-				continue
-			}
-			break
-		}
-		if j < len(insn) && insn[j]&0xF0 == 0x40 {
-			j++ // REX
-		}
-		j++
+		j := opcodeIndex(insn) + 1
 		if two {
 			j++
 		}

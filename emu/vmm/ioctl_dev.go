@@ -13,8 +13,21 @@ import (
 func vcpuOK(id int32) bool { return id >= 0 && id < abi.VM_MAXCPU }
 
 // devHandler is the device part of vmmdev_ioctl's switch; nil for other
-// commands.
+// commands. Each runs with the platform read-locked (platform.mu).
 func devHandler(cmd uint32) handler {
+	h := devCommand(cmd)
+	if h == nil {
+		return nil
+	}
+	return func(td *Thread, vm *VM, data []byte) error {
+		p := vm.platform()
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return h(td, vm, data)
+	}
+}
+
+func devCommand(cmd uint32) handler {
 	switch cmd {
 	case abi.VM_LAPIC_IRQ:
 		// lapic_intr_edge: vector 16..255 set in IRR, edge-triggered.
@@ -63,10 +76,8 @@ func devHandler(cmd uint32) handler {
 	case abi.VM_ISA_PULSE_IRQ:
 		return isaIRQ(2)
 	case abi.VM_ISA_SET_IRQ_TRIGGER:
+		// vatpic_set_irq_trigger: any value but LEVEL_TRIGGER is edge.
 		return typed(func(vm *VM, a *abi.VMIsaIRQTrigger) error {
-			if a.Trigger != abi.EDGE_TRIGGER && a.Trigger != abi.LEVEL_TRIGGER {
-				return abi.EINVAL
-			}
 			return vm.platform().atpic.SetIRQTrigger(int(a.AtpicIrq), a.Trigger == abi.LEVEL_TRIGGER)
 		})
 	case abi.VM_SET_X2APIC_STATE:
@@ -106,6 +117,9 @@ func devHandler(cmd uint32) handler {
 	case abi.VM_INJECT_EXCEPTION:
 		return typed(func(vm *VM, a *abi.VMException) error { return vm.injectException(a) })
 	case abi.VM_GET_INTINFO:
+		// info1 is only ever what VM_SET_INTINFO stored: the interpreter
+		// delivers an event atomically, so no VM exit interrupts a
+		// delivery half-way the way a VT-x exit can.
 		return typed(func(vm *VM, a *abi.VMIntinfo) error {
 			v := &vm.platform().vc[a.Vcpuid]
 			a.Info1, a.Info2 = v.exitintinfo, v.exc

@@ -179,6 +179,14 @@ func (vm *VM) exitAt(ex *abi.VMExit, c *cpu.CPU, code int32) {
 // returned EFAULT: an error naming the guest RIP and instruction bytes.
 func (vm *VM) LastError(id int) error { return vm.vcpu[id].lastErr }
 
+// hltJumpLimit bounds how far a halted VM's virtual clock runs ahead
+// without waking anyone: timers that fire without making anything
+// deliverable (a masked periodic LVT, say) would otherwise keep the jump
+// loop spinning forever. Past it the vCPU sleeps as bhyve's does, until
+// something notifies it. The bound is virtual time, so where it stops is
+// the same every run.
+const hltJumpLimit = 3600 * vclock.SBT_1S
+
 // handleHLT is vm_handle_hlt (reference/vmm-devices.md §1.7): the vCPU
 // sleeps until an NMI, or with IF=1 an ExtINT or a LAPIC vector above PPR,
 // is pending, or it must leave (suspend, reqidle, debug stop). With IF=0
@@ -189,8 +197,8 @@ func (vm *VM) LastError(id int) error { return vm.vcpu[id].lastErr }
 //
 // Time while halted: in virtual mode, once every active vCPU waits in HLT
 // the clock jumps to the next deadline (the devices fire, and the loop
-// looks again); in realtime mode the vCPU sleeps until the deadline's host
-// instant.
+// looks again), up to hltJumpLimit; in realtime mode the vCPU sleeps until
+// the deadline's host instant.
 func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	bit := uint32(1) << id
 	v := &vm.vcpu[id]
@@ -207,6 +215,7 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	}
 	p.hltWait |= bit
 	vm.cond.Broadcast()
+	since := p.clock.Now()
 	for vm.suspend.Load() == 0 && !v.reqidle.Load() && vm.debug&bit == 0 {
 		kicks := pv.kicks.Load()
 		vm.mu.Unlock()
@@ -216,7 +225,7 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 			break
 		}
 		if d, ok := p.clock.Next(); ok {
-			if p.mode == vclock.Virtual && p.hltWait&vm.active == vm.active {
+			if p.mode == vclock.Virtual && p.hltWait&vm.active == vm.active && d-since < hltJumpLimit {
 				vm.mu.Unlock()
 				pv.jumpTo(d)
 				p.clock.AdvanceTo(d)

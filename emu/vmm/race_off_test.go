@@ -1,0 +1,5 @@
+//go:build !race
+
+package vmm_test
+
+const raceOn = false
