@@ -18,6 +18,10 @@ type machine struct {
 	post  *userdev.POST
 
 	stop string // why a device asked to end the run ("" while running)
+
+	// interactive: COM1 reads a terminal, so a guest waiting in HLT for
+	// input is not hung (hang.go).
+	interactive bool
 }
 
 // newMachine puts bhyve's and QEMU's userland devices on their ports
@@ -39,6 +43,7 @@ func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Wri
 	})
 	if in := serialInput(stdin); in != nil {
 		m.uart.SetInput(in)
+		m.interactive = in != io.Reader(stdin) // a terminal, read in the background
 	}
 	m.dbg = userdev.NewDebugExit(nil)
 	m.post = userdev.NewPOST(nil)
@@ -90,6 +95,9 @@ func serialInput(stdin io.Reader) io.Reader {
 	case st.Mode().IsRegular():
 		return f
 	case st.Mode()&os.ModeCharDevice != 0:
+		if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
+			return nil // CI's usual stdin: no input, and nothing to wait for
+		}
 		return userdev.NewAsyncReader(f)
 	}
 	return nil

@@ -196,3 +196,22 @@ func TestImageReadLimits(t *testing.T) {
 		}
 	}
 }
+
+// A guest that halts with interrupts on and nothing armed to wake it
+// (here `sti; hlt; jmp .-3` with no timer programmed) would sleep for
+// ever under bhyve; softvmm run ends it with status 8 and says why. A
+// guest whose timer will wake it (the LAPIC periodic guest) is not hung.
+func TestRunHungGuest(t *testing.T) {
+	img := t.TempDir() + "/stihlt.bin"
+	if err := os.WriteFile(img, []byte{0xfb, 0xf4, 0xeb, 0xfc}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, status := runMain(t, "run", "--boot", "raw64", img)
+	if status != exitHung || exitHung%2 != 0 || !strings.Contains(errOut, "guest hung: every vCPU is halted with interrupts enabled") ||
+		!strings.Contains(errOut, "rip=0000000000100002") {
+		t.Fatalf("status %d stderr:\n%s", status, errOut)
+	}
+	if out, errOut, status := runMain(t, "run", "../../emu/vmm/testdata/lapic_periodic.elf"); status != 0 || !strings.Contains(out, "A=0000000a") {
+		t.Fatalf("a guest its timer wakes: status %d\n%s\n%s", status, out, errOut)
+	}
+}

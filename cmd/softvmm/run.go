@@ -38,6 +38,7 @@ const (
 	exitUsage       = 2
 	exitTripleFault = 3
 	exitFatal       = 4   // VM_RUN failed, or an exit nothing here handles
+	exitHung        = 8   // every vCPU halted with nothing armed to wake it
 	exitLimit       = 124 // stopped by --max-insns or --timeout (timeout(1)'s status)
 )
 
@@ -67,8 +68,11 @@ halt with interrupts off, ACPI power-off (S5) or a reset through 0xCF9
 exits 0; a triple fault exits 3 and prints the vCPU's registers on
 standard error; an emulator or VM_RUN failure exits 4; a guest stopped by
 --max-insns or --timeout exits 124 with a message and its registers on
-standard error. softvmm's own failures are even: 2 for bad usage, 6 when
-the image or the VM cannot be set up.
+standard error. A guest that halts with interrupts enabled and nothing
+armed to wake it (no timer, no other vCPU) exits 8 with its registers on
+standard error, unless standard input is a terminal. softvmm's own
+failures are even: 2 for bad usage, 6 when the image or the VM cannot be
+set up.
 
 Flags:
 `
@@ -203,6 +207,8 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		return exitSetup
 	}
 	defer lim.stop()
+	hang := startHangWatch(ctx, m.interactive)
+	defer hang.stop()
 	prog := startProgress(ctx, stderr, rf)
 	defer prog.stop()
 	stderr = prog.guard(stderr)
@@ -257,6 +263,11 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 			out.Flush()
 			if lim.timedOut.Load() {
 				return lim.report(ctx, out, stderr, "--timeout", m)
+			}
+			if hang.hung.Load() {
+				fmt.Fprintf(stderr, "softvmm: guest hung: every vCPU is halted with interrupts enabled and nothing is armed to wake it (rip %#x)\n", ex.Rip)
+				dumpRegs(ctx, stderr)
+				return exitHung
 			}
 			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
 				fmt.Fprintf(stderr, "softvmm: guest triple fault at rip %#x\n", ex.Rip)

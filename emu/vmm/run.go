@@ -258,6 +258,28 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	vm.mu.Unlock()
 }
 
+// Hung reports whether the VM can never run again by itself: it has an
+// active vCPU and every active vCPU sleeps in HLT, past every check that
+// could wake it (nothing deliverable, no deadline to jump or wait to
+// within hltJumpLimit). Only an ioctl from outside (an interrupt, NMI or
+// exception injection, a suspend) can change that, so a runner that
+// issues none may stop the VM and report the hang. The answer does not
+// depend on when it is asked, so using it keeps runs deterministic.
+func (vm *VM) Hung() bool {
+	p := vm.platform()
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.active == 0 || vm.suspend.Load() != 0 || p.hltWait&vm.active != vm.active {
+		return false
+	}
+	for id := 0; id < abi.VM_MAXCPU; id++ {
+		if vm.active&(1<<id) != 0 && vm.vcpu[id].state != abi.VCPU_SLEEPING {
+			return false
+		}
+	}
+	return true
+}
+
 // handleSuspend is vm_handle_suspend: join suspended_cpus and sleep until
 // every active vCPU has, so all of them report SUSPENDED together. It
 // reports false when the vCPU must leave first because someone wants it
