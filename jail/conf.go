@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -107,6 +108,12 @@ func (c *Conf) parseFile(fsys fs.FS, name string, depth int) error {
 	}
 	b, err := fs.ReadFile(fsys, fsPath(name))
 	if err != nil {
+		// fsys knows the file by its fs.FS path; the message names it
+		// as it was written ("/etc/jail.conf", not "etc/jail.conf").
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return &fs.PathError{Op: pe.Op, Path: name, Err: pe.Err}
+		}
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	return c.parse(fsys, name, string(b), depth)

@@ -445,3 +445,19 @@ func TestParseDefaultConf(t *testing.T) {
 		t.Fatalf("empty: %v %v", c, err)
 	}
 }
+
+// A conf file that cannot be read is named as given, leading "/" kept.
+func TestParseConfNamesPathAsGiven(t *testing.T) {
+	fsys := fstest.MapFS{"etc/d/x.conf": {Data: []byte("a { persist; }")},
+		"etc/inc.conf": {Data: []byte(`.include "/etc/d";`)}}
+	for name, want := range map[string]string{
+		"/nonexistent.conf": "open /nonexistent.conf: file does not exist",
+		"/etc/d":            "read /etc/d: ",
+		"/etc/inc.conf":     "read /etc/d: ",
+	} {
+		_, err := ParseConf(fsys, name)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q…", name, err, want)
+		}
+	}
+}

@@ -40,11 +40,13 @@ type Request struct {
 	// Exec runs a new jail's command (exec.start, or command= from the
 	// command line) as the process attached to the jail, with cred, its
 	// credential inside the jail; the jail lives while that process (or
-	// any process spawned from cred) does. argv is command='s words as
-	// given, or exec.start's value split at white space. An error is the
-	// command failing ("jail: NAME: CMD: failed"); the jail stays if it
-	// persists. nil records commands without running them: the process
-	// ends at once.
+	// any process spawned from cred) does. Exec is called once per
+	// command, in jail(8)'s order: each exec.start value (a jail.conf
+	// list, "+=" appending) split at white space, then command='s words
+	// as given. An error is the command failing: the rest are not run,
+	// the jail is removed (persist or not, as jail(8) undoes a failed
+	// creation) and Jail8 fails with "jail: NAME: COMLINE: error". nil
+	// records commands without running them: the process ends at once.
 	Exec func(jail Result, cred *Ucred, argv []string) error
 	// Note, if set, hears of each jail as it is done, in order, so a
 	// caller can print jail(8)'s "NAME: created" lines between the
@@ -73,14 +75,15 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 	}
 	var jobs []job
 	removeOnly := req.Op == OpRemove || req.Op == OpRemoveNoConf
+	cmdline := len(req.Params) > 0
 	switch {
 	case len(req.Params) > 0:
 		var ps []ConfParam
 		for i, a := range req.Params {
 			n, v := ParseParamArg(a)
-			if n == "command" && v != nil {
-				// command= takes the rest of the command line as its
-				// arguments (jail(8)).
+			if n == "command" {
+				// command= (or a bare command) takes the rest of the
+				// command line as its arguments (jail(8)).
 				v = append(v, req.Params[i+1:]...)
 				ps = append(ps, ConfParam{Name: n, Values: v})
 				break
@@ -196,14 +199,14 @@ func (h *Host) Jail8(cred *Ucred, req Request) ([]Result, error) {
 			err = h.JailRemove(cred, jid)
 			res = Result{Name: jb.name, JID: jid, Action: "removed"}
 		case OpCreate, OpRestart:
-			res, err = h.createJob(cred, jb.name, jb.params, req.Exec)
+			res, err = h.createJob(cred, jb.name, jb.params, cmdline, req.Exec)
 		case OpModify, OpModifyRestart:
-			res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpModifyRestart, req.Dying, req.Exec)
+			res, err = h.modifyJob(cred, jb.name, jb.params, cmdline, req.Op == OpModifyRestart, req.Dying, req.Exec)
 		case OpCreateModify, OpCreateModifyRestart:
 			if _, ok := h.runningJID(cred, jb.name, req.Dying); ok {
-				res, err = h.modifyJob(cred, jb.name, jb.params, req.Op == OpCreateModifyRestart, req.Dying, req.Exec)
+				res, err = h.modifyJob(cred, jb.name, jb.params, cmdline, req.Op == OpCreateModifyRestart, req.Dying, req.Exec)
 			} else {
-				res, err = h.createJob(cred, jb.name, jb.params, req.Exec)
+				res, err = h.createJob(cred, jb.name, jb.params, cmdline, req.Exec)
 			}
 		}
 		if err != nil {
@@ -371,10 +374,10 @@ func hasParam(ps []ConfParam, names ...string) bool {
 }
 
 // createJob is jail -c for one jail: persist or a command is required.
-// With a command the jail is created attached to a new process, which
-// runs the command through exec (if any) and then exits, so without
-// persist the jail is gone again once the command ends.
-func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, exec func(Result, *Ucred, []string) error) (Result, error) {
+// With commands the jail is created attached to a new process, which
+// runs them through exec (if any) one after the other and then exits,
+// so without persist the jail is gone again once the last one ends.
+func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, cmdline bool, exec func(Result, *Ucred, []string) error) (Result, error) {
 	kern, _, pseudo, err := h.split(params)
 	if err != nil {
 		return Result{}, err
@@ -385,15 +388,7 @@ func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, exec func
 			persist = true
 		}
 	}
-	var argv []string
-	for _, p := range pseudo {
-		switch p.Name {
-		case "command":
-			argv = p.Values
-		case "exec.start":
-			argv = strings.Fields(strings.Join(p.Values, " "))
-		}
-	}
+	cmds := commands(pseudo, cmdline)
 	command := hasParam(pseudo, "exec.start", "command")
 	if !persist && !command {
 		return Result{}, errors.New("neither persist nor exec.start/command specified")
@@ -421,15 +416,80 @@ func (h *Host) createJob(cred *Ucred, name string, params []ConfParam, exec func
 	}
 	res := Result{Name: name, JID: jid, Action: "created", Pseudo: pseudo}
 	if proc != nil {
-		if exec != nil && len(argv) > 0 {
-			err = exec(res, proc.Cred(), argv)
+		for _, argv := range cmds {
+			if exec == nil {
+				break
+			}
+			if err = exec(res, proc.Cred(), argv); err != nil {
+				err = fmt.Errorf("%s: %w", comline(argv), err)
+				break
+			}
 		}
 		proc.Exit()
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", argv[0], err)
+			// jail(8) undoes a creation whose commands fail: it
+			// removes the jail, persist or not (command.c walks the
+			// sequence back down through the create step).
+			// A jail that ended with its process is already gone.
+			_ = h.JailRemove(cred, jid)
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// commands lists what a new jail runs, in jail(8)'s order: each
+// exec.start value is a command of its own (jail.conf(5) "+=" and comma
+// lists make several), split at white space, empty ones skipped; then
+// command. command= from the command line is one command whose
+// arguments are the words after it (jail(8) execs them as given); in
+// jail.conf it is a list like exec.start.
+func commands(pseudo []ConfParam, cmdline bool) [][]string {
+	var start, cmd [][]string
+	for _, p := range pseudo {
+		var list [][]string
+		switch {
+		case p.Name == "command" && cmdline:
+			if len(p.Values) > 0 {
+				list = [][]string{p.Values}
+			}
+		case p.Name == "exec.start" || p.Name == "command":
+			for _, v := range p.Values {
+				if f := strings.Fields(v); len(f) > 0 {
+					list = append(list, f)
+				}
+			}
+		default:
+			continue
+		}
+		if p.Name == "command" {
+			cmd = list
+		} else {
+			start = list
+		}
+	}
+	return append(start, cmd...)
+}
+
+// comline is a command as jail(8)'s messages show it ("jail: NAME:
+// COMLINE: failed"): its words joined by spaces, each quoted when that
+// alone would hide what was given (an empty word, or one with white
+// space in it).
+func comline(argv []string) string {
+	plain := true
+	for _, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n") {
+			plain = false
+		}
+	}
+	if plain {
+		return strings.Join(argv, " ")
+	}
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, " ")
 }
 
 func errText(err error, msg string) error {
@@ -442,7 +502,7 @@ func errText(err error, msg string) error {
 // modifyJob is jail -m for one jail: creation-only parameters must match
 // the running jail ("cannot be changed after creation"), or with
 // restart the jail is removed and created again.
-func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, restart, dying bool, exec func(Result, *Ucred, []string) error) (Result, error) {
+func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, cmdline, restart, dying bool, exec func(Result, *Ucred, []string) error) (Result, error) {
 	jid, ok := h.runningJID(cred, name, dying)
 	if !ok {
 		return Result{}, errors.New("jail not found")
@@ -479,7 +539,7 @@ func (h *Host) modifyJob(cred *Ucred, name string, params []ConfParam, restart, 
 		if err := h.JailRemove(cred, jid); err != nil {
 			return Result{}, err
 		}
-		res, err := h.createJob(cred, name, params, exec)
+		res, err := h.createJob(cred, name, params, cmdline, exec)
 		if err != nil {
 			return Result{}, err
 		}

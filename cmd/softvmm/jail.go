@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"softvmm/emu/vmm"
@@ -38,9 +37,11 @@ command= takes the rest of the line: "command=run IMAGE" boots IMAGE in a
 VM made by the jail's root (the embedded demo guest without IMAGE), and
 softvmm jail exits with the command's status. Without parameters the jails
 (or the named ones, "*" for all) of conf_file are acted on; their
-exec.start may name a softvmm command too. A ';' argument ends one jail(8)
-invocation and starts the next in the same kernel, so a jail made by the
-first can be modified or removed by the next.
+exec.start is a list of softvmm commands ("+=" appends one), run in
+turn: the first that fails stops the rest, the jail is removed and its
+status is softvmm jail's. A ';' argument ends one jail(8) invocation and
+starts the next in the same kernel, so a jail made by the first can be
+modified or removed by the next; a final ';' is ignored.
 
 softvmm-only options: --no-vmm leaves vmm.ko unloaded; --era=2018 gives
 the FreeBSD 12.0 rule under which any jail with allow.vmm reaches every VM
@@ -81,6 +82,9 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			era = vmm.Era2018
 		case a == "--era=current":
 			era = vmm.EraCurrent
+		case strings.HasPrefix(a, "--era="):
+			fmt.Fprintf(stderr, "softvmm jail: bad --era value %q: want current or 2018\n\n%s", strings.TrimPrefix(a, "--era="), jailUsage)
+			return exitUsage
 		case a == "--help" || a == "-help":
 			fmt.Fprint(stdout, jailUsage)
 			return exitOK
@@ -92,7 +96,12 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		args = args[1:]
 	}
 	var invs []jailInvocation
-	for _, seg := range splitInvocations(args) {
+	segs, err := splitInvocations(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "softvmm jail: %v\n\n%s", err, jailUsage)
+		return exitUsage
+	}
+	for _, seg := range segs {
 		inv, err := parseJailArgs(seg)
 		if err != nil {
 			fmt.Fprintf(stderr, "softvmm jail: %v\n\n%s", err, jailUsage)
@@ -129,17 +138,26 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// splitInvocations cuts the arguments at each ";".
-func splitInvocations(args []string) [][]string {
+// splitInvocations cuts the arguments at each ";". As in sh(1), whose
+// command lists the ';' argument mimics, a ';' may end the last
+// invocation (the empty segment after it is dropped) but an empty
+// invocation between two is an error, as it is for sh ("; ;").
+func splitInvocations(args []string) ([][]string, error) {
 	out := [][]string{nil}
 	for _, a := range args {
 		if a == ";" {
+			if len(out[len(out)-1]) == 0 {
+				return nil, errors.New("empty invocation before ';'")
+			}
 			out = append(out, nil)
 			continue
 		}
 		out[len(out)-1] = append(out[len(out)-1], a)
 	}
-	return out
+	if len(out) > 1 && len(out[len(out)-1]) == 0 {
+		out = out[:len(out)-1]
+	}
+	return out, nil
 }
 
 // parseJailArgs reads jail(8)'s options getopt-style ("-cm", "-ffile",
@@ -242,7 +260,7 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 	if inv.conf != "" && inv.req.Params == nil && inv.req.Op != jail.OpRemoveNoConf {
 		conf, err := readJailConf(inv.conf)
 		if err != nil {
-			fmt.Fprintf(stderr, "jail: %v\n", err)
+			fmt.Fprintf(stderr, "softvmm jail: %v\n", err)
 			return exitJail
 		}
 		inv.req.Conf = conf
@@ -258,8 +276,10 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 	}
 	status := exitOK
 	inv.req.Exec = func(r jail.Result, cred *jail.Ucred, argv []string) error {
-		announce(r, "created")
-		announced[r.JID] = true
+		if !announced[r.JID] { // once, before its first command
+			announce(r, "created")
+			announced[r.JID] = true
+		}
 		if inv.verbose {
 			fmt.Fprintf(stdout, "%s: run command: %s\n", r.Name, strings.Join(argv, " "))
 		}
@@ -268,7 +288,7 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 		case "run":
 			s = cmdRunIn(k, &vmm.Thread{Cred: cred}, argv[1:], stdin, stdout, stderr)
 		default:
-			return fmt.Errorf("not a softvmm command: only run runs inside the emulated kernel")
+			return notACommand(argv[0])
 		}
 		if s != exitOK {
 			status = s
@@ -290,7 +310,8 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 	}
 	_, err := h.Jail8(h.RootCred(), inv.req)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		// Jail8 words its errors as jail(8) does ("jail: NAME: ...").
+		fmt.Fprintf(stderr, "softvmm jail: %s\n", strings.TrimPrefix(err.Error(), "jail: "))
 		if status != exitOK {
 			return status // the jail's command failed: its status
 		}
@@ -299,12 +320,26 @@ func runJail8(k *vmm.Kernel, inv jailInvocation, stdin io.Reader, stdout, stderr
 	return exitOK
 }
 
+// notACommand explains a command word softvmm cannot run in a jail: the
+// caller's message already shows the word (quoted if empty or spaced),
+// this says what is accepted instead.
+func notACommand(word string) error {
+	const accepted = `the one command a jail runs here is "run [run flags] [IMAGE]"`
+	switch f := strings.Fields(word); {
+	case word == "":
+		return fmt.Errorf("empty command: %s, as in command=run IMAGE", accepted)
+	case len(f) > 1 && f[0] == "run":
+		return fmt.Errorf("not a softvmm command: command= takes its words as separate arguments, so write command=%s unquoted; %s", word, accepted)
+	}
+	return fmt.Errorf("not a softvmm command: %s", accepted)
+}
+
 // readJailConf parses conf_file, with includes resolved from the real
-// root.
+// root. The file is read by the name given, so errors name it so.
 func readJailConf(name string) (*jail.Conf, error) {
-	abs, err := filepath.Abs(name)
+	text, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	return jail.ParseConf(os.DirFS("/"), abs)
+	return jail.ParseConfString(os.DirFS("/"), name, string(text))
 }

@@ -69,7 +69,7 @@ func TestJailCommandArgsAndStatus(t *testing.T) {
 	if !strings.HasPrefix(out, "t: created\n") || strings.Contains(out, "t: removed") {
 		t.Fatalf("stdout %q: the failed command stops the run before -r", out)
 	}
-	if !strings.Contains(errOut, "jail: t: run: failed") {
+	if !strings.Contains(errOut, "softvmm jail: t: run --mem 16M ../../testdata/exit33.elf: failed") {
 		t.Fatalf("stderr %q", errOut)
 	}
 	_, errOut, status = runMain(t, "jail", "-c", "name=t", "allow.vmm", "command=run", "--mem", "12x")

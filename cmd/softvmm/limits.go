@@ -58,12 +58,12 @@ func (l *limits) report(ctx *vmmapi.VMCtx, out *bufio.Writer, stderr io.Writer, 
 	rip, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
 	switch which {
 	case "--max-insns":
-		fmt.Fprintf(stderr, "softvmm: guest stopped by --max-insns %d at rip %#x\n", l.maxInsns, rip)
+		fmt.Fprintf(stderr, "softvmm run: guest stopped by --max-insns %d at rip %#x\n", l.maxInsns, rip)
 	default:
-		fmt.Fprintf(stderr, "softvmm: guest stopped by --timeout %v at rip %#x after %d instructions\n", l.timeout, rip, n)
+		fmt.Fprintf(stderr, "softvmm run: guest stopped by --timeout %v at rip %#x after %d instructions\n", l.timeout, rip, n)
 	}
 	if code, writes := m.post.Last(); writes > 0 {
-		fmt.Fprintf(stderr, "softvmm: last POST code %#02x (%d written)\n", code, writes)
+		fmt.Fprintf(stderr, "softvmm run: last POST code %#02x (%d written)\n", code, writes)
 	}
 	dumpRegs(ctx, stderr)
 	return exitLimit

@@ -4,7 +4,7 @@
 //	softvmm run [flags] [IMAGE]   boot IMAGE (or the embedded demo guest)
 //	softvmm jail [options] ...    jail(8) in the emulated kernel
 //
-// Run "softvmm run --help" or "softvmm jail --help" for the flags.
+// Run "softvmm help run" or "softvmm help jail" for the flags.
 package main
 
 import (
@@ -25,9 +25,9 @@ software: an x86-64 interpreter behind an in-process /dev/vmm.
 Commands:
   run [flags] [IMAGE]   boot IMAGE, or the embedded demo guest without one
   jail [options] ...    jail(8): make prisons and run commands in them
-  help                  print this text
+  help [COMMAND]        print this text, or COMMAND's
 
-Run "softvmm run --help" or "softvmm jail --help" for their flags.
+Run "softvmm help run" or "softvmm help jail" for their flags.
 `
 
 // Main is the whole program with its streams passed in, so tests run it
@@ -43,8 +43,22 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "jail":
 		return cmdJail(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		// "help CMD" is "CMD --help": the command's own text.
+		switch args[1] {
+		case "run":
+			return cmdRun([]string{"--help"}, stdin, stdout, stderr)
+		case "jail":
+			return cmdJail([]string{"--help"}, stdin, stdout, stderr)
+		case "help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "softvmm help: unknown command %q\n\n%s", args[1], usage)
+		return 2
 	}
 	fmt.Fprintf(stderr, "softvmm: unknown command %q\n\n%s", args[0], usage)
 	return 2

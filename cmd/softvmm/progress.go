@@ -45,7 +45,7 @@ func startProgress(ctx *vmmapi.VMCtx, stderr io.Writer, rf *runFlags) *progress 
 				return
 			case <-t.C:
 				n := ctx.Dev().VM().Retired(0)
-				fmt.Fprintf(f, "\rsoftvmm: %.1f M instructions, %.0f s\033[K", float64(n)/1e6, time.Since(start).Seconds())
+				fmt.Fprintf(f, "\rsoftvmm run: %.1f M instructions, %.0f s\033[K", float64(n)/1e6, time.Since(start).Seconds())
 				shown = true
 			}
 		}

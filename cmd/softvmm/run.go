@@ -123,7 +123,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 			fmt.Fprint(stdout, parseOut.String())
 			return exitOK
 		}
-		fmt.Fprint(stderr, parseOut.String())
+		fmt.Fprint(stderr, "softvmm run: "+parseOut.String())
 		return exitUsage
 	}
 	rf.mem = memFlag.v
@@ -160,41 +160,41 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		h := jail.NewHost()
 		k = vmm.NewKernel(h)
 		if err := k.Load(); err != nil {
-			fmt.Fprintf(stderr, "softvmm: kldload vmm: %v\n", err)
+			fmt.Fprintf(stderr, "softvmm run: kldload vmm: %v\n", err)
 			return exitSetup
 		}
 		td = &vmm.Thread{Cred: h.RootCred()}
 	}
 	const name = "softvmm"
 	if err := vmmapi.Create(k, td, name); err != nil {
-		fmt.Fprintf(stderr, "softvmm: hw.vmm.create: %v\n", err)
+		fmt.Fprintf(stderr, "softvmm run: hw.vmm.create: %v\n", err)
 		return exitSetup
 	}
 	ctx, err := vmmapi.Open(k, td, name)
 	if err != nil {
-		fmt.Fprintf(stderr, "softvmm: open /dev/vmm/%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "softvmm run: open /dev/vmm/%s: %v\n", name, err)
 		return exitSetup
 	}
 	defer ctx.Destroy()
 	if err := ctx.Dev().VM().SetClockMode(rf.clock); err != nil {
-		fmt.Fprintf(stderr, "softvmm: clock: %v\n", err)
+		fmt.Fprintf(stderr, "softvmm run: clock: %v\n", err)
 		return exitSetup
 	}
 	if err := ctx.SetupMemory(rf.mem); err != nil {
-		fmt.Fprintf(stderr, "softvmm: guest memory of %d bytes: %v\n", rf.mem, err)
+		fmt.Fprintf(stderr, "softvmm run: guest memory of %d bytes: %v\n", rf.mem, err)
 		return exitSetup
 	}
 	if _, err := loadGuest(ctx, image, imageName, rf); err != nil {
-		fmt.Fprintf(stderr, "softvmm: %s: %v\n", imageName, err)
+		fmt.Fprintf(stderr, "softvmm run: %s: %v\n", imageName, err)
 		return exitSetup
 	}
 	if err := ctx.ActivateCPU(0); err != nil {
-		fmt.Fprintf(stderr, "softvmm: VM_ACTIVATE_CPU: %v\n", err)
+		fmt.Fprintf(stderr, "softvmm run: VM_ACTIVATE_CPU: %v\n", err)
 		return exitSetup
 	}
 	files, err := openRunFiles(rf)
 	if err != nil {
-		fmt.Fprintf(stderr, "softvmm: %v\n", err)
+		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitSetup
 	}
 	defer files.close()
@@ -203,7 +203,7 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 	defer tr.flush()
 	lim, err := startLimits(ctx, rf)
 	if err != nil {
-		fmt.Fprintf(stderr, "softvmm: %v\n", err)
+		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitSetup
 	}
 	defer lim.stop()
@@ -224,9 +224,9 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		}
 		if err := ctx.Run(0, &ex); err != nil {
 			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: VM_RUN: %v\n", err)
+			fmt.Fprintf(stderr, "softvmm run: VM_RUN: %v\n", err)
 			if e := ctx.Dev().VM().LastError(0); e != nil {
-				fmt.Fprintf(stderr, "softvmm: %v\n", e)
+				fmt.Fprintf(stderr, "softvmm run: %v\n", e)
 			}
 			return exitFatal
 		}
@@ -270,23 +270,23 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 				return exitHung
 			}
 			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
-				fmt.Fprintf(stderr, "softvmm: guest triple fault at rip %#x\n", ex.Rip)
+				fmt.Fprintf(stderr, "softvmm run: guest triple fault at rip %#x\n", ex.Rip)
 				dumpRegs(ctx, stderr)
 				return exitTripleFault
 			}
 			if m.stop != "" && m.stop != "ACPI S5 power-off" {
-				fmt.Fprintf(stderr, "softvmm: guest %s\n", m.stop)
+				fmt.Fprintf(stderr, "softvmm run: guest %s\n", m.stop)
 			}
 			return exitOK
 		case abi.VM_EXITCODE_INST_EMUL:
 			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: guest accessed guest-physical address %#x, which no RAM or device backs, at rip %#x\n",
+			fmt.Fprintf(stderr, "softvmm run: guest accessed guest-physical address %#x, which no RAM or device backs, at rip %#x\n",
 				ex.InstEmul().Gpa, ex.Rip)
 			dumpRegs(ctx, stderr)
 			return exitFatal
 		default:
 			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: unhandled exit %s at rip %#x\n", abi.ExitcodeName(ex.Exitcode), ex.Rip)
+			fmt.Fprintf(stderr, "softvmm run: unhandled exit %s at rip %#x\n", abi.ExitcodeName(ex.Exitcode), ex.Rip)
 			dumpRegs(ctx, stderr)
 			return exitFatal
 		}
@@ -374,13 +374,13 @@ func (s *sizeFlag) Set(v string) error {
 func printStats(ctx *vmmapi.VMCtx, w io.Writer) {
 	st := abi.VMStats{Cpuid: 0}
 	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
-		fmt.Fprintf(w, "softvmm: VM_STATS: %v\n", err)
+		fmt.Fprintf(w, "softvmm run: VM_STATS: %v\n", err)
 		return
 	}
 	for i := int32(0); i < st.NumEntries; i++ {
 		d := abi.VMStatDesc{Index: i}
 		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
-			fmt.Fprintf(w, "softvmm: VM_STAT_DESC %d: %v\n", i, err)
+			fmt.Fprintf(w, "softvmm run: VM_STAT_DESC %d: %v\n", i, err)
 			return
 		}
 		fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
