@@ -206,9 +206,16 @@ type CPU struct {
 	stopBudget insn
 	stopSMC    insn
 
-	// cpl caches CS.DPL; 64-bit mode flag caches EFER.LMA && CS.L.
+	// Mode cache (modeChanged): cpl is CS.DPL (0 in real mode); mode64
+	// is EFER.LMA && CS.L; dmode is the decode mode (16, 32 or 64, from
+	// CS.L and CS.D); csBase is the base code fetches add to RIP (0 in
+	// 64-bit mode); pmode is CR0.PE; ss32 is SS.B (legacy stack width).
 	cpl    uint8
 	mode64 bool
+	pmode  bool
+	ss32   bool
+	dmode  uint8
+	csBase uint64
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up
@@ -243,16 +250,47 @@ func (c *CPU) reset() {
 	c.modeChanged()
 }
 
-// modeChanged recomputes the cached mode bits after CS, CR0 or EFER moved.
+// modeChanged recomputes the cached mode bits after CS, SS, CR0 or EFER
+// moved. The decode mode and CS base are part of what a decoded block
+// means, so a change of either bumps the TLB generation, which drops the
+// block links (block.succ) made under the old mode.
 func (c *CPU) modeChanged() {
-	cpl := uint8(c.seg[segCS].access>>abi.SEG_DESC_DPL_SHIFT) & 3
+	cs := &c.seg[segCS]
+	c.pmode = c.cr0&cr0PE != 0
+	cpl := uint8(cs.access>>abi.SEG_DESC_DPL_SHIFT) & 3
+	if !c.pmode {
+		cpl = 0
+	}
 	if cpl != c.cpl {
 		// TLB entries were checked against U/S for the old CPL.
 		c.tlb.flush()
 	}
 	c.cpl = cpl
-	c.mode64 = c.efer&eferLMA != 0 && c.seg[segCS].access&abi.SEG_DESC_L != 0
+	c.mode64 = c.efer&eferLMA != 0 && cs.access&abi.SEG_DESC_L != 0
+	dmode, base := uint8(16), cs.base&0xffffffff
+	switch {
+	case c.mode64:
+		dmode, base = 64, 0
+	case cs.access&segDB != 0:
+		dmode = 32
+	}
+	if dmode != c.dmode || base != c.csBase {
+		c.tlb.gen++
+	}
+	c.dmode, c.csBase = dmode, base
+	c.ss32 = c.seg[segSS].access&segDB != 0
 }
+
+// Access-rights bits of the segment cache beyond the type (VT-x format,
+// reference/vmm-interface.md §4.3).
+const (
+	segS        = 1 << 4 // code/data (not system)
+	segP        = 1 << 7
+	segL        = 1 << 13
+	segDB       = 1 << 14
+	segG        = 1 << 15
+	segUnusable = 1 << 16
+)
 
 // Retired is the number of instructions retired since New. REP string
 // instructions count once, as the SDM's "instructions retired" event does.

@@ -245,20 +245,22 @@ func hMovToCR(c *CPU, in *insn) {
 		return
 	}
 	v := c.r[in.s]
+	if !c.mode64 {
+		v = uint64(uint32(v))
+	}
 	switch in.op {
 	case 0:
-		if v>>32 != 0 || v&cr0NW != 0 && v&cr0CD == 0 || v&cr0PG != 0 && v&cr0PE == 0 ||
-			c.efer&eferLMA != 0 && v&cr0PG == 0 {
+		if !c.setCR0(v) {
 			c.fault(in, vecGP, 0)
 			return
 		}
-		c.cr0 = v | cr0ET
 	case 2:
 		c.cr2 = v
 	case 3:
 		c.cr3 = v
 	case 4:
-		if v&^cr4Allowed != 0 || c.efer&eferLMA != 0 && v&cr4PAEbit == 0 {
+		if v&^cr4Allowed != 0 || c.efer&eferLMA != 0 && v&cr4PAEbit == 0 ||
+			c.cr0&cr0PG != 0 && c.efer&eferLME != 0 && v&cr4PAEbit == 0 {
 			c.fault(in, vecGP, 0)
 			return
 		}
@@ -276,6 +278,32 @@ func hMovToCR(c *CPU, in *insn) {
 	c.tlb.flush()
 	c.modeChanged()
 	c.leave(in, in.rip+uint64(in.len))
+}
+
+// setCR0 applies a guest MOV to CR0 with the SDM's #GP(0) conditions
+// (reserved high bits, NW without CD, PG without PE, PG with LME but no
+// PAE, clearing PG in 64-bit mode) and IA-32e activation: setting PG
+// with EFER.LME sets EFER.LMA, clearing it from compatibility mode
+// clears LMA (SDM Vol. 3 §9.8.5). It reports false for #GP.
+func (c *CPU) setCR0(v uint64) bool {
+	if v>>32 != 0 || v&cr0NW != 0 && v&cr0CD == 0 || v&cr0PG != 0 && v&cr0PE == 0 {
+		return false
+	}
+	pgOn, pgOff := v&cr0PG != 0 && c.cr0&cr0PG == 0, v&cr0PG == 0 && c.cr0&cr0PG != 0
+	switch {
+	case pgOn && c.efer&eferLME != 0:
+		if c.cr4&cr4PAEbit == 0 || c.seg[segCS].access&segL != 0 {
+			return false
+		}
+		c.efer |= eferLMA
+	case pgOff && c.efer&eferLMA != 0:
+		if c.mode64 {
+			return false
+		}
+		c.efer &^= eferLMA
+	}
+	c.cr0 = v | cr0ET
+	return true
 }
 
 func drIndex(n uint8) uint8 {
@@ -299,48 +327,6 @@ func hMovToDR(c *CPU, in *insn) {
 	}
 	c.dr[drIndex(in.op)] = c.r[in.s]
 	in.next.h(c, in.next)
-}
-
-// loadSeg loads a data segment register (not CS) in 64-bit mode; false
-// with c.mf set on a fault.
-func (c *CPU) loadSeg(s uint8, sel uint16) bool {
-	if sel&^3 == 0 {
-		if s == segSS && (c.cpl == 3 || uint8(sel&3) != c.cpl) {
-			return c.gpFault(0)
-		}
-		c.seg[s] = seg{sel: sel, access: 0x10000}
-		return true
-	}
-	d, ok := c.readDesc(sel)
-	if !ok {
-		return false
-	}
-	acc := descAccess(d)
-	dpl := uint8(acc>>5) & 3
-	rpl := uint8(sel & 3)
-	if s == segSS {
-		if acc&0x1a != 0x12 || rpl != c.cpl || dpl != c.cpl { // writable data
-			return c.gpFault(uint32(sel &^ 3))
-		}
-	} else {
-		// Data, or readable code.
-		if acc&0x10 == 0 || acc&0x0a == 0x08 {
-			return c.gpFault(uint32(sel &^ 3))
-		}
-		if acc&0x0c != 0x0c && (rpl > dpl || c.cpl > dpl) {
-			return c.gpFault(uint32(sel &^ 3))
-		}
-	}
-	if acc&0x80 == 0 {
-		vec := uint8(vecNP)
-		if s == segSS {
-			vec = vecSS
-		}
-		c.mf = memFault{kind: mfException, vec: vec, err: uint32(sel &^ 3)}
-		return false
-	}
-	c.seg[s] = seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}
-	return true
 }
 
 func hMovToSeg(c *CPU, in *insn) {
@@ -377,15 +363,21 @@ func hMovFromSegM(c *CPU, in *insn) {
 	in.next.h(c, in.next)
 }
 
-// hDescTable: LGDT, LIDT, SGDT, SIDT (op 0-3) with 64-bit bases.
+// hDescTable: LGDT, LIDT, SGDT, SIDT (op 0-3): a 16-bit limit and a
+// 64-bit base in 64-bit mode, a 32-bit base otherwise (24 bits with a
+// 16-bit operand size for the loads, SDM LGDT).
 func hDescTable(c *CPU, in *insn) {
 	addr := c.ea(in)
+	bsz := uint8(8)
+	if !c.mode64 {
+		bsz = 4
+	}
 	if in.op < 2 {
 		if !c.priv(in) {
 			return
 		}
 		lim, ok1 := c.read(addr, 2)
-		base, ok2 := c.read(addr+2, 8)
+		base, ok2 := c.read(addr+2, bsz)
 		if !ok1 || !ok2 {
 			c.memFault(in)
 			return
@@ -393,6 +385,9 @@ func hDescTable(c *CPU, in *insn) {
 		if !canonical(base) {
 			c.fault(in, vecGP, 0)
 			return
+		}
+		if !c.mode64 && in.sz == 2 {
+			base &= 0xffffff
 		}
 		t := &c.gdtr
 		if in.op == 1 {
@@ -406,7 +401,7 @@ func hDescTable(c *CPU, in *insn) {
 		}
 		img := descTableImage(t)
 		if !c.write(in, addr, 2, uint64(binary.LittleEndian.Uint16(img[:]))) ||
-			!c.write(in, addr+2, 8, binary.LittleEndian.Uint64(img[2:])) {
+			!c.write(in, addr+2, bsz, binary.LittleEndian.Uint64(img[2:])) {
 			c.memFault(in)
 			return
 		}
