@@ -258,6 +258,11 @@ func (c *CPU) modeChanged() {
 	cs := &c.seg[segCS]
 	c.pmode = c.cr0&cr0PE != 0
 	cpl := uint8(cs.access>>abi.SEG_DESC_DPL_SHIFT) & 3
+	if cs.access&0x1c == 0x1c {
+		// A conforming code segment runs at the caller's privilege,
+		// which CS.RPL holds; its DPL is only an upper bound.
+		cpl = uint8(cs.sel & 3)
+	}
 	if !c.pmode {
 		cpl = 0
 	}

@@ -1,0 +1,427 @@
+package cpu
+
+import (
+	"testing"
+
+	"softvmm/emu/abi"
+)
+
+// Protected-mode harness: a GDT at 0x5000 with the selectors below, an
+// IDT of 32-bit interrupt gates (vector 0x40 callable from ring 3) whose
+// handlers are "hlt" stubs at handlerVA + vector*16, a 32-bit TSS at
+// tssBase with SS0:ESP0 = 0x10:tss0SP, and flat ring-0 state.
+const (
+	selCode32  = 0x08
+	selData32  = 0x10
+	selCode3   = 0x1b // ring 3 code (RPL 3)
+	selData3   = 0x23 // ring 3 data
+	selTSS     = 0x28
+	selNP      = 0x30 // data, not present
+	selCode16  = 0x38
+	selExpDown = 0x40 // expand-down data, limit 0xfff, B=1
+	selSmall   = 0x48 // data, base 0, limit 0xfff
+	selConf    = 0x50 // conforming code, DPL 0
+	selLDT     = 0x58 // LDT at 0x1000, limit 0xff
+	tss0SP     = 0x9000
+)
+
+// mkDesc encodes a segment descriptor from base, 20-bit limit, access
+// byte and flags nibble (G, D/B, L, AVL).
+func mkDesc(base uint64, limit uint32, access, flags uint64) uint64 {
+	return uint64(limit&0xffff) | (base&0xffffff)<<16 | access<<40 |
+		uint64(limit>>16&0xf)<<48 | flags<<52 | (base>>24&0xff)<<56
+}
+
+func newProt(t testing.TB, code []byte) (*CPU, *testRAM) {
+	t.Helper()
+	ram := &testRAM{b: make([]byte, ramSize), holes: map[uint64]bool{}}
+	gdt := []uint64{0,
+		mkDesc(0, 0xfffff, 0x9a, 0xc), mkDesc(0, 0xfffff, 0x92, 0xc),
+		mkDesc(0, 0xfffff, 0xfa, 0xc), mkDesc(0, 0xfffff, 0xf2, 0xc),
+		mkDesc(tssBase, 0x67, 0x89, 0), mkDesc(0, 0xfffff, 0x12, 0xc),
+		mkDesc(0, 0xffff, 0x9a, 0), mkDesc(0, 0xfff, 0x96, 0x4),
+		mkDesc(0, 0xfff, 0x92, 0x4), mkDesc(0, 0xfffff, 0x9e, 0xc),
+		mkDesc(0x1000, 0xff, 0x82, 0),
+	}
+	for i, d := range gdt {
+		ram.w64(0x5000+uint64(i)*8, d)
+	}
+	for v := uint64(0); v < 256; v++ {
+		h := handlerVA + v*16
+		dpl := uint64(0)
+		if v == 0x40 {
+			dpl = 3
+		}
+		ram.w64(idtBase+v*8, h&0xffff|selCode32<<16|(0x8e|dpl<<5)<<40|(h>>16)<<48)
+		ram.b[h] = 0xf4
+	}
+	ram.w64(tssBase+4, tss0SP|selData32<<32) // ESP0, SS0
+	copy(ram.b[codeBase:], code)
+	c := New(ram, 0)
+	must := func(err error) { mustOK(t, err) }
+	must(c.SetReg(abi.VM_REG_GUEST_CR0, cr0PE|cr0NE|cr0ET))
+	must(c.SetDesc(abi.VM_REG_GUEST_GDTR, abi.SegDesc{Base: 0x5000, Limit: uint32(len(gdt))*8 - 1}))
+	must(c.SetDesc(abi.VM_REG_GUEST_IDTR, abi.SegDesc{Base: idtBase, Limit: 256*8 - 1}))
+	must(c.SetDesc(abi.VM_REG_GUEST_TR, abi.SegDesc{Base: tssBase, Limit: 0x67, Access: 0x8b}))
+	must(c.SetReg(abi.VM_REG_GUEST_TR, selTSS))
+	setSeg := func(r int32, sel uint16, acc uint32) {
+		must(c.SetReg(r, uint64(sel)))
+		must(c.SetDesc(r, abi.SegDesc{Limit: 0xffffffff, Access: acc}))
+	}
+	setSeg(abi.VM_REG_GUEST_CS, selCode32, 0xc09b)
+	for _, r := range []int32{abi.VM_REG_GUEST_DS, abi.VM_REG_GUEST_ES, abi.VM_REG_GUEST_SS, abi.VM_REG_GUEST_FS, abi.VM_REG_GUEST_GS} {
+		setSeg(r, selData32, 0xc093)
+	}
+	must(c.SetReg(abi.VM_REG_GUEST_RSP, stackTop))
+	must(c.SetReg(abi.VM_REG_GUEST_RIP, codeBase))
+	must(c.SetReg(abi.VM_REG_GUEST_RFLAGS, 2))
+	return c, ram
+}
+
+func (r *testRAM) r32(gpa uint64) uint32 { return uint32(r.r64(gpa)) }
+
+// haltedIn runs to HLT and checks it is the stub of vector vec.
+func haltedIn(t *testing.T, c *CPU, vec uint64) {
+	t.Helper()
+	ex := run(t, c, 1000, ExitHLT)
+	if ex.RIP != handlerVA+vec*16 {
+		t.Fatalf("halted at %#x, want the handler of vector %d", ex.RIP, vec)
+	}
+}
+
+// protFrame reads a same-privilege 32-bit frame: [err], EIP, CS, EFLAGS.
+func protFrame(c *CPU, ram *testRAM, hasErr bool) (err uint32, eip, cs uint32) {
+	sp := uint64(uint32(c.r[rSP]))
+	if hasErr {
+		err = ram.r32(sp)
+		sp += 4
+	}
+	return err, ram.r32(sp), ram.r32(sp + 4)
+}
+
+// Selector error codes of segment loads (SDM MOV Sreg): #GP(sel) beyond
+// the GDT limit or for a bad type/privilege, #NP(sel) not present,
+// #SS(sel) for SS not present, #GP(0) for a null SS.
+func TestProtSegmentLoadFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		vec  uint64
+		err  uint32
+	}{
+		{"beyond GDT limit", []byte{0x66, 0xb8, 0x60, 0x00, 0x8e, 0xd8}, vecGP, 0x60},
+		{"LDT without LDT", []byte{0x66, 0xb8, 0x0c, 0x00, 0x8e, 0xd8}, vecGP, 0x0c},
+		{"not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd8}, vecNP, selNP},
+		{"SS not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd0}, vecSS, selNP},
+		{"SS null", []byte{0x66, 0x31, 0xc0, 0x8e, 0xd0}, vecGP, 0},
+		{"SS ring 3 data", []byte{0x66, 0xb8, selData3, 0x00, 0x8e, 0xd0}, vecGP, selData3 &^ 3},
+		{"DS code not readable", []byte{0x66, 0xb8, selTSS, 0x00, 0x8e, 0xd8}, vecGP, selTSS},
+		{"SS code", []byte{0x66, 0xb8, selCode32, 0x00, 0x8e, 0xd0}, vecGP, selCode32},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, tc.code)
+			haltedIn(t, c, tc.vec)
+			e, eip, cs := protFrame(c, ram, true)
+			at := uint32(codeBase) + uint32(len(tc.code)) - 2
+			if e != tc.err || eip != at || cs != selCode32 {
+				t.Errorf("err %#x eip %#x cs %#x, want %#x %#x %#x", e, eip, cs, tc.err, at, selCode32)
+			}
+		})
+	}
+}
+
+// Limit checks (SDM Vol. 3 §5.3): beyond the limit of a data segment is
+// #GP(0); expand-down segments are valid only above the limit; a stack
+// access beyond SS's limit is #SS(0).
+func TestProtLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		vec  uint64 // 0: no fault (runs into the hlt)
+	}{
+		// mov ax, sel; mov es, ax; mov eax, es:[disp32]
+		{"in limit", []byte{0x66, 0xb8, selSmall, 0, 0x8e, 0xc0, 0x26, 0x8b, 0x05, 0xfc, 0x0f, 0, 0, 0xf4}, 0},
+		{"crosses limit", []byte{0x66, 0xb8, selSmall, 0, 0x8e, 0xc0, 0x26, 0x8b, 0x05, 0xfd, 0x0f, 0, 0, 0xf4}, vecGP},
+		{"expand-down below", []byte{0x66, 0xb8, selExpDown, 0, 0x8e, 0xc0, 0x26, 0x8b, 0x05, 0xff, 0x0f, 0, 0, 0xf4}, vecGP},
+		{"expand-down above", []byte{0x66, 0xb8, selExpDown, 0, 0x8e, 0xc0, 0x26, 0x8b, 0x05, 0x00, 0x10, 0, 0, 0xf4}, 0},
+		// mov ax, selSmall; mov ss, ax; mov esp, 0x2000; push eax
+		{"stack beyond", []byte{0x66, 0xb8, selSmall, 0, 0x8e, 0xd0, 0xbc, 0, 0x20, 0, 0, 0x50, 0xf4}, vecSS},
+		{"stack in", []byte{0x66, 0xb8, selSmall, 0, 0x8e, 0xd0, 0xbc, 0, 0x10, 0, 0, 0x50, 0xf4}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, tc.code)
+			if tc.vec == 0 {
+				ex := run(t, c, 100, ExitHLT)
+				if ex.RIP != codeBase+uint64(len(tc.code))-1 {
+					t.Fatalf("halted at %#x", ex.RIP)
+				}
+				return
+			}
+			if tc.vec == vecSS {
+				// The #SS frame cannot go on the broken stack (same
+				// privilege): that is a #DF, then a triple fault.
+				ex := run(t, c, 100, ExitTripleFault)
+				if ex.RIP != codeBase+uint64(len(tc.code))-2 {
+					t.Fatalf("triple fault at %#x", ex.RIP)
+				}
+				return
+			}
+			haltedIn(t, c, tc.vec)
+			if e, eip, _ := protFrame(c, ram, true); e != 0 || eip != codeBase+6 {
+				t.Errorf("err %#x eip %#x", e, eip)
+			}
+		})
+	}
+}
+
+// INT n from ring 3 through a DPL-3 gate switches to the TSS's ring-0
+// stack and pushes SS, ESP, EFLAGS, CS, EIP (SDM Vol. 3 §6.12.1); IRET
+// returns to ring 3; a DPL-0 gate from ring 3 is #GP(vector*8+2).
+func TestProtPrivilegeChange(t *testing.T) {
+	// ring 3: int 0x40; hlt   (the hlt at CPL 3 is #GP)
+	c, ram := newProt(t, []byte{0xcd, 0x40, 0xf4})
+	c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+	c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+	c.seg[segDS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+	c.modeChanged()
+	c.setRflags(0x202)
+	haltedIn(t, c, 0x40)
+	if c.cpl != 0 || c.seg[segSS].sel != selData32 {
+		t.Fatalf("cpl %d ss %#x", c.cpl, c.seg[segSS].sel)
+	}
+	sp := uint64(uint32(c.r[rSP]))
+	if sp != tss0SP-20 {
+		t.Fatalf("esp %#x, want %#x", sp, tss0SP-20)
+	}
+	got := [5]uint32{ram.r32(sp), ram.r32(sp + 4), ram.r32(sp + 8), ram.r32(sp + 12), ram.r32(sp + 16)}
+	want := [5]uint32{codeBase + 2, selCode3, 0x202, stackTop, selData3}
+	if got != want {
+		t.Errorf("frame %#x, want %#x", got, want)
+	}
+	// iretd from the handler: back to ring 3 at the hlt, which faults.
+	copy(ram.b[handlerVA+0x40*16:], []byte{0xcf})
+	c.rip = handlerVA + 0x40*16
+	haltedIn(t, c, vecGP)
+	e, eip, cs := protFrame(c, ram, true)
+	if e != 0 || eip != codeBase+2 || cs != selCode3 {
+		t.Errorf("after iret: #GP err %#x eip %#x cs %#x", e, eip, cs)
+	}
+	if c.seg[segDS].sel != selData3 {
+		t.Errorf("ds %#x: a DPL-3 data segment survives the return to ring 3", c.seg[segDS].sel)
+	}
+
+	// int 0x41 (DPL 0 gate) from ring 3.
+	c, ram = newProt(t, []byte{0xcd, 0x41})
+	c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+	c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+	c.modeChanged()
+	haltedIn(t, c, vecGP)
+	if e := ram.r32(uint64(uint32(c.r[rSP]))); e != 0x41*8+2 {
+		t.Errorf("#GP error %#x, want %#x", e, 0x41*8+2)
+	}
+}
+
+// A bad SS0 in the TSS is #TS(SS0 selector) (EXT clear for INT n). The
+// #TS handler is in a conforming segment, so it runs at CPL 3 on the
+// ring-3 stack and needs no TSS stack itself.
+func TestProtTSSFault(t *testing.T) {
+	c, ram := newProt(t, []byte{0xcd, 0x40})
+	ram.w64(tssBase+4, tss0SP|selData3<<32) // SS0 = ring 3 data
+	h := uint64(handlerVA + vecTS*16)
+	ram.w64(idtBase+vecTS*8, h&0xffff|selConf<<16|0x8e<<40|(h>>16)<<48)
+	c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+	c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+	c.modeChanged()
+	// (hlt at CPL 3 would fault; stop after the handler's first
+	// instruction instead: the faulting INT did not retire, the nop did.)
+	ram.b[h] = 0x90
+	ex := c.Run(1)
+	if ex.Reason != ExitBudget || c.rip != h+1 || c.cpl != 3 {
+		t.Fatalf("exit %v rip %#x cpl %d, want the #TS handler at CPL 3", ex.Reason, c.rip, c.cpl)
+	}
+	if e, eip, cs := protFrame(c, ram, true); e != selData3&^3 || eip != codeBase || cs != selCode3 {
+		t.Errorf("#TS err %#x eip %#x cs %#x", e, eip, cs)
+	}
+	if c.seg[segCS].sel != selConf|3 {
+		t.Errorf("cs %#x, want the conforming selector with RPL 3", c.seg[segCS].sel)
+	}
+	// From ring 0 the same INT uses the current stack and only the TSS
+	// lookup for ring 0 would have failed: no fault.
+	c, _ = newProt(t, []byte{0xcd, 0x40})
+	haltedIn(t, c, 0x40)
+}
+
+// With no IDT, an exception in protected or real mode escalates to a
+// triple fault (SDM Vol. 3 §6.15 "Interrupt 8").
+func TestTripleFaultLegacy(t *testing.T) {
+	c, _ := newProt(t, []byte{0x90, 0x0f, 0x0b}) // nop; ud2
+	c.idtr.limit = 0
+	ex := run(t, c, 10, ExitTripleFault)
+	if ex.RIP != codeBase+1 || c.Retired() != 1 {
+		t.Errorf("rip %#x retired %d", ex.RIP, c.Retired())
+	}
+	r, _ := newReal(t, []byte{0x0f, 0x0b}, 0x7c00)
+	r.idtr.limit = 0
+	run(t, r, 10, ExitTripleFault)
+}
+
+// Instructions that differ by mode, in 32-bit protected mode, with the
+// SDM's pseudocode worked by hand for the BCD cases.
+func TestProt32Instructions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+		reg  int
+		mask uint64
+		want uint64
+		cf   int // -1: not checked
+	}{
+		{"inc eax (40)", []byte{0xb8, 0xff, 0xff, 0xff, 0xff, 0x40}, rAX, ^uint64(0), 0, -1},
+		{"dec ecx (49)", []byte{0x31, 0xc9, 0x49}, rCX, ^uint64(0), 0xffffffff, -1},
+		{"das 0x35-0x47", []byte{0xb0, 0x35, 0x2c, 0x47, 0x2f}, rAX, 0xff, 0x88, 1},
+		{"aaa 8+4", []byte{0x66, 0x31, 0xc0, 0xb0, 0x08, 0x04, 0x04, 0x37}, rAX, 0xffff, 0x0102, 1},
+		{"aas 12-5", []byte{0x66, 0xb8, 0x02, 0x01, 0x2c, 0x05, 0x3f}, rAX, 0xffff, 0x0007, 1},
+		{"aam 56", []byte{0xb0, 0x38, 0xd4, 0x0a}, rAX, 0xffff, 0x0506, -1},
+		{"aad 5,6", []byte{0x66, 0xb8, 0x06, 0x05, 0xd5, 0x0a}, rAX, 0xffff, 0x0038, -1},
+		{"daa 0x79+0x35", []byte{0xb0, 0x79, 0x04, 0x35, 0x27}, rAX, 0xff, 0x14, 1},
+		// pushad; xor eax,eax; popad (EAX back)
+		{"pushad/popad", []byte{0xb8, 0x44, 0x33, 0x22, 0x11, 0x60, 0x31, 0xc0, 0x61}, rAX, ^uint64(0), 0x11223344, -1},
+		{"pushad keeps esp", []byte{0x60, 0x61}, rSP, ^uint64(0), stackTop, -1},
+		// push es; pop fs; mov eax, fs
+		{"push es/pop fs", []byte{0x06, 0x0f, 0xa1, 0x8c, 0xe0}, rAX, 0xffff, selData32, -1},
+		// enter 8,0: ebp = esp after the push; esp = ebp - 8
+		{"enter", []byte{0xc8, 0x08, 0x00, 0x00, 0x89, 0xe8}, rAX, ^uint64(0), stackTop - 4, -1},
+		{"enter esp", []byte{0xc8, 0x08, 0x00, 0x00}, rSP, ^uint64(0), stackTop - 12, -1},
+		// mov ebx, dataBase; mov al, 3; xlat  (table byte 3 = 0x33)
+		{"xlat", []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0xb0, 0x03, 0xd7}, rAX, 0xff, 0x33, -1},
+		// lds eax, [dataBase+0x10] (far pointer 0x10:0xcafe)
+		{"lds", []byte{0xc5, 0x05, 0x10, 0x00, 0x02, 0x00}, rAX, ^uint64(0), 0xcafe, -1},
+		// o16 operand size: mov ax, 0x1234 merges
+		{"o16 mov", []byte{0xb8, 0xff, 0xff, 0xff, 0xff, 0x66, 0xb8, 0x34, 0x12}, rAX, ^uint64(0), 0xffff1234, -1},
+		// a16 address size: mov eax, [bx+si] with bx+si wrapping at 64 KiB
+		{"a16 wrap", []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0xbe, 0x10, 0x00, 0x00, 0x00, 0x67, 0x8b, 0x00}, rAX, ^uint64(0), 0x11111111, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, append(append([]byte{}, tc.code...), 0xf4))
+			for i := uint64(0); i < 8; i++ {
+				ram.b[dataBase+i] = byte(i * 0x11)
+			}
+			ram.w64(dataBase+0x10, 0xcafe|selData32<<32)
+			ram.w64(0x10, 0x11111111) // what [bx+si] reaches once bx+si wraps to 0x10
+			run(t, c, 100, ExitHLT)
+			if got := c.r[tc.reg] & tc.mask; got != tc.want {
+				t.Errorf("reg %d = %#x, want %#x", tc.reg, got, tc.want)
+			}
+			if tc.cf >= 0 && int(c.rflags()&flagCF) != tc.cf {
+				t.Errorf("CF %d, want %d", c.rflags()&flagCF, tc.cf)
+			}
+		})
+	}
+}
+
+// BOUND raises #BR (vector 5) as a fault; INTO raises #OF as a trap.
+func TestProtBoundInto(t *testing.T) {
+	// mov eax, 11; bound eax, [dataBase]   (bounds 0..10)
+	c, ram := newProt(t, []byte{0xb8, 11, 0, 0, 0, 0x62, 0x05, 0x00, 0x00, 0x02, 0x00})
+	ram.w64(dataBase, 10<<32)
+	haltedIn(t, c, vecBR)
+	if _, eip, _ := protFrame(c, ram, false); eip != codeBase+5 {
+		t.Errorf("#BR eip %#x", eip)
+	}
+	// mov al, 0x7f; inc al (OF); into
+	c, ram = newProt(t, []byte{0xb0, 0x7f, 0xfe, 0xc0, 0xce})
+	haltedIn(t, c, vecOF)
+	if _, eip, _ := protFrame(c, ram, false); eip != codeBase+5 {
+		t.Errorf("#OF eip %#x, want after INTO", eip)
+	}
+}
+
+// LTR marks the TSS descriptor busy; LLDT loads an LDT whose selectors
+// then resolve through it; both are #UD in real mode.
+func TestProtLTRLLDT(t *testing.T) {
+	// mov ax, selTSS; ltr ax; mov ax, selLDT; lldt ax; mov ax, 0x0c; mov es, ax
+	c, ram := newProt(t, []byte{0x66, 0xb8, selTSS, 0, 0x0f, 0x00, 0xd8, 0x66, 0xb8, selLDT, 0, 0x0f, 0x00, 0xd0,
+		0x66, 0xb8, 0x0c, 0x00, 0x8e, 0xc0, 0xf4})
+	ram.w64(0x1008, mkDesc(0x123000, 0xfff, 0x92, 0x4)) // LDT entry 1
+	run(t, c, 100, ExitHLT)
+	if ram.b[0x5000+selTSS+5] != 0x8b || c.tr.sel != selTSS || c.tr.access&0xf != 0xb {
+		t.Errorf("TSS descriptor type %#x, TR %#x access %#x", ram.b[0x5000+selTSS+5], c.tr.sel, c.tr.access)
+	}
+	if c.ldtr.base != 0x1000 || c.seg[segES].base != 0x123000 {
+		t.Errorf("ldtr base %#x, es base %#x", c.ldtr.base, c.seg[segES].base)
+	}
+	r, _ := newReal(t, []byte{0x0f, 0x00, 0xd8}, 0x7c00)
+	r.idtr.limit = 0
+	run(t, r, 10, ExitTripleFault) // #UD, undeliverable without an IVT
+}
+
+// MOV to CR0 and WRMSR EFER follow the IA-32e activation rules (SDM Vol.
+// 3 §9.8.5 and MOV CR "#GP(0)"): PG with LME needs PAE; LMA follows PG;
+// PG cannot be cleared in 64-bit mode; LME cannot change under PG.
+func TestModeSwitchRules(t *testing.T) {
+	// mov eax, cr0; or eax, 0x80000000; mov cr0, eax; hlt
+	setPG := []byte{0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0, 0xf4}
+	c, _ := newProt(t, setPG)
+	c.efer = eferLME
+	haltedIn(t, c, vecGP) // no PAE
+	c, ram := newProt(t, setPG)
+	c.efer = eferLME
+	c.cr4 = cr4PAEbit
+	c.cr3 = 0x2000
+	for i := uint64(0); i < 512; i++ { // identity 4-level tables
+		ram.w64(0x2000+i*8, 0x3000|3)
+		ram.w64(0x3000+i*8, 0x4000|3)
+		ram.w64(0x4000+i*8, i<<21|0x83)
+	}
+	run(t, c, 100, ExitHLT)
+	if c.efer&eferLMA == 0 || c.mode64 {
+		t.Errorf("efer %#x mode64 %v: want IA-32e compatibility mode", c.efer, c.mode64)
+	}
+	// Clearing PG from compatibility mode leaves IA-32e mode.
+	copy(ram.b[codeBase:], []byte{0x0f, 0x20, 0xc0, 0x25, 0xff, 0xff, 0xff, 0x7f, 0x0f, 0x22, 0xc0, 0xf4})
+	c.rip = codeBase
+	run(t, c, 100, ExitHLT)
+	if c.efer&eferLMA != 0 {
+		t.Errorf("LMA still set")
+	}
+	// 64-bit mode: clearing PG is #GP(0); toggling LME under PG too.
+	for _, code := range [][]byte{
+		{0x0f, 0x20, 0xc0, 0x25, 0xff, 0xff, 0xff, 0x7f, 0x0f, 0x22, 0xc0},
+		{0xb9, 0x80, 0, 0, 0xc0, 0x0f, 0x32, 0x25, 0xff, 0xfe, 0xff, 0xff, 0x0f, 0x30},
+	} {
+		g, _ := withHandlers(t, code)
+		haltedIn(t, g, vecGP)
+	}
+}
+
+// 32-bit paging (CR4.PAE clear): 4 MiB pages with CR4.PSE, #PF with CR2
+// and the error code, read-only and supervisor pages.
+func TestPaging32(t *testing.T) {
+	// mov eax, [0x400010]
+	c, ram := newProt(t, []byte{0xa1, 0x10, 0x00, 0x40, 0x00})
+	const pd = 0x100000
+	ram.w64(pd, 0x83)                  // PDE 0: 4 MiB page at 0, RW, supervisor
+	ram.w64(pd+8, 0x00000000_00000000) // PDE 1 (0x400000): not present
+	c.cr3, c.cr4 = pd, cr4PSEbit
+	c.cr0 |= cr0PG | cr0WP
+	c.tlb.flush()
+	haltedIn(t, c, vecPF)
+	if e, eip, _ := protFrame(c, ram, true); e != 0 || eip != codeBase || c.cr2 != 0x400010 {
+		t.Errorf("err %#x eip %#x cr2 %#x", e, eip, c.cr2)
+	}
+	if ram.r32(pd)&pteA == 0 {
+		t.Errorf("accessed bit not set on the 4 MiB PDE")
+	}
+	// A 4 KiB page table under PDE 1, read-only: a write is #PF(P|W).
+	c, ram = newProt(t, []byte{0xa3, 0x10, 0x00, 0x40, 0x00}) // mov [0x400010], eax
+	ram.w64(pd, 0x83)
+	ram.w64(pd+4, 0x101000|3)
+	ram.w64(0x101000, 0x200000|1) // PTE 0 -> 0x200000, read-only
+	c.cr3, c.cr4 = pd, cr4PSEbit
+	c.cr0 |= cr0PG | cr0WP
+	c.tlb.flush()
+	haltedIn(t, c, vecPF)
+	if e, _, _ := protFrame(c, ram, true); e != pfP|pfW || c.cr2 != 0x400010 {
+		t.Errorf("err %#x cr2 %#x", e, c.cr2)
+	}
+}
