@@ -411,6 +411,17 @@ func bitCases() []diffCase {
 		diffCase{name: "xadd8", code: []byte{0x0f, 0xc0, 0xd3}},
 		diffCase{name: "cmpxchg8", code: []byte{0x0f, 0xb0, 0xd3}},
 		diffCase{name: "lea32-addr32", code: []byte{0x67, 0x8d, 0x44, 0x5a, 0x85}},
+		// Operand- and address-size prefixes in 64-bit code: a 32-bit
+		// address wraps at 4 GiB and is zero-extended into a 64-bit
+		// destination; a 16-bit destination merges; 67 on a register
+		// form changes nothing.
+		diffCase{name: "lea64-addr32", code: []byte{0x67, 0x48, 0x8d, 0x04, 0x08}},
+		diffCase{name: "lea16-addr32", code: []byte{0x66, 0x67, 0x8d, 0x04, 0x08}},
+		diffCase{name: "lea16-addr64", code: []byte{0x66, 0x8d, 0x44, 0x5a, 0x85}},
+		diffCase{name: "lea64-addr32-disp", code: []byte{0x67, 0x48, 0x8d, 0x84, 0x8b, 0x00, 0x00, 0x00, 0x80}},
+		diffCase{name: "add32-a67", code: []byte{0x67, 0x01, 0xc8}},
+		diffCase{name: "add16-a67", code: []byte{0x66, 0x67, 0x01, 0xc8}},
+		diffCase{name: "sub16-rex-a67", code: []byte{0x66, 0x67, 0x45, 0x29, 0xc8}},
 		diffCase{name: "lahf", code: []byte{0x9f}},
 		diffCase{name: "sahf", code: []byte{0x9e}},
 		diffCase{name: "cmc", code: []byte{0xf5}},

@@ -425,3 +425,66 @@ func TestPaging32(t *testing.T) {
 		t.Errorf("err %#x cr2 %#x", e, c.cr2)
 	}
 }
+
+// A fault in compatibility mode goes through the 64-bit IDT with an
+// 8-byte frame holding the compatibility-mode CS; IRETQ returns there
+// (SDM Vol. 3 §6.14).
+func TestCompatModeFault(t *testing.T) {
+	// mov ax, 0x58; mov ds, ax (beyond the GDT: #GP(0x58)); hlt
+	c, ram := withHandlers(t, []byte{0x66, 0xb8, 0x58, 0x00, 0x8e, 0xd8, 0xf4})
+	ram.w64(0x5010, 0x00cf92000000ffff) // writable flat data
+	ram.w64(0x5018, 0x00cf9a000000ffff) // 32-bit code: compatibility mode
+	c.gdtr.limit = 31
+	c.seg[segCS] = seg{sel: 0x18, limit: 0xffffffff, access: 0xc09b}
+	c.modeChanged()
+	if c.mode64 || c.dmode != 32 {
+		t.Fatalf("not in compatibility mode")
+	}
+	haltedIn(t, c, vecGP)
+	if !c.mode64 {
+		t.Errorf("handler not in 64-bit mode")
+	}
+	e, f := frame(c, ram, true)
+	if e != 0x58 || f[0] != codeBase+4 || f[1] != 0x18 || f[3] != stackTop {
+		t.Errorf("err %#x frame %#x", e, f)
+	}
+	// Skip the faulting MOV and return: add rsp, 8; iretq.
+	ram.w64(c.r[rSP]+8, codeBase+6)
+	copy(ram.b[handlerVA+0x200:], []byte{0x48, 0x83, 0xc4, 0x08, 0x48, 0xcf})
+	c.rip = handlerVA + 0x200
+	ex := run(t, c, 100, ExitHLT)
+	if ex.RIP != codeBase+6 || c.mode64 || c.seg[segCS].sel != 0x18 || c.r[rSP] != stackTop {
+		t.Errorf("after iretq: rip %#x mode64 %v cs %#x rsp %#x", ex.RIP, c.mode64, c.seg[segCS].sel, c.r[rSP])
+	}
+}
+
+// 16-bit interrupt gates push a frame of words (FLAGS, CS, IP); 16-bit
+// code pushes 2 bytes on a 32-bit stack.
+func TestProt16(t *testing.T) {
+	c, ram := newProt(t, []byte{0xcd, 0x40})
+	const h = 0x9100 // a 16-bit gate reaches only the first 64 KiB
+	ram.w64(idtBase+0x40*8, h|selCode32<<16|0x86<<40)
+	ram.b[h] = 0xf4
+	c.setRflags(0x202)
+	if ex := run(t, c, 10, ExitHLT); ex.RIP != h {
+		t.Fatalf("halted at %#x", ex.RIP)
+	}
+	sp := uint64(uint32(c.r[rSP]))
+	if sp != stackTop-6 || ram.r16(sp) != (codeBase+2)&0xffff || ram.r16(sp+2) != selCode32 || ram.r16(sp+4) != 0x202 {
+		t.Errorf("sp %#x frame %#x %#x %#x", sp, ram.r16(sp), ram.r16(sp+2), ram.r16(sp+4))
+	}
+	// 16-bit code segment: push 5; hlt (IP within 64 KiB).
+	c, ram = newProt(t, nil)
+	copy(ram.b[0x8000:], []byte{0x6a, 0x05, 0x66, 0x6a, 0x07, 0xf4})
+	c.seg[segCS] = seg{sel: selCode16, limit: 0xffff, access: 0x9b}
+	c.rip = 0x8000
+	c.modeChanged()
+	run(t, c, 10, ExitHLT)
+	if c.r[rSP] != stackTop-6 || ram.r16(stackTop-2) != 5 || ram.r32(stackTop-6) != 7 {
+		t.Errorf("esp %#x stack %#x %#x", c.r[rSP], ram.r16(stackTop-2), ram.r32(stackTop-6))
+	}
+	// Beyond the 64 KiB CS limit: #GP(0) on the jump.
+	copy(ram.b[0x8000:], []byte{0x66, 0xe9, 0x00, 0x00, 0x01, 0x00}) // jmp near32 +0x10000
+	c.rip = 0x8000
+	haltedIn(t, c, vecGP)
+}
