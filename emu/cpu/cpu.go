@@ -3,17 +3,27 @@
 // (DESIGN.md "The interpreter"), translates guest-virtual addresses through a
 // software TLB, and keeps arithmetic flags lazily.
 //
-// This slice executes 64-bit long mode as bhyveload leaves it
-// (reference/vmm-interface.md §14.1). Other modes end Run with ExitError
-// until later issues add them; the decoder, TLB and exception paths are
-// written mode-aware so those issues extend rather than replace them.
+// It runs every mode a PC passes through from reset (reference/
+// vmm-interface.md §14.3) to 64-bit long mode as bhyveload leaves it
+// (§14.1): real mode, 16- and 32-bit protected mode, and IA-32e
+// compatibility and 64-bit mode. RIP is the offset into CS; blocks are
+// decoded in the mode CS.L/CS.D select and fetched at CS.base + RIP.
+// Outside 64-bit mode memory operands go through their segment's base
+// and limit (seg.go) by a path 64-bit code never takes; paging follows
+// CR0.PG/CR4.PAE/EFER.LMA (none, 32-bit with PSE, PAE, 4-level).
+// Mode switches are MOV CR0, WRMSR EFER and the far transfers of far.go;
+// events go through the IVT or IDT of the current mode (except.go,
+// deliverVector for external interrupts). Virtual-8086 mode, call gates
+// and hardware task switching end Run with ExitError.
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),
 // run.go (the Run loop), block.go (decoded-block cache, self-modifying
 // code), decode.go and build.go (x86asm wrapper and insn construction),
 // exec_*.go and alu_gen.go (handlers), flags.go (lazy flags), mem.go
-// (software TLB, page walk), except.go (IDT delivery, #DF, triple fault),
-// sys.go (system instructions, MSRs), cpuid.go (the CPUID table).
+// (software TLB, page walks), except.go (IVT/IDT delivery, #DF, triple
+// fault), seg.go (segmentation, segment loads), far.go (far JMP/CALL/RET,
+// IRET), legacy.go (legacy-only and system-segment instructions), sys.go
+// (system instructions, MSRs), cpuid.go (the CPUID table).
 //
 // Dispatch shape, measured on this project's 2-core AMD EPYC machines with
 // real handlers on a 16-instruction ALU block (BenchmarkDispatchChained vs

@@ -488,3 +488,35 @@ func TestProt16(t *testing.T) {
 	c.rip = 0x8000
 	haltedIn(t, c, vecGP)
 }
+
+// PAE paging outside IA-32e mode: NX with EFER.NXE (fetch #PF with the
+// I/D bit), U/S for CPL 3, and a reserved PDPTE bit (#PF with RSVD).
+func TestPagingPAE(t *testing.T) {
+	setup := func(code []byte) (*CPU, *testRAM) {
+		c, ram := newProt(t, code)
+		ram.w64(0x100000, 0x101000|1)          // PDPTE 0
+		ram.w64(0x101000, 0x83)                // 0-2 MiB, supervisor
+		ram.w64(0x101008, 0x200000|0x87|1<<63) // 2-4 MiB, user, NX
+		c.cr3, c.cr4, c.efer = 0x100000, cr4PAEbit, eferNXE
+		c.cr0 |= cr0PG
+		c.tlb.flush()
+		return c, ram
+	}
+	// jmp 0x200000
+	rel := uint32(0x200000 - (codeBase + 5))
+	c, ram := setup([]byte{0xe9, byte(rel), byte(rel >> 8), byte(rel >> 16), byte(rel >> 24)})
+	haltedIn(t, c, vecPF)
+	if e, eip, _ := protFrame(c, ram, true); e != pfP|pfI || eip != 0x200000 || c.cr2 != 0x200000 {
+		t.Errorf("NX fetch: err %#x eip %#x cr2 %#x", e, eip, c.cr2)
+	}
+	// A data read of the NX page is fine.
+	c, _ = setup([]byte{0xa1, 0x00, 0x00, 0x20, 0x00, 0xf4})
+	run(t, c, 10, ExitHLT)
+	// Reserved bit 1 in a PDPTE (the one for 1-2 GiB).
+	c, ram = setup([]byte{0xa1, 0x00, 0x00, 0x00, 0x40})
+	ram.w64(0x100008, 0x101000|3)
+	haltedIn(t, c, vecPF)
+	if e, _, _ := protFrame(c, ram, true); e != pfP|pfRSVD {
+		t.Errorf("reserved PDPTE: err %#x", e)
+	}
+}

@@ -433,6 +433,10 @@ func hClts(c *CPU, in *insn) {
 }
 
 func hSwapgs(c *CPU, in *insn) {
+	if !c.mode64 {
+		c.fault(in, vecUD, 0)
+		return
+	}
 	if !c.priv(in) {
 		return
 	}
@@ -440,9 +444,11 @@ func hSwapgs(c *CPU, in *insn) {
 	in.next.h(c, in.next)
 }
 
-// hSyscall: SYSCALL in 64-bit mode (SDM; STAR/LSTAR/SFMASK, §13).
+// hSyscall: SYSCALL in 64-bit mode (SDM; STAR/LSTAR/SFMASK, §13). As on
+// Intel, SYSCALL and SYSRET are #UD outside 64-bit mode (AMD's legacy
+// and compatibility-mode forms through STAR/CSTAR are not offered).
 func hSyscall(c *CPU, in *insn) {
-	if c.efer&eferSCE == 0 {
+	if c.efer&eferSCE == 0 || !c.mode64 {
 		c.fault(in, vecUD, 0)
 		return
 	}
@@ -459,7 +465,7 @@ func hSyscall(c *CPU, in *insn) {
 
 // hSysret: SYSRET to 64-bit (op 1, REX.W) or compatibility mode.
 func hSysret(c *CPU, in *insn) {
-	if c.efer&eferSCE == 0 {
+	if c.efer&eferSCE == 0 || !c.mode64 {
 		c.fault(in, vecUD, 0)
 		return
 	}
