@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build test test-race vet testdata run bench fuzz clean
+.PHONY: all build test test-race vet testdata run bench fuzz isa-coverage clean
 
 all: build test
 
@@ -34,6 +34,13 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./emu/abi
+
+# Per mode, how many x86.csv rows the interpreter implements and how many
+# a differential or guest test verifies (emu/cpu/isacov_test.go); set
+# ISA_COVERAGE_LIST=1 to list the rows that are not verified.
+isa-coverage:
+	@ISA_COVERAGE=$$($(GO) list -m -f '{{.Dir}}' golang.org/x/arch)/x86/x86.csv \
+		$(GO) test -count=1 -run '^TestISACoverage$$' -v ./emu/cpu/ | grep -E 'mode|FAIL' | grep -v -- '--- '
 
 clean:
 	$(GO) clean ./...

@@ -440,10 +440,23 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			setMem(in, inst, a, va)
 			in.h = hPopM
 		}
-	case x86asm.PUSHF, x86asm.PUSHFQ:
+	case x86asm.LAR, x86asm.LSL, x86asm.VERR, x86asm.VERW:
+		in.op = map[x86asm.Op]uint8{x86asm.LAR: probeLAR, x86asm.LSL: probeLSL, x86asm.VERR: probeVERR, x86asm.VERW: probeVERW}[op]
+		f := operands(in, inst, va)
+		if f != fRR && f != fRM && f != fR && f != fM {
+			return
+		}
+		if op == x86asm.VERR || op == x86asm.VERW {
+			in.sz = 2
+		}
+		in.h = hProbe
+	case x86asm.ICEBP:
+		in.h = hIcebp
+		term()
+	case x86asm.PUSHF, x86asm.PUSHFQ, x86asm.PUSHFD:
 		in.sz = stackSize(inst)
 		in.h = hPushf
-	case x86asm.POPF, x86asm.POPFQ:
+	case x86asm.POPF, x86asm.POPFQ, x86asm.POPFD:
 		in.sz = stackSize(inst)
 		in.h = hPopf
 		term()
@@ -485,7 +498,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		in.h = hRet
 		term()
-	case x86asm.JRCXZ, x86asm.JECXZ:
+	case x86asm.JRCXZ, x86asm.JECXZ, x86asm.JCXZ:
 		in.asz = uint8(inst.AddrSize / 8)
 		in.imm = next + uint64(int64(inst.Args[0].(x86asm.Rel)))
 		in.h = hJrcxz

@@ -58,6 +58,9 @@ func (c *CPU) translate(e *tlbEntry) *block {
 		}
 		var in insn
 		inst, ok := decode(buf[:avail], int(c.dmode))
+		if ok && decodeHook != nil {
+			decodeHook(int(c.dmode), &inst)
+		}
 		if ok && va+uint64(inst.Len)-1 > climit {
 			if len(ins) > 0 {
 				break
@@ -109,6 +112,10 @@ func (c *CPU) translate(e *tlbEntry) *block {
 	c.code.register(c, b)
 	return b
 }
+
+// decodeHook, when set (only by the ISA coverage report, isacov_test.go),
+// sees every instruction translate decodes, with its mode.
+var decodeHook func(mode int, inst *x86asm.Inst)
 
 // endsBlock reports whether build marked in as the last of its block: a
 // control transfer or a change of state the decoded block depends on.

@@ -288,6 +288,15 @@ func hInt(c *CPU, in *insn) {
 
 func hInt3(c *CPU, in *insn) { c.softInt(in, vecBP) }
 
+// hIcebp: INT1 (F1) delivers #DB as a trap, like a hardware debug
+// exception: no gate DPL check, RIP after the instruction.
+func hIcebp(c *CPU, in *insn) {
+	c.abort(in)
+	if c.deliver(vecDB, 0, false, false, in.rip+uint64(in.len)) {
+		c.retired++
+	}
+}
+
 func (c *CPU) softInt(in *insn, vec uint8) {
 	c.abort(in)
 	if c.deliver(vec, 0, false, true, in.rip+uint64(in.len)) {

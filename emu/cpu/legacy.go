@@ -40,6 +40,14 @@ func (c *CPU) buildLegacy(in *insn, inst *x86asm.Inst, va uint64) bool {
 	case x86asm.INTO:
 		in.h = hInto
 		in.rep |= repTerm
+	case x86asm.ARPL:
+		f := operands(in, inst, va)
+		if f != fRR && f != fMR {
+			return true
+		}
+		in.sz = 2
+		in.op = probeARPL
+		in.h = hProbe
 	default:
 		return false
 	}
@@ -346,4 +354,124 @@ func hXlat(c *CPU, in *insn) {
 	}
 	c.r[rAX] = c.r[rAX]&^0xff | v
 	in.next.h(c, in.next)
+}
+
+// Descriptor-probe instructions (in.op of hProbe).
+const (
+	probeLAR = iota
+	probeLSL
+	probeVERR
+	probeVERW
+	probeARPL
+)
+
+// hProbe: LAR, LSL, VERR, VERW (which report through ZF whether the
+// selector names a descriptor the current privilege may see, and never
+// fault on a bad selector) and ARPL. All are #UD in real mode (SDM).
+func hProbe(c *CPU, in *insn) {
+	if !c.pmode || c.fl&flagVM != 0 {
+		c.fault(in, vecUD, 0)
+		return
+	}
+	var src uint64
+	var ok bool
+	switch in.op {
+	case probeVERR, probeVERW:
+		src, ok = c.rm1(in)
+	case probeARPL:
+		src, ok = c.rm1(in) // destination, r/m16
+	default:
+		src, ok = c.rmSrc(in, 2)
+	}
+	if !ok {
+		c.memFault(in)
+		return
+	}
+	if in.op == probeARPL {
+		rs := c.getReg(in.s, 2)
+		zf := uint64(0)
+		if src&3 < rs&3 {
+			src, zf = src&^3|rs&3, flagZF
+			if in.mem && !c.write(in, c.ea(in), 2, src) {
+				c.memFault(in)
+				return
+			}
+			if !in.mem {
+				c.setReg(in.d, 2, src)
+			}
+		}
+		c.setFlags(flagZF, zf)
+		in.next.h(c, in.next)
+		return
+	}
+	sel := uint16(src)
+	d, valid := c.probeDesc(sel)
+	if c.mf.kind != mfNone {
+		c.memFault(in)
+		return
+	}
+	acc := descAccess(d)
+	if valid {
+		typ := acc & 0x1f
+		dpl, rpl := uint8(acc>>5)&3, uint8(sel&3)
+		conforming := typ&0x1c == 0x1c
+		if !conforming && (dpl < c.cpl || dpl < rpl) {
+			valid = false
+		}
+		switch in.op {
+		case probeLAR, probeLSL:
+			if typ&0x10 == 0 {
+				ok := map[uint32]bool{1: true, 2: true, 3: true, 9: true, 0xb: true}
+				if in.op == probeLAR {
+					ok[4], ok[5], ok[0xc] = true, true, true
+				}
+				if c.efer&eferLMA != 0 {
+					ok = map[uint32]bool{2: true, 9: true, 0xb: true, 0xc: in.op == probeLAR}
+				}
+				valid = valid && ok[typ]
+			}
+		case probeVERR:
+			valid = valid && typ&0x10 != 0 && (typ&8 == 0 || typ&2 != 0)
+		case probeVERW:
+			valid = valid && typ&0x18 == 0x10 && typ&2 != 0
+		}
+	}
+	if valid {
+		switch in.op {
+		case probeLAR:
+			m := uint64(0x00f0ff00)
+			if in.sz == 2 {
+				m = 0xff00
+			}
+			c.setReg(in.d, in.sz, uint64(uint32(d>>32))&m)
+		case probeLSL:
+			c.setReg(in.d, in.sz, uint64(descLimit(d)))
+		}
+		c.setFlags(flagZF, flagZF)
+	} else {
+		c.setFlags(flagZF, 0)
+	}
+	in.next.h(c, in.next)
+}
+
+// probeDesc reads the descriptor sel names for LAR and friends: false
+// (no fault) for a null selector or one beyond its table's limit; a page
+// fault on the table read is left in c.mf.
+func (c *CPU) probeDesc(sel uint16) (uint64, bool) {
+	c.mf.kind = mfNone
+	if sel&^3 == 0 {
+		return 0, false
+	}
+	t := c.gdtr
+	if sel&4 != 0 {
+		t = c.ldtr
+		if t.access&segUnusable != 0 {
+			return 0, false
+		}
+	}
+	if uint64(sel&^7)+7 > uint64(t.limit) {
+		return 0, false
+	}
+	d, ok := c.readDesc(sel)
+	return d, ok
 }

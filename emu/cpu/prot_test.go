@@ -298,6 +298,18 @@ func TestProt32Instructions(t *testing.T) {
 		{"lds", []byte{0xc5, 0x05, 0x10, 0x00, 0x02, 0x00}, rAX, ^uint64(0), 0xcafe, -1},
 		// o16 operand size: mov ax, 0x1234 merges
 		{"o16 mov", []byte{0xb8, 0xff, 0xff, 0xff, 0xff, 0x66, 0xb8, 0x34, 0x12}, rAX, ^uint64(0), 0xffff1234, -1},
+		// LAR/LSL/VERR/VERW/ARPL on the harness GDT
+		// (bits 19:16 of the LAR result are undefined)
+		{"lar", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x02, 0xc8}, rCX, 0xfff0ffff, 0x00c09200, -1},
+		{"lsl", []byte{0xb8, selSmall, 0, 0, 0, 0x0f, 0x03, 0xc8}, rCX, ^uint64(0), 0xfff, -1},
+		{"lsl beyond gdt", []byte{0xb9, 7, 0, 0, 0, 0xb8, 0x60, 0, 0, 0, 0x0f, 0x03, 0xc8, 0x0f, 0x94, 0xc1}, rCX, ^uint64(0), 0, -1},
+		{"verr data", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 1, -1},
+		{"verw code", []byte{0xb8, selCode32, 0, 0, 0, 0x0f, 0x00, 0xe8, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
+		{"verr tss", []byte{0xb8, selTSS, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
+		{"arpl", []byte{0xb8, 0x10, 0, 0, 0, 0xb9, 3, 0, 0, 0, 0x63, 0xc8}, rAX, 0xffff, 0x13, -1},
+		// jcxz (a16) over an inc when CX is 0 though ECX is not
+		{"jcxz", []byte{0xb9, 0, 0, 1, 0, 0x31, 0xc0, 0x67, 0xe3, 0x01, 0x40}, rAX, ^uint64(0), 0, -1},
+		{"pushfd/popfd", []byte{0xf9, 0x9c, 0x58}, rAX, 0xfff, 0x003, -1},
 		// a16 address size: mov eax, [bx+si] with bx+si wrapping at 64 KiB
 		{"a16 wrap", []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0xbe, 0x10, 0x00, 0x00, 0x00, 0x67, 0x8b, 0x00}, rAX, ^uint64(0), 0x11111111, -1},
 	} {
@@ -316,6 +328,15 @@ func TestProt32Instructions(t *testing.T) {
 				t.Errorf("CF %d, want %d", c.rflags()&flagCF, tc.cf)
 			}
 		})
+	}
+}
+
+// INT1 (ICEBP) delivers #DB as a trap.
+func TestProtIcebp(t *testing.T) {
+	c, ram := newProt(t, []byte{0x90, 0xf1})
+	haltedIn(t, c, vecDB)
+	if _, eip, _ := protFrame(c, ram, false); eip != codeBase+2 {
+		t.Errorf("#DB eip %#x, want after ICEBP", eip)
 	}
 }
 
