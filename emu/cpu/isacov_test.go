@@ -101,7 +101,7 @@ var verifyingTests = []struct {
 	f    func(*testing.T)
 }{
 	{"DiffALU", TestDiffALU}, {"DiffUnary", TestDiffUnary}, {"DiffShift", TestDiffShift},
-	{"DiffBits", TestDiffBits}, {"DiffSequences", TestDiffSequences},
+	{"DiffBits", TestDiffBits}, {"DiffSequences", TestDiffSequences}, {"DiffLegacyModes", TestDiffLegacyModes},
 	{"CGuest", TestCGuest}, {"ModesGuest", TestModesGuest},
 	{"ProtSegmentLoadFaults", TestProtSegmentLoadFaults}, {"ProtLimits", TestProtLimits},
 	{"ProtPrivilegeChange", TestProtPrivilegeChange}, {"Prot32Instructions", TestProt32Instructions},
@@ -331,6 +331,7 @@ func (r *csvRow) synth(mode int) ([]byte, bool) {
 func shapeOf(mode int, inst *x86asm.Inst) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d %v", mode, inst.Op)
+	mem := false
 	for _, a := range inst.Args {
 		switch a := a.(type) {
 		case nil:
@@ -348,12 +349,20 @@ func shapeOf(mode int, inst *x86asm.Inst) string {
 			}
 		case x86asm.Mem:
 			fmt.Fprintf(&sb, " m%d", inst.MemBytes)
+			mem = true
 		case x86asm.Imm:
 			sb.WriteString(" i")
 		case x86asm.Rel:
 			sb.WriteString(" rel")
 		}
 	}
-	fmt.Fprintf(&sb, " o%d a%d", inst.DataSize, inst.AddrSize)
+	fmt.Fprintf(&sb, " o%d", inst.DataSize)
+	switch inst.Op {
+	case x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ, x86asm.XLATB:
+		mem = true // the address size picks the count or base register
+	}
+	if mem {
+		fmt.Fprintf(&sb, " a%d", inst.AddrSize) // address size matters only with memory
+	}
 	return sb.String()
 }
