@@ -110,6 +110,7 @@ var verifyingTests = []struct {
 	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16},
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
+	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},
 }
 
 // udVerified records "mode MNEMONIC" for each unadvertised instruction
