@@ -193,6 +193,9 @@ type CPU struct {
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
 	intrShadow              bool
+	// nmiBlocked: an NMI handler is running. Whoever delivers an NMI
+	// (deliverVector(2)) sets it; IRET clears it (SDM Vol. 3 §6.7.1).
+	nmiBlocked bool
 
 	mem    PhysMem
 	vcpuid int

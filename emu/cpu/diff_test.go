@@ -527,8 +527,8 @@ func legacyCode(code []byte, mode int) ([]byte, bool) {
 		return nil, false // REX: 64-bit only
 	}
 	var out []byte
-	if had66 == (mode == 32) {
-		out = append(out, 0x66)
+	if had66 == (mode == 32) && opSize(&inst) != 1 {
+		out = append(out, 0x66) // (byte operations have no 66 form)
 	}
 	for _, a := range inst.Args {
 		if _, ok := a.(x86asm.Mem); ok && mode == 16 {

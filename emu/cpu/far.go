@@ -199,6 +199,7 @@ func hRetf(c *CPU, in *insn) {
 // and FLAGS; in protected mode it may return to an outer privilege
 // (popping SS:ESP too); in IA-32e mode it always pops SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
+	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
 	sz := in.sz
 	var fr [5]uint64
 	n := 3
