@@ -102,7 +102,7 @@ var verifyingTests = []struct {
 }{
 	{"DiffALU", TestDiffALU}, {"DiffUnary", TestDiffUnary}, {"DiffShift", TestDiffShift},
 	{"DiffBits", TestDiffBits}, {"DiffSequences", TestDiffSequences}, {"DiffLegacyModes", TestDiffLegacyModes},
-	{"CGuest", TestCGuest}, {"ModesGuest", TestModesGuest},
+	{"CGuest", TestCGuest}, {"ModesGuest", TestModesGuest}, {"FormsGuest", TestFormsGuest},
 	{"ProtSegmentLoadFaults", TestProtSegmentLoadFaults}, {"ProtLimits", TestProtLimits},
 	{"ProtPrivilegeChange", TestProtPrivilegeChange}, {"Prot32Instructions", TestProt32Instructions},
 	{"ProtBoundInto", TestProtBoundInto}, {"ProtLTRLLDT", TestProtLTRLLDT},

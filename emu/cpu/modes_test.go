@@ -39,3 +39,17 @@ func TestModesGuest(t *testing.T) {
 		t.Fatalf("output %q, want %q (halted at %#x)", got, want, c.rip)
 	}
 }
+
+// TestFormsGuest runs testdata/forms.bin: the move, stack and control
+// forms of the one-byte map in 16-bit real mode and 32-bit protected
+// mode, self-checked by the guest.
+func TestFormsGuest(t *testing.T) {
+	img, err := os.ReadFile("testdata/forms.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newReal(t, img, 0x8000)
+	if got, want := runCOM1(t, c), "16 ok\n32 ok\ndone\n"; got != want {
+		t.Fatalf("output %q, want %q (halted at %#x)", got, want, c.rip)
+	}
+}
