@@ -111,6 +111,14 @@ var verifyingTests = []struct {
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
 	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},
+	// 64-bit guest-code tests with architectural expectations
+	{"InOutExit", TestInOutExit}, {"MSRs", TestMSRs}, {"CPUID", TestCPUID},
+	{"InterruptShadow", TestInterruptShadow}, {"ExceptionDE", TestExceptionDE}, {"ExceptionPF", TestExceptionPF},
+	{"ExceptionGPNonCanonical", TestExceptionGPNonCanonical}, {"DoubleFaultIST", TestDoubleFaultIST},
+	{"SyscallSysret", TestSyscallSysret}, {"DescriptorTables", TestDescriptorTables},
+	{"ControlRegisters", TestControlRegisters}, {"PagingInvlpgAndCR3", TestPagingInvlpgAndCR3},
+	{"StringOps", TestStringOps}, {"CallRetStack", TestCallRetStack}, {"MemoryForms", TestMemoryForms},
+	{"SegmentBases", TestSegmentBases}, {"CompatModeFault64", TestCompatModeFault},
 }
 
 // udVerified records "mode MNEMONIC" for each unadvertised instruction

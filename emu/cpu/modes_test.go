@@ -49,7 +49,7 @@ func TestFormsGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := newReal(t, img, 0x8000)
-	if got, want := runCOM1(t, c), "16 ok\n32 ok\ndone\n"; got != want {
+	if got, want := runCOM1(t, c), "16 ok\n32 ok\n64 ok\ndone\n"; got != want {
 		t.Fatalf("output %q, want %q (halted at %#x)", got, want, c.rip)
 	}
 }

@@ -7,6 +7,9 @@
 	.set COM1, 0x3f8
 	.set STACK16, 0x7000
 	.set STACK32, 0x70000
+	.set PML4, 0xa000
+	.set PDPT64, 0xb000
+	.set PD64, 0xc000
 
 # check VALUE, OPERAND: fail unless OPERAND equals VALUE
 	.macro chkw v, x
@@ -16,6 +19,10 @@
 	.macro chkl v, x
 	cmpl \v, \x
 	jne fail32
+	.endm
+	.macro chkq v, x
+	cmpq \v, \x
+	jne fail64
 	.endm
 
 	.text
@@ -349,9 +356,28 @@ pm32:
 6:	chkl $STACK32, %esp
 	movl $msg32, %ebx
 	call puts32
-	movl $msgdone, %ebx
-	call puts32
-	hlt
+
+	# to long mode: 4-level identity tables for the first 2 MiB
+	movl $PML4, %edi
+	movl $3072, %ecx
+	xorl %eax, %eax
+	rep stosl
+	movl $PDPT64+3, PML4
+	movl $PD64+3, PDPT64
+	movl $0x83, PD64
+	movl %cr4, %eax
+	orl $0x20, %eax
+	movl %eax, %cr4
+	movl $PML4, %eax
+	movl %eax, %cr3
+	movl $0xc0000080, %ecx
+	rdmsr
+	orl $0x100, %eax
+	wrmsr
+	movl %cr0, %eax
+	orl $0x80000000, %eax
+	movl %eax, %cr0
+	ljmp $0x18, $lm64
 
 sub32:	incl %esi
 	ret
@@ -377,12 +403,168 @@ fail32:
 	call puts32
 	hlt
 
+	.code64
+lm64:
+	movq $STACK32, %rsp
+	# moves and exchanges at every width, sign extension, XLAT
+	movb $0x12, %dl
+	movb %dl, v8
+	xchgb %dl, v8
+	movq $0x1122334455667788, %rcx
+	movq %rcx, v64
+	movq v64, %rax
+	chkq %rcx, %rax
+	movabsq v64, %rax
+	chkq %rcx, %rax
+	movw %ds, %ax
+	movw %ax, %fs
+	movq %fs, %rbx
+	chkq $0x10, %rbx
+	movl $-5, %eax
+	movslq %eax, %rdx
+	chkq $-5, %rdx
+	leaq table(%rip), %rbx
+	movb $3, %al
+	xlatb
+	cmpb $0x33, %al
+	jne fail64
+
+	# stack: FS/GS, flags, 16-bit forms, LEAVE
+	pushq %fs
+	pushq %gs
+	popq %gs
+	popq %fs
+	stc
+	pushfq
+	clc
+	popfq
+	jnc fail64
+	pushw $0x1234
+	popw %ax
+	cmpw $0x1234, %ax
+	jne fail64
+	pushq %rbp
+	movq %rsp, %rbp
+	subq $32, %rsp
+	leaveq
+	chkq $STACK32, %rsp
+
+	# control: CALL/JMP r/m64, far transfers through m16:64
+	xorl %esi, %esi
+	leaq sub64(%rip), %rbx
+	call *%rbx
+	movq %rbx, v64
+	call *v64(%rip)
+	chkq $2, %rsi
+	leaq 1f(%rip), %rax
+	jmp *%rax
+	jmp fail64
+1:	leaq far64(%rip), %rax
+	movq %rax, farp64
+	movw $0x18, farp64+8
+	rex64 lcall *farp64
+	chkq $3, %rsi
+	leaq 2f(%rip), %rax
+	movq %rax, farp64
+	rex64 ljmp *farp64
+	jmp fail64
+2:	leaq farp64, %rbx
+	.byte 0x48, 0x0f, 0xb4, 0x03		# lfs (%rbx), %rax: m16:64
+	movw %fs, %cx
+	cmpw $0x18, %cx
+	jne fail64
+	movw %ds, %ax
+	movw %ax, %fs
+
+	# CMPXCHG8B / CMPXCHG16B, BSWAP, CLD/STD, CPUID, RDTSC
+	xorl %eax, %eax
+	xorl %edx, %edx
+	movl $1, %ebx
+	movl $2, %ecx
+	cmpxchg8b cx16
+	jne fail64
+	cmpl $1, cx16
+	jne fail64
+	xorl %eax, %eax
+	xorl %edx, %edx
+	movq $0, cx16
+	cmpxchg16b cx16
+	jne fail64
+	chkq $1, cx16
+	movl $0x11223344, %eax
+	bswapl %eax
+	cmpl $0x44332211, %eax
+	jne fail64
+	std
+	cld
+	xorl %eax, %eax
+	cpuid
+	cmpl $0x74666f53, %ebx			# "Soft"
+	jne fail64
+	rdtsc
+
+	# system: SGDT/SIDT, SLDT/STR/SMSW, LAR/LSL/VERR/VERW
+	sgdt sg
+	cmpw $gdt_end - gdt - 1, sg
+	jne fail64
+	sidt sg
+	sldt %ax
+	str %ax
+	smsw %rax
+	testl $1, %eax
+	jz fail64
+	movl $0x10, %eax
+	lar %eax, %ecx
+	jnz fail64
+	lsl %eax, %ecx
+	jnz fail64
+	cmpl $0xffffffff, %ecx
+	jne fail64
+	verr %ax
+	jnz fail64
+	verw %ax
+	jnz fail64
+	movl $0x18, %eax
+	verw %ax
+	jz fail64
+
+	movq $msg64, %rbx
+	call puts64
+	movq $msgdone, %rbx
+	call puts64
+	hlt
+
+sub64:	incq %rsi
+	ret
+far64:	incq %rsi
+	lretq
+
+puts64:
+	movw $COM1, %dx
+1:	movb (%rbx), %al
+	testb %al, %al
+	jz 2f
+	outb %al, %dx
+	incq %rbx
+	jmp 1b
+2:	ret
+
+fail64:
+	movq $msgfail, %rbx
+	call puts64
+	hlt
+
 	.data
+table:	.byte 0x00, 0x11, 0x22, 0x33
+v64:	.quad 0
+sg:	.word 0
+	.quad 0
 	.p2align 3
 gdt:
 	.quad 0
 	.quad 0x00cf9a000000ffff	# 0x08 code, 32-bit, flat
 	.quad 0x00cf92000000ffff	# 0x10 data, flat
+	.quad 0x00af9a000000ffff	# 0x18 code, 64-bit
 gdt_end:
 gdtr:	.word gdt_end - gdt - 1
 	.long gdt
@@ -394,7 +576,13 @@ v32:	.long 0
 farp16:	.word 0, 0
 farp32:	.long 0
 	.word 0
+	.p2align 3
+farp64:	.quad 0
+	.word 0
+	.p2align 4
+cx16:	.quad 0, 0
 msg16:	.asciz "16 ok\n"
 msg32:	.asciz "32 ok\n"
+msg64:	.asciz "64 ok\n"
 msgdone: .asciz "done\n"
 msgfail: .asciz "FAIL\n"
