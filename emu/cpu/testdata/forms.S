@@ -4,12 +4,10 @@
 # checked against the value the SDM says it leaves. It starts at 0:0x8000
 # and prints "16 ok", "32 ok", "done" on COM1 (FAIL and a halt otherwise).
 
-	.set COM1, 0x3f8
+	.include "guest.inc"
 	.set STACK16, 0x7000
 	.set STACK32, 0x70000
 	.set PML4, 0xa000
-	.set PDPT64, 0xb000
-	.set PD64, 0xc000
 
 # check VALUE, OPERAND: fail unless OPERAND equals VALUE
 	.macro chkw v, x
@@ -195,16 +193,6 @@ far16:	incw %si
 farret2:
 	lret $2
 
-puts16:
-	movw $COM1, %dx
-1:	movb (%bx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incw %bx
-	jmp 1b
-2:	ret
-
 fail16:
 	movw $msgfail, %bx
 	call puts16
@@ -212,13 +200,7 @@ fail16:
 
 	.code32
 pm32:
-	movw $0x10, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %ss
-	movw %ax, %fs
-	movw %ax, %gs
-	movl $STACK32, %esp
+	flat32 $0x10, $STACK32
 
 	movb $0x12, %dl
 	movb %dl, %al
@@ -358,25 +340,7 @@ pm32:
 	call puts32
 
 	# to long mode: 4-level identity tables for the first 2 MiB
-	movl $PML4, %edi
-	movl $3072, %ecx
-	xorl %eax, %eax
-	rep stosl
-	movl $PDPT64+3, PML4
-	movl $PD64+3, PDPT64
-	movl $0x83, PD64
-	movl %cr4, %eax
-	orl $0x20, %eax
-	movl %eax, %cr4
-	movl $PML4, %eax
-	movl %eax, %cr3
-	movl $0xc0000080, %ecx
-	rdmsr
-	orl $0x100, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $0x80000000, %eax
-	movl %eax, %cr0
+	enter_ia32e PML4
 	ljmp $0x18, $lm64
 
 sub32:	incl %esi
@@ -387,16 +351,6 @@ far32:	incl %esi
 	lret
 farret4:
 	lret $4
-
-puts32:
-	movw $COM1, %dx
-1:	movb (%ebx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incl %ebx
-	jmp 1b
-2:	ret
 
 fail32:
 	movl $msgfail, %ebx
@@ -539,20 +493,12 @@ sub64:	incq %rsi
 far64:	incq %rsi
 	lretq
 
-puts64:
-	movw $COM1, %dx
-1:	movb (%rbx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incq %rbx
-	jmp 1b
-2:	ret
-
 fail64:
 	movq $msgfail, %rbx
 	call puts64
 	hlt
+
+	puts_routines
 
 	.data
 table:	.byte 0x00, 0x11, 0x22, 0x33

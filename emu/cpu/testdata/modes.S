@@ -6,15 +6,13 @@
 # through handlers. Progress goes to COM1; a failed check prints FAIL and
 # halts, success prints "done" and halts. Built by the Makefile.
 
-	.set COM1, 0x3f8
+	.include "guest.inc"
 	.set IDT32, 0x1000
 	.set IDT64, 0x2000
 	.set PDPT_PAE, 0x3000
 	.set PD_PAE, 0x4000
 	.set PT_PAE, 0x5000
 	.set PML4, 0xa000
-	.set PDPT64, 0xb000
-	.set PD64, 0xc000
 	.set STACK, 0x70000
 
 	.text
@@ -101,20 +99,6 @@ _start:
 	movl %eax, %cr0
 	ljmpl $0x08, $pm32
 
-puts16:
-	pushw %ax
-	pushw %dx
-	movw $COM1, %dx
-1:	movb (%bx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incw %bx
-	jmp 1b
-2:	popw %dx
-	popw %ax
-	ret
-
 fail16:
 	movw $msg_fail, %bx
 	call puts16
@@ -141,13 +125,7 @@ code16:
 
 	.code32
 pm32:
-	movw $0x10, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %ss
-	movw %ax, %fs
-	movw %ax, %gs
-	movl $STACK, %esp
+	flat32 $0x10, $STACK
 	movl $msg_pm32, %ebx
 	call puts32
 
@@ -252,42 +230,12 @@ pm32:
 	movl %cr0, %eax
 	andl $0x7fffffff, %eax
 	movl %eax, %cr0
-	movl $PML4, %edi
-	movl $3072, %ecx
-	xorl %eax, %eax
-	rep stosl
-	movl $PDPT64+3, PML4
-	movl $PD64+3, PDPT64
-	movl $0x83, PD64
-	movl $0x200083, PD64+8
-	movl $PML4, %eax
-	movl %eax, %cr3
-	movl $0xc0000080, %ecx
-	rdmsr
-	orl $0x100, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $0x80000000, %eax
-	movl %eax, %cr0
+	enter_ia32e PML4
 	movl $0xc0000080, %ecx		# IA-32e is active: EFER.LMA
 	rdmsr
 	testl $0x400, %eax
 	jz fail32
 	ljmp $0x28, $lm64
-
-puts32:
-	pushl %eax
-	pushl %edx
-	movw $COM1, %dx
-1:	movb (%ebx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incl %ebx
-	jmp 1b
-2:	popl %edx
-	popl %eax
-	ret
 
 fail32:
 	movl $msg_fail, %ebx
@@ -374,20 +322,6 @@ back64:
 	call puts64
 	hlt
 
-puts64:
-	pushq %rax
-	pushq %rdx
-	movw $COM1, %dx
-1:	movb (%rbx), %al
-	testb %al, %al
-	jz 2f
-	outb %al, %dx
-	incq %rbx
-	jmp 1b
-2:	popq %rdx
-	popq %rax
-	ret
-
 fail64:
 	movl $msg_fail, %ebx
 	call puts64
@@ -411,6 +345,8 @@ gp64:
 	addq %rsi, (%rsp)
 	movl $13, %ebp
 	iretq
+
+	puts_routines
 
 	.data
 	.p2align 3
