@@ -196,15 +196,16 @@ func hRetf(c *CPU, in *insn) {
 }
 
 // hIret: IRET (sz 2), IRETD (4), IRETQ (8). In real mode it pops IP, CS
-// and FLAGS; in protected mode it may return to an outer privilege
-// (popping SS:ESP too); in IA-32e mode it always pops SS:RSP (SDM IRET).
+// and FLAGS; in protected and compatibility mode it may return to an
+// outer privilege (popping SS:ESP too); in 64-bit mode it always pops
+// SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
 	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
 	sz := in.sz
 	var fr [5]uint64
 	n := 3
-	if c.efer&eferLMA != 0 && c.pmode {
-		n = 5
+	if c.mode64 {
+		n = 5 // 64-bit mode pops SS:RSP even without a privilege change
 	}
 	for i := 0; i < n; i++ {
 		v, ok := c.read(c.stackAddr(int64(i)*int64(sz), sz), sz)
