@@ -196,6 +196,8 @@ type CPU struct {
 	// nmiBlocked: an NMI handler is running. Whoever delivers an NMI
 	// (deliverVector(2)) sets it; IRET clears it (SDM Vol. 3 §6.7.1).
 	nmiBlocked bool
+	// pdpte: the PAE PDPTEs as last loaded (loadPDPTEs)
+	pdpte [4]uint64
 
 	mem    PhysMem
 	vcpuid int
@@ -394,12 +396,15 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 	case abi.VM_REG_GUEST_CR0:
 		c.cr0 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_CR3:
 		c.cr3 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_CR4:
 		c.cr4 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_EFER:
 		c.efer = v
 		c.tlb.flush()
@@ -429,6 +434,17 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 	}
 	c.modeChanged()
 	return nil
+}
+
+// hostPDPTEs reloads the PAE PDPTEs after a host write of CR0, CR3 or
+// CR4, as VM entry does; reserved bits are not refused here (the walk
+// reports them as #PF with RSVD).
+func (c *CPU) hostPDPTEs() {
+	if pg, _ := c.physPage(c.cr3 &^ 0x1f); pg != nil {
+		for i := range c.pdpte {
+			c.pdpte[i] = load(pg[(c.cr3&0xfe0)+uint64(i)*8:], 8)
+		}
+	}
 }
 
 func (c *CPU) descPtr(r int32) *seg {

@@ -145,9 +145,8 @@ func (c *CPU) gpFault(code uint32) bool {
 // and whether writes are allowed without another walk. On failure it
 // records the fault in c.mf. The paging mode follows CR0.PG, CR4.PAE and
 // EFER.LMA (SDM Vol. 3 §4.1.1): none, 32-bit (4 MiB pages with CR4.PSE,
-// PSE-36 high address bits), PAE (PDPTEs read at walk time rather than
-// cached at MOV CR3: a guest that edits a live PDPTE without reloading
-// CR3 sees the edit early) and 4-level.
+// PSE-36 high address bits), PAE (through the PDPTEs loaded at MOV to
+// CR0/CR3/CR4, loadPDPTEs) and 4-level.
 func (c *CPU) walk(va uint64, acc int) (gpa uint64, writable bool, ok bool) {
 	if !canonical(va) {
 		return 0, false, c.nonCanonical(va)
@@ -198,11 +197,7 @@ func (c *CPU) walk(va uint64, acc int) (gpa uint64, writable bool, ok bool) {
 		if c.efer&eferLMA == 0 {
 			// PAE: the PDPTE has no R/W, U/S or A bits.
 			va &= 0xffffffff
-			pg, _ := c.physPage(c.cr3 &^ 0x1f)
-			if pg == nil {
-				return 0, false, c.pageFault(va, code)
-			}
-			e := load(pg[(c.cr3&0xfe0)+(va>>30)*8:], 8)
+			e := c.pdpte[va>>30&3]
 			if e&pteP == 0 {
 				return 0, false, c.pageFault(va, code)
 			}

@@ -521,6 +521,7 @@ func TestPagingPAE(t *testing.T) {
 		c.cr3, c.cr4, c.efer = 0x100000, cr4PAEbit, eferNXE
 		c.cr0 |= cr0PG
 		c.tlb.flush()
+		c.hostPDPTEs() // as VM entry loads them
 		return c, ram
 	}
 	// jmp 0x200000
@@ -533,11 +534,31 @@ func TestPagingPAE(t *testing.T) {
 	// A data read of the NX page is fine.
 	c, _ = setup([]byte{0xa1, 0x00, 0x00, 0x20, 0x00, 0xf4})
 	run(t, c, 10, ExitHLT)
-	// Reserved bit 1 in a PDPTE (the one for 1-2 GiB).
+	// Reserved bit 1 in a PDPTE (the one for 1-2 GiB), loaded by the
+	// host: the walk reports it as #PF with RSVD.
 	c, ram = setup([]byte{0xa1, 0x00, 0x00, 0x00, 0x40})
 	ram.w64(0x100008, 0x101000|3)
+	c.hostPDPTEs()
 	haltedIn(t, c, vecPF)
 	if e, _, _ := protFrame(c, ram, true); e != pfP|pfRSVD {
 		t.Errorf("reserved PDPTE: err %#x", e)
+	}
+	// The guest's MOV CR3 refuses it: #GP(0), CR3 unchanged.
+	c, ram = setup([]byte{0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8}) // mov eax, cr3; mov cr3, eax
+	ram.w64(0x100008, 0x101000|3)
+	haltedIn(t, c, vecGP)
+	if e, eip, _ := protFrame(c, ram, true); e != 0 || eip != codeBase+3 || c.cr3 != 0x100000 {
+		t.Errorf("MOV CR3 with a reserved PDPTE: err %#x eip %#x", e, eip)
+	}
+	// PDPTEs are cached: clearing the one for 0-1 GiB in memory changes
+	// nothing until CR3 is reloaded (mov eax, [0x1000]; mov eax, cr3;
+	// mov cr3, eax); after that nothing below 1 GiB is mapped, not even
+	// the IDT: a triple fault at the next instruction.
+	c, ram = setup([]byte{0xa1, 0x00, 0x10, 0x00, 0x00, 0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8, 0x90})
+	ram.w64(0x100000, 0)
+	c.tlb.flush()
+	ex := run(t, c, 100, ExitTripleFault)
+	if ex.RIP != codeBase+11 || c.Retired() != 3 {
+		t.Errorf("triple fault at %#x after %d instructions, want %#x after 3", ex.RIP, c.Retired(), codeBase+11)
 	}
 }

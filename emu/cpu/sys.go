@@ -248,6 +248,7 @@ func hMovToCR(c *CPU, in *insn) {
 	if !c.mode64 {
 		v = uint64(uint32(v))
 	}
+	old0, old3, old4, oldEFER := c.cr0, c.cr3, c.cr4, c.efer
 	switch in.op {
 	case 0:
 		if !c.setCR0(v) {
@@ -275,9 +276,37 @@ func hMovToCR(c *CPU, in *insn) {
 		c.fault(in, vecUD, 0)
 		return
 	}
+	// Entering or staying in PAE paging through CR0, CR3 or CR4 loads
+	// the four PDPTEs; a present one with reserved bits set is #GP(0)
+	// and the write does not happen (SDM Vol. 3 §4.4.1).
+	pae := c.cr0&cr0PG != 0 && c.cr4&cr4PAEbit != 0 && c.efer&eferLMA == 0
+	if pae && (in.op == 3 || c.cr0 != old0 || c.cr4 != old4) && !c.loadPDPTEs() {
+		c.cr0, c.cr3, c.cr4, c.efer = old0, old3, old4, oldEFER
+		c.fault(in, vecGP, 0)
+		return
+	}
 	c.tlb.flush()
 	c.modeChanged()
 	c.leave(in, in.rip+uint64(in.len))
+}
+
+// loadPDPTEs reads the PAE page-directory-pointer table at CR3 into the
+// CPU, as hardware does when PAE paging is (re)entered; the walk uses
+// the copies, so later edits of the table in memory take effect only at
+// the next load. It reports false (and loads nothing) when a present
+// entry has reserved bits set. A table in MMIO space reads as zeros.
+func (c *CPU) loadPDPTEs() bool {
+	var e [4]uint64
+	if pg, _ := c.physPage(c.cr3 &^ 0x1f); pg != nil {
+		for i := range e {
+			e[i] = load(pg[(c.cr3&0xfe0)+uint64(i)*8:], 8)
+			if e[i]&pteP != 0 && (e[i]&0x1e6 != 0 || e[i]&pteNX != 0) {
+				return false
+			}
+		}
+	}
+	c.pdpte = e
+	return true
 }
 
 // setCR0 applies a guest MOV to CR0 with the SDM's #GP(0) conditions
