@@ -192,6 +192,7 @@ type CPU struct {
 	star, lstar, cstar      uint64
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
+	pre                     uint64 // see tsc
 	intrShadow              bool
 	// nmiBlocked: an NMI handler is running. Whoever delivers an NMI
 	// (deliverVector(2)) sets it; IRET clears it (SDM Vol. 3 §6.7.1).

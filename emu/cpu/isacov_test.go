@@ -107,7 +107,7 @@ var verifyingTests = []struct {
 	{"ProtPrivilegeChange", TestProtPrivilegeChange}, {"Prot32Instructions", TestProt32Instructions},
 	{"ProtBoundInto", TestProtBoundInto}, {"ProtLTRLLDT", TestProtLTRLLDT},
 	{"ModeSwitchRules", TestModeSwitchRules}, {"Paging32", TestPaging32}, {"PagingPAE", TestPagingPAE},
-	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16},
+	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16}, {"Prot32System", TestProt32System},
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
 	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},

@@ -562,3 +562,74 @@ func TestPagingPAE(t *testing.T) {
 		t.Errorf("triple fault at %#x after %d instructions, want %#x after 3", ex.RIP, c.Retired(), codeBase+11)
 	}
 }
+
+// System and rarer forms in 32-bit protected mode, each checked against
+// what the SDM says it leaves.
+func TestProt32System(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		code  []byte
+		check func(c *CPU, ram *testRAM) bool
+	}{
+		{"cli/sti/std/cld", []byte{0xfa, 0xfd, 0xfb, 0x90, 0xfc, 0x9c, 0x58}, func(c *CPU, _ *testRAM) bool {
+			return c.r[rAX]&(flagIF|flagDF) == flagIF
+		}},
+		{"clts", []byte{0x0f, 0x06}, func(c *CPU, _ *testRAM) bool { return c.cr0&cr0TS == 0 }},
+		{"invd/wbinvd/fences", []byte{0x0f, 0x08, 0x0f, 0x09, 0x0f, 0xae, 0xe8, 0x0f, 0xae, 0xf0, 0x0f, 0xae, 0xf8}, func(*CPU, *testRAM) bool { return true }},
+		{"invlpg", []byte{0x0f, 0x01, 0x3d, 0x00, 0x10, 0x00, 0x00}, func(*CPU, *testRAM) bool { return true }},
+		{"cpuid", []byte{0x31, 0xc0, 0x0f, 0xa2}, func(c *CPU, _ *testRAM) bool { return uint32(c.r[rBX]) == 0x74666f53 }},
+		// the TSC counts retired instructions (sys.go): one nop before
+		{"rdtsc", []byte{0x90, 0x0f, 0x31}, func(c *CPU, _ *testRAM) bool { return c.r[rAX] == 1 && c.r[rDX] == 0 }},
+		// sgdt [dataBase]; sidt [dataBase+8]
+		{"sgdt/sidt", []byte{0x0f, 0x01, 0x05, 0x00, 0x00, 0x02, 0x00, 0x0f, 0x01, 0x0d, 0x08, 0x00, 0x02, 0x00}, func(c *CPU, ram *testRAM) bool {
+			return ram.r16(dataBase) == uint16(c.gdtr.limit) && ram.r32(dataBase+2) == 0x5000 &&
+				ram.r16(dataBase+8) == 256*8-1 && ram.r32(dataBase+10) == idtBase
+		}},
+		// lgdt [dataBase] with limit 0x57, base 0x5000
+		{"lgdt", []byte{0x0f, 0x01, 0x15, 0x00, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool {
+			return c.gdtr.limit == 0x57 && c.gdtr.base == 0x5000
+		}},
+		{"sldt/str/smsw", []byte{0x0f, 0x00, 0xc2, 0x0f, 0x00, 0xcb, 0x0f, 0x01, 0xe1}, func(c *CPU, _ *testRAM) bool {
+			return c.r[rDX] == 0 && c.r[rBX] == selTSS && c.r[rCX]&1 == 1
+		}},
+		// lmsw ax with TS: CR0.TS set, PE kept
+		{"lmsw", []byte{0x66, 0xb8, 0x08, 0x00, 0x0f, 0x01, 0xf0}, func(c *CPU, _ *testRAM) bool {
+			return c.cr0&(cr0TS|cr0PE) == cr0TS|cr0PE
+		}},
+		// mov eax, 0x1234; mov dr0, eax; mov ebx, dr0
+		{"mov dr", []byte{0xb8, 0x34, 0x12, 0, 0, 0x0f, 0x23, 0xc0, 0x0f, 0x21, 0xc3}, func(c *CPU, _ *testRAM) bool { return c.r[rBX] == 0x1234 }},
+		// lfs/lgs/lss/les ebx, [dataBase+0x10] (0x10:0xcafe)
+		{"lfs", []byte{0x0f, 0xb4, 0x1d, 0x10, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool { return c.r[rBX] == 0xcafe && c.seg[segFS].sel == 0x10 }},
+		{"lgs", []byte{0x0f, 0xb5, 0x1d, 0x10, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool { return c.r[rBX] == 0xcafe && c.seg[segGS].sel == 0x10 }},
+		{"lss", []byte{0x0f, 0xb2, 0x1d, 0x10, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool { return c.r[rBX] == 0xcafe && c.seg[segSS].sel == 0x10 }},
+		{"les", []byte{0xc4, 0x1d, 0x10, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool { return c.r[rBX] == 0xcafe && c.seg[segES].sel == 0x10 }},
+		{"les16", []byte{0x66, 0xc4, 0x1d, 0x18, 0x00, 0x02, 0x00}, func(c *CPU, _ *testRAM) bool {
+			return c.r[rBX]&0xffff == 0xbeef && c.seg[segES].sel == 0x10
+		}},
+		{"bswap", []byte{0xb9, 0x44, 0x33, 0x22, 0x11, 0x0f, 0xc9}, func(c *CPU, _ *testRAM) bool { return c.r[rCX] == 0x44332211 }},
+		// cmpxchg8b [dataBase+0x20] with edx:eax = memory: ZF, stores ecx:ebx
+		{"cmpxchg8b", []byte{0x31, 0xc0, 0x31, 0xd2, 0xbb, 1, 0, 0, 0, 0xb9, 2, 0, 0, 0, 0x0f, 0xc7, 0x0d, 0x20, 0x00, 0x02, 0x00}, func(c *CPU, ram *testRAM) bool {
+			return ram.r64(dataBase+0x20) == 2<<32|1 && c.rflags()&flagZF != 0
+		}},
+		// o16 leave
+		{"leave16", []byte{0x89, 0xe5, 0x66, 0xc9}, func(c *CPU, _ *testRAM) bool { return c.r[rSP] == stackTop+2 }},
+		// pop fs / pop gs with o16
+		{"pop fs16", []byte{0x66, 0x6a, 0x10, 0x66, 0x0f, 0xa1, 0x66, 0x6a, 0x10, 0x66, 0x0f, 0xa9}, func(c *CPU, _ *testRAM) bool {
+			return c.seg[segFS].sel == 0x10 && c.seg[segGS].sel == 0x10 && c.r[rSP] == stackTop
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, append(append([]byte{}, tc.code...), 0xf4))
+			ram.w16(dataBase, 0x57)
+			ram.w64(dataBase+2, 0x5000)
+			ram.w64(dataBase+0x10, 0xcafe|selData32<<32)
+			ram.w64(dataBase+0x18, 0xbeef|selData32<<16)
+			ram.w64(dataBase+0x20, 0)
+			c.cr0 |= cr0TS
+			run(t, c, 100, ExitHLT)
+			if !tc.check(c, ram) {
+				t.Errorf("state after % x is wrong", tc.code)
+			}
+		})
+	}
+}

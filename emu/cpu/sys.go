@@ -83,7 +83,9 @@ func hRdtsc(c *CPU, in *insn) {
 		c.fault(in, vecGP, 0)
 		return
 	}
+	c.pre = uint64(in.cnt) - 1
 	t := c.tsc()
+	c.pre = 0
 	c.r[rAX] = t & 0xffffffff
 	c.r[rDX] = t >> 32
 	in.next.h(c, in.next)
@@ -91,14 +93,19 @@ func hRdtsc(c *CPU, in *insn) {
 
 // tsc is the time-stamp counter: instructions retired (the virtual clock
 // of DESIGN.md "Determinism") plus the offset a WRMSR to TSC set.
-func (c *CPU) tsc() uint64 { return c.retired + c.tscOffset }
+// Inside a block c.retired lags (it is updated when the block ends), so
+// the handlers that read the clock set c.pre to the instructions of the
+// block retired before them.
+func (c *CPU) tsc() uint64 { return c.retired + c.pre + c.tscOffset }
 
 func hRdmsr(c *CPU, in *insn) {
 	if !c.priv(in) {
 		return
 	}
 	msr := uint32(c.r[rCX])
+	c.pre = uint64(in.cnt) - 1
 	v, ok, gp := c.rdmsr(msr)
+	c.pre = 0
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
@@ -118,7 +125,9 @@ func hWrmsr(c *CPU, in *insn) {
 	}
 	msr := uint32(c.r[rCX])
 	v := c.r[rDX]<<32 | c.r[rAX]&0xffffffff
+	c.pre = uint64(in.cnt) - 1
 	ok, gp := c.wrmsr(msr, v)
+	c.pre = 0
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
@@ -166,7 +175,7 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 func (c *CPU) wrmsr(msr uint32, v uint64) (ok, gp bool) {
 	switch msr {
 	case msrTSC:
-		c.tscOffset = v - c.retired
+		c.tscOffset = v - c.retired - c.pre
 	case msrAPICBase:
 		return false, false // the local APIC's business
 	case msrPAT:
