@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"testing"
 
 	"softvmm/emu/abi"
@@ -631,5 +632,79 @@ func TestProt32System(t *testing.T) {
 				t.Errorf("state after % x is wrong", tc.code)
 			}
 		})
+	}
+}
+
+// Vector by vector in 32-bit protected mode and in long mode: the
+// handler runs with the frame's return address at the faulting
+// instruction (faults) or after it (traps, INT n), and the error code
+// where the vector has one (SDM Vol. 3 §6.15). #DF comes from a #GP
+// whose gate is not present (#NP while delivering #GP: contributory
+// twice), with error code 0. NMI is delivered by deliverVector.
+func TestVectorDelivery(t *testing.T) {
+	type vcase struct {
+		vec     uint64
+		code    []byte
+		at      uint64 // offset of the expected return address
+		hasErr  bool
+		err     uint32
+		setup   func(c *CPU, ram *testRAM, long bool)
+		pmOnly  bool
+		nmiCall bool
+	}
+	cases := []vcase{
+		{vec: vecDE, code: []byte{0x31, 0xc9, 0xf7, 0xf1}, at: 2},
+		{vec: vecDB, code: []byte{0x90, 0xf1}, at: 2},
+		{vec: 2, code: []byte{0x90}, at: 0, nmiCall: true},
+		{vec: vecBP, code: []byte{0x90, 0xcc}, at: 2},
+		{vec: vecOF, code: []byte{0xb0, 0x7f, 0xfe, 0xc0, 0xce}, at: 5, pmOnly: true},
+		{vec: vecBR, code: []byte{0xb8, 11, 0, 0, 0, 0x62, 0x05, 0x00, 0x00, 0x02, 0x00}, at: 5, pmOnly: true},
+		{vec: vecUD, code: []byte{0x90, 0x0f, 0x0b}, at: 1},
+		{vec: vecDF, code: []byte{0x66, 0xb8, 0x58, 0x00, 0x8e, 0xd8}, at: 4, hasErr: true, err: 0,
+			setup: func(c *CPU, ram *testRAM, long bool) {
+				if long {
+					ram.b[idtBase+vecGP*16+5] &^= 0x80
+				} else {
+					ram.b[idtBase+vecGP*8+5] &^= 0x80
+				}
+			}},
+		{vec: vecGP, code: []byte{0x66, 0xb8, 0x58, 0x00, 0x8e, 0xd8}, at: 4, hasErr: true, err: 0x58},
+	}
+	for _, long := range []bool{false, true} {
+		for _, tc := range cases {
+			if long && tc.pmOnly {
+				continue
+			}
+			t.Run(fmt.Sprintf("long=%v/vec%d", long, tc.vec), func(t *testing.T) {
+				var c *CPU
+				var ram *testRAM
+				if long {
+					c, ram = withHandlers(t, tc.code)
+				} else {
+					c, ram = newProt(t, tc.code)
+					ram.w64(dataBase, 10<<32) // BOUND pair 0..10
+				}
+				if tc.setup != nil {
+					tc.setup(c, ram, long)
+				}
+				if tc.nmiCall {
+					if !c.deliverVector(2) {
+						t.Fatal("NMI not delivered")
+					}
+				}
+				haltedIn(t, c, tc.vec)
+				var ret, e uint64
+				if long {
+					ee, f := frame(c, ram, tc.hasErr)
+					ret, e = f[0], ee
+				} else {
+					ee, eip, _ := protFrame(c, ram, tc.hasErr)
+					ret, e = uint64(eip), uint64(ee)
+				}
+				if ret != codeBase+tc.at || e != uint64(tc.err) {
+					t.Errorf("return %#x err %#x, want %#x %#x", ret, e, codeBase+tc.at, tc.err)
+				}
+			})
+		}
 	}
 }
