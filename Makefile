@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build test test-race vet testdata run bench bench-check fuzz clean linux-fetch linux-boot linux-boot-qemu
+.PHONY: all build test test-race vet testdata run bench bench-check fuzz isa-coverage clean linux-fetch linux-boot linux-boot-qemu
 
 all: build test
 
@@ -91,6 +91,13 @@ linux-boot-qemu: linux-fetch
 	qemu-system-x86_64 -display none -serial stdio -monitor none -no-reboot -m 256M \
 		-kernel $(LINUX_CACHE)/vmlinuz -initrd $(LINUX_CACHE)/initramfs.cpio -append "$(LINUX_APPEND)" \
 		| tee $(LINUX_CACHE)/serial-qemu.log | grep -a 'softvmm-initramfs\|Linux version\|reboot: Power down'
+
+# Per mode, how many x86.csv rows the interpreter implements and how many
+# a differential or guest test verifies (emu/cpu/isacov_test.go); set
+# ISA_COVERAGE_LIST=1 to list the rows that are not verified.
+isa-coverage:
+	@ISA_COVERAGE=$$($(GO) list -m -f '{{.Dir}}' golang.org/x/arch)/x86/x86.csv \
+		$(GO) test -count=1 -run '^TestISACoverage$$' -v ./emu/cpu/ | grep -E 'mode|FAIL' | grep -v -- '--- '
 
 clean:
 	$(GO) clean ./...

@@ -28,10 +28,13 @@ type insn struct {
 	d, s uint8 // register operands (x86 numbering, 16-19 = AH..BH)
 	// memory operand: base + index<<scale + disp, truncated to asz bytes,
 	// plus the FS/GS base when seg says so
-	base, index, scale, seg, asz uint8
-	op                           uint8 // sub-operation (ALU op, condition code, ...)
-	rep                          uint8 // repNone, repE, repNE
-	mem                          bool  // the r/m operand is memory
+	// (64-bit mode), or through segment seg&7's base and limit when
+	// seg&segChecked (legacy modes); msz is the access width the limit
+	// check uses (0: sz)
+	base, index, scale, seg, asz, msz uint8
+	op                                uint8 // sub-operation (ALU op, condition code, ...)
+	rep                               uint8 // repNone, repE, repNE
+	mem                               bool  // the r/m operand is memory
 
 	// Flag liveness (see liveness): fx classifies the instruction; when
 	// the flags it writes are overwritten before anything can observe
@@ -99,6 +102,10 @@ type block struct {
 	gpa   uint64
 	epoch uint64
 	valid bool
+	// The decode mode (16, 32, 64) and CS base the block was decoded
+	// under: both change what the bytes mean.
+	mode   uint8
+	csBase uint64
 	// The code bytes as decoded, for re-verification after the host had
 	// a chance to write guest RAM (once per Run call, by epoch).
 	bytes        []byte
@@ -286,11 +293,15 @@ func (b *block) verify() bool {
 // lookup returns the block at c.rip, decoding it on a miss. It returns nil
 // after recording a fetch fault in c.mf.
 func (c *CPU) lookup() *block {
-	e, ok := c.fetchPage(c.rip)
+	lin := c.csBase + c.rip
+	if !c.mode64 {
+		lin &= 0xffffffff
+	}
+	e, ok := c.fetchPage(lin)
 	if !ok {
 		return nil
 	}
-	gpa := e.gpa | c.rip&(pageSz-1)
+	gpa := e.gpa | lin&(pageSz-1)
 	cc := &c.code
 	b := cc.direct[directSlot(gpa)]
 	if b == nil || b.gpa != gpa {
@@ -299,7 +310,7 @@ func (c *CPU) lookup() *block {
 			cc.direct[directSlot(gpa)] = b
 		}
 	}
-	if b != nil && (b.vrip != c.rip || b.page1 != e.page) {
+	if b != nil && (b.vrip != c.rip || b.page1 != e.page || b.mode != c.dmode || b.csBase != c.csBase) {
 		cc.invalidate(b)
 		b = nil
 	}

@@ -114,6 +114,15 @@ func init() {
 	}
 }
 
+// legacyOnly are the instructions 64-bit mode does not have (#UD there;
+// x86asm already refuses most of their encodings in mode 64).
+var legacyOnly = map[x86asm.Op]bool{
+	x86asm.PUSHA: true, x86asm.PUSHAD: true, x86asm.POPA: true, x86asm.POPAD: true,
+	x86asm.AAA: true, x86asm.AAS: true, x86asm.AAM: true, x86asm.AAD: true,
+	x86asm.DAA: true, x86asm.DAS: true, x86asm.BOUND: true, x86asm.INTO: true,
+	x86asm.LES: true, x86asm.LDS: true,
+}
+
 // stringOps maps string instructions to (kind, element size).
 var stringOps = map[x86asm.Op][2]uint8{
 	x86asm.MOVSB: {strMOVS, 1}, x86asm.MOVSW: {strMOVS, 2}, x86asm.MOVSD: {strMOVS, 4}, x86asm.MOVSQ: {strMOVS, 8},
@@ -145,6 +154,13 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	term := func() { in.rep |= repTerm }
 	next := va + uint64(inst.Len)
 	op := inst.Op
+	legacy := inst.Mode != 64
+	if !legacy && legacyOnly[op] {
+		return
+	}
+	if legacy && c.buildLegacy(in, inst, va) {
+		return
+	}
 
 	if a, ok := aluOps[op]; ok {
 		in.op = a
@@ -221,11 +237,22 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.op, in.ssz, in.sz = so[0], so[1], so[1]
 		in.asz = uint8(inst.AddrSize / 8)
 		in.seg = segNone
-		// The source segment override applies to MOVS/LODS/CMPS's DS:RSI.
+		// The source segment override applies to MOVS/LODS/CMPS's DS:RSI;
+		// outside 64-bit mode every source has one (DS by default).
 		for _, a := range inst.Args[:2] {
-			if m, ok := a.(x86asm.Mem); ok && (m.Segment == x86asm.FS || m.Segment == x86asm.GS) && (m.Base == x86asm.RSI || m.Base == x86asm.ESI) {
+			m, ok := a.(x86asm.Mem)
+			if !ok || m.Base != x86asm.RSI && m.Base != x86asm.ESI && m.Base != x86asm.SI {
+				continue
+			}
+			if legacy {
+				s, _ := segNum(m.Segment)
+				in.seg = segChecked | s
+			} else if m.Segment == x86asm.FS || m.Segment == x86asm.GS {
 				in.seg = map[x86asm.Reg]uint8{x86asm.FS: segFS, x86asm.GS: segGS}[m.Segment]
 			}
+		}
+		if legacy && in.seg == segNone {
+			in.seg = segChecked | segDS // STOS, SCAS: no source; ES:DI only
 		}
 		if so[0] == strMOVS || so[0] == strSTOS || so[0] == strLODS {
 			in.rep &^= repNE
@@ -381,7 +408,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			in.h = hPushI
 		case x86asm.Reg:
 			if s, ok := segNum(a); ok {
-				if s != segFS && s != segGS {
+				if s != segFS && s != segGS && !legacy {
 					return
 				}
 				in.s = s
@@ -399,11 +426,12 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		switch a := inst.Args[0].(type) {
 		case x86asm.Reg:
 			if s, ok := segNum(a); ok {
-				if s != segFS && s != segGS {
+				if s != segFS && s != segGS && !legacy || s == segCS {
 					return
 				}
 				in.s = s
 				in.h = hPopSeg
+				term()
 				return
 			}
 			in.d, _, _ = regNum(a)
@@ -412,10 +440,23 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			setMem(in, inst, a, va)
 			in.h = hPopM
 		}
-	case x86asm.PUSHF, x86asm.PUSHFQ:
+	case x86asm.LAR, x86asm.LSL, x86asm.VERR, x86asm.VERW:
+		in.op = map[x86asm.Op]uint8{x86asm.LAR: probeLAR, x86asm.LSL: probeLSL, x86asm.VERR: probeVERR, x86asm.VERW: probeVERW}[op]
+		f := operands(in, inst, va)
+		if f != fRR && f != fRM && f != fR && f != fM {
+			return
+		}
+		if op == x86asm.VERR || op == x86asm.VERW {
+			in.sz = 2
+		}
+		in.h = hProbe
+	case x86asm.ICEBP:
+		in.h = hIcebp
+		term()
+	case x86asm.PUSHF, x86asm.PUSHFQ, x86asm.PUSHFD:
 		in.sz = stackSize(inst)
 		in.h = hPushf
-	case x86asm.POPF, x86asm.POPFQ:
+	case x86asm.POPF, x86asm.POPFQ, x86asm.POPFD:
 		in.sz = stackSize(inst)
 		in.h = hPopf
 		term()
@@ -423,7 +464,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.sz = stackSize(inst)
 		in.h = hLeave
 	case x86asm.JMP:
-		in.sz = 8
+		in.sz = branchSize(inst)
 		switch a := inst.Args[0].(type) {
 		case x86asm.Rel:
 			in.imm = next + uint64(int64(a))
@@ -437,7 +478,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		term()
 	case x86asm.CALL:
-		in.sz = 8
+		in.sz = branchSize(inst)
 		switch a := inst.Args[0].(type) {
 		case x86asm.Rel:
 			in.imm = next + uint64(int64(a))
@@ -457,7 +498,7 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		in.h = hRet
 		term()
-	case x86asm.JRCXZ, x86asm.JECXZ:
+	case x86asm.JRCXZ, x86asm.JECXZ, x86asm.JCXZ:
 		in.asz = uint8(inst.AddrSize / 8)
 		in.imm = next + uint64(int64(inst.Args[0].(x86asm.Rel)))
 		in.h = hJrcxz
@@ -520,9 +561,69 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 			in.h = hInt3
 		}
 		term()
-	case x86asm.IRETQ:
-		in.h = hIretq
+	case x86asm.IRETQ, x86asm.IRETD, x86asm.IRET:
+		in.sz = uint8(inst.DataSize / 8)
+		in.h = hIret
 		term()
+	case x86asm.LJMP, x86asm.LCALL:
+		in.sz = uint8(inst.DataSize / 8)
+		if m, ok := inst.Args[0].(x86asm.Mem); ok {
+			setMem(in, inst, m, va)
+			in.msz = in.sz + 2
+		} else {
+			sel, ok1 := inst.Args[0].(x86asm.Imm)
+			off, ok2 := inst.Args[1].(x86asm.Imm)
+			if !ok1 || !ok2 {
+				return
+			}
+			in.disp, in.imm = uint64(sel)&0xffff, uint64(off)&sizeMask[in.sz]
+		}
+		in.h = hFarJmp
+		if op == x86asm.LCALL {
+			in.h = hFarCall
+		}
+		term()
+	case x86asm.LRET:
+		in.sz = uint8(inst.DataSize / 8)
+		if imm, ok := inst.Args[0].(x86asm.Imm); ok {
+			in.imm = uint64(imm) & 0xffff
+		}
+		in.h = hRetf
+		term()
+	case x86asm.LSS, x86asm.LFS, x86asm.LGS, x86asm.LES, x86asm.LDS:
+		f := operands(in, inst, va)
+		if f != fRM {
+			return
+		}
+		in.op = map[x86asm.Op]uint8{x86asm.LSS: segSS, x86asm.LFS: segFS, x86asm.LGS: segGS, x86asm.LES: segES, x86asm.LDS: segDS}[op]
+		in.msz = in.sz + 2
+		in.h = hLoadFar
+		term()
+	case x86asm.LLDT, x86asm.LTR, x86asm.SLDT, x86asm.STR, x86asm.LMSW, x86asm.SMSW:
+		in.op = map[x86asm.Op]uint8{x86asm.LLDT: 0, x86asm.LTR: 1, x86asm.SLDT: 2, x86asm.STR: 3, x86asm.LMSW: 4, x86asm.SMSW: 5}[op]
+		f := operands(in, inst, va)
+		if f != fR && f != fM {
+			return
+		}
+		if in.mem {
+			in.sz, in.msz = 2, 2
+		}
+		in.h = hSysSeg
+		term()
+	case x86asm.ENTER:
+		in.sz = stackSize(inst)
+		a0, _ := inst.Args[0].(x86asm.Imm)
+		a1, _ := inst.Args[1].(x86asm.Imm)
+		in.imm, in.disp = uint64(a0)&0xffff, uint64(a1)&0x1f
+		in.h = hEnter
+	case x86asm.XLATB:
+		m, ok := inst.Args[0].(x86asm.Mem)
+		if !ok {
+			return
+		}
+		setMem(in, inst, m, va)
+		in.msz = 1
+		in.h = hXlat
 	case x86asm.UD2:
 		in.h = hUD
 		term()

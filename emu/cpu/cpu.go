@@ -3,18 +3,28 @@
 // (DESIGN.md "The interpreter"), translates guest-virtual addresses through a
 // software TLB, and keeps arithmetic flags lazily.
 //
-// This slice executes 64-bit long mode as bhyveload leaves it
-// (reference/vmm-interface.md §14.1). Other modes end Run with ExitError
-// until later issues add them; the decoder, TLB and exception paths are
-// written mode-aware so those issues extend rather than replace them.
+// It runs every mode a PC passes through from reset (reference/
+// vmm-interface.md §14.3) to 64-bit long mode as bhyveload leaves it
+// (§14.1): real mode, 16- and 32-bit protected mode, and IA-32e
+// compatibility and 64-bit mode. RIP is the offset into CS; blocks are
+// decoded in the mode CS.L/CS.D select and fetched at CS.base + RIP.
+// Outside 64-bit mode memory operands go through their segment's base
+// and limit (seg.go) by a path 64-bit code never takes; paging follows
+// CR0.PG/CR4.PAE/EFER.LMA (none, 32-bit with PSE, PAE, 4-level).
+// Mode switches are MOV CR0, WRMSR EFER and the far transfers of far.go;
+// events go through the IVT or IDT of the current mode (except.go,
+// deliverVector for external interrupts). Virtual-8086 mode, call gates
+// and hardware task switching end Run with ExitError.
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),
 // run.go (the Run loop), block.go (decoded-block cache, self-modifying
 // code), decode.go and build.go (x86asm wrapper and insn construction),
 // exec_*.go and alu_gen.go (handlers), flags.go (lazy flags), mem.go
-// (software TLB, page walk), except.go (IDT delivery, #DF, triple fault),
-// intr.go (external interrupts, NMI and injected events from emu/vmm),
-// sys.go (system instructions, MSRs), cpuid.go (the CPUID table).
+// (software TLB, page walks), except.go (IVT/IDT delivery, #DF, triple
+// fault), intr.go (external interrupts, NMI and injected events from
+// emu/vmm), seg.go (segmentation, segment loads), far.go (far JMP/CALL/RET,
+// IRET), legacy.go (legacy-only and system-segment instructions), sys.go
+// (system instructions, MSRs), cpuid.go (the CPUID table).
 //
 // Dispatch shape, measured on this project's 2-core AMD EPYC machines with
 // real handlers on a 16-instruction ALU block (BenchmarkDispatchChained vs
@@ -185,6 +195,11 @@ type CPU struct {
 	tscOffset               uint64
 	intrShadow              bool
 	intr                    intrState // intr.go
+	// nmiBlocked: an NMI handler is running. Whoever delivers an NMI
+	// (deliverVector(2)) sets it; IRET clears it (SDM Vol. 3 §6.7.1).
+	nmiBlocked bool
+	// pdpte: the PAE PDPTEs as last loaded (loadPDPTEs)
+	pdpte [4]uint64
 
 	mem    PhysMem
 	vcpuid int
@@ -208,9 +223,16 @@ type CPU struct {
 	stopBudget insn
 	stopSMC    insn
 
-	// cpl caches CS.DPL; 64-bit mode flag caches EFER.LMA && CS.L.
+	// Mode cache (modeChanged): cpl is CS.DPL (0 in real mode); mode64
+	// is EFER.LMA && CS.L; dmode is the decode mode (16, 32 or 64, from
+	// CS.L and CS.D); csBase is the base code fetches add to RIP (0 in
+	// 64-bit mode); pmode is CR0.PE; ss32 is SS.B (legacy stack width).
 	cpl    uint8
 	mode64 bool
+	pmode  bool
+	ss32   bool
+	dmode  uint8
+	csBase uint64
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up
@@ -245,16 +267,52 @@ func (c *CPU) reset() {
 	c.modeChanged()
 }
 
-// modeChanged recomputes the cached mode bits after CS, CR0 or EFER moved.
+// modeChanged recomputes the cached mode bits after CS, SS, CR0 or EFER
+// moved. The decode mode and CS base are part of what a decoded block
+// means, so a change of either bumps the TLB generation, which drops the
+// block links (block.succ) made under the old mode.
 func (c *CPU) modeChanged() {
-	cpl := uint8(c.seg[segCS].access>>abi.SEG_DESC_DPL_SHIFT) & 3
+	cs := &c.seg[segCS]
+	c.pmode = c.cr0&cr0PE != 0
+	cpl := uint8(cs.access>>abi.SEG_DESC_DPL_SHIFT) & 3
+	if cs.access&0x1c == 0x1c {
+		// A conforming code segment runs at the caller's privilege,
+		// which CS.RPL holds; its DPL is only an upper bound.
+		cpl = uint8(cs.sel & 3)
+	}
+	if !c.pmode {
+		cpl = 0
+	}
 	if cpl != c.cpl {
 		// TLB entries were checked against U/S for the old CPL.
 		c.tlb.flush()
 	}
 	c.cpl = cpl
-	c.mode64 = c.efer&eferLMA != 0 && c.seg[segCS].access&abi.SEG_DESC_L != 0
+	c.mode64 = c.efer&eferLMA != 0 && cs.access&abi.SEG_DESC_L != 0
+	dmode, base := uint8(16), cs.base&0xffffffff
+	switch {
+	case c.mode64:
+		dmode, base = 64, 0
+	case cs.access&segDB != 0:
+		dmode = 32
+	}
+	if dmode != c.dmode || base != c.csBase {
+		c.tlb.gen++
+	}
+	c.dmode, c.csBase = dmode, base
+	c.ss32 = c.seg[segSS].access&segDB != 0
 }
+
+// Access-rights bits of the segment cache beyond the type (VT-x format,
+// reference/vmm-interface.md §4.3).
+const (
+	segS        = 1 << 4 // code/data (not system)
+	segP        = 1 << 7
+	segL        = 1 << 13
+	segDB       = 1 << 14
+	segG        = 1 << 15
+	segUnusable = 1 << 16
+)
 
 // Retired is the number of instructions retired since New. REP string
 // instructions count once, as the SDM's "instructions retired" event does.
@@ -340,12 +398,15 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 	case abi.VM_REG_GUEST_CR0:
 		c.cr0 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_CR3:
 		c.cr3 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_CR4:
 		c.cr4 = v
 		c.tlb.flush()
+		c.hostPDPTEs()
 	case abi.VM_REG_GUEST_EFER:
 		c.efer = v
 		c.tlb.flush()
@@ -375,6 +436,17 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 	}
 	c.modeChanged()
 	return nil
+}
+
+// hostPDPTEs reloads the PAE PDPTEs after a host write of CR0, CR3 or
+// CR4, as VM entry does; reserved bits are not refused here (the walk
+// reports them as #PF with RSVD).
+func (c *CPU) hostPDPTEs() {
+	if pg, _ := c.physPage(c.cr3 &^ 0x1f); pg != nil {
+		for i := range c.pdpte {
+			c.pdpte[i] = load(pg[(c.cr3&0xfe0)+uint64(i)*8:], 8)
+		}
+	}
 }
 
 func (c *CPU) descPtr(r int32) *seg {

@@ -21,10 +21,21 @@ import (
 // translate decodes the block starting at c.rip, whose first byte is on
 // the page e maps. It returns nil (fault in c.mf) when not even the first
 // instruction can be fetched.
+//
+// Outside 64-bit mode RIP is an offset into CS: bytes are fetched at
+// csBase+RIP, in.rip stays the offset, and an instruction that would
+// end beyond the CS limit is not decoded (the block stops before it; as
+// the first instruction it is #GP(0), SDM Vol. 3 §5.3).
 func (c *CPU) translate(e *tlbEntry) *block {
 	rip := c.rip
-	off := rip & (pageSz - 1)
-	b := &block{vrip: rip, gpa: e.gpa | off, page1: e.page, epoch: c.code.epoch, valid: true}
+	lin := c.csBase + rip
+	off := lin & (pageSz - 1)
+	b := &block{vrip: rip, gpa: e.gpa | off, page1: e.page, epoch: c.code.epoch, valid: true,
+		mode: c.dmode, csBase: c.csBase}
+	climit := ^uint64(0)
+	if !c.mode64 {
+		climit = uint64(c.seg[segCS].limit)
+	}
 	ins := make([]insn, 0, 16)
 	var next *tlbEntry // the following page, fetched on demand
 	var buf [15]byte
@@ -38,7 +49,7 @@ func (c *CPU) translate(e *tlbEntry) *block {
 		n := copy(buf[:], e.page[o:])
 		avail := n
 		if n < 15 && next == nil {
-			if ne, ok := c.fetchPage(rip - off + pageSz); ok {
+			if ne, ok := c.fetchPage(lin - off + pageSz); ok {
 				next = ne
 			}
 		}
@@ -46,14 +57,24 @@ func (c *CPU) translate(e *tlbEntry) *block {
 			avail += copy(buf[n:], next.page[:])
 		}
 		var in insn
-		inst, ok := decode(buf[:avail])
+		inst, ok := decode(buf[:avail], int(c.dmode))
+		if ok && decodeHook != nil {
+			decodeHook(int(c.dmode), &inst)
+		}
+		if ok && va+uint64(inst.Len)-1 > climit {
+			if len(ins) > 0 {
+				break
+			}
+			c.mf = memFault{kind: mfException, vec: vecGP}
+			return nil
+		}
 		if !ok || inst.Len > avail {
 			if avail < 15 && next == nil {
 				// Possibly truncated by an unmapped next page.
 				if len(ins) > 0 {
 					break
 				}
-				_, _ = c.fetchPage(rip - off + pageSz) // records the #PF
+				_, _ = c.fetchPage(lin - off + pageSz) // records the #PF
 				return nil
 			}
 			in.len = 1
@@ -92,6 +113,10 @@ func (c *CPU) translate(e *tlbEntry) *block {
 	return b
 }
 
+// decodeHook, when set (only by the ISA coverage report, isacov_test.go),
+// sees every instruction translate decodes, with its mode.
+var decodeHook func(mode int, inst *x86asm.Inst)
+
 // endsBlock reports whether build marked in as the last of its block: a
 // control transfer or a change of state the decoded block depends on.
 func endsBlock(in *insn) bool { return in.rep&repTerm != 0 }
@@ -106,9 +131,9 @@ const (
 	repTerm = 0x80
 )
 
-// decode wraps x86asm.Decode with the fix-ups listed above. The returned
-// Inst has Op NOP for hint NOPs.
-func decode(b []byte) (x86asm.Inst, bool) {
+// decode wraps x86asm.Decode with the fix-ups listed above, in mode 16,
+// 32 or 64. The returned Inst has Op NOP for hint NOPs.
+func decode(b []byte, mode int) (x86asm.Inst, bool) {
 	// Skip legacy and REX prefixes to find the opcode.
 	p := 0
 	for p < len(b) {
@@ -117,7 +142,7 @@ func decode(b []byte) (x86asm.Inst, bool) {
 			p++
 			continue
 		}
-		if b[p]&0xf0 == 0x40 {
+		if b[p]&0xf0 == 0x40 && mode == 64 {
 			p++
 			continue
 		}
@@ -126,13 +151,18 @@ func decode(b []byte) (x86asm.Inst, bool) {
 	if p+2 < len(b) && b[p] == 0x0f && (b[p+1] >= 0x18 && b[p+1] <= 0x1f || b[p+1] == 0x0d) {
 		// Hint-NOP space (0F 18-1F, 0F 0D prefetch; endbr64 is F3 0F 1E
 		// FA): x86asm knows only some /r forms, so size the ModRM here.
-		n := p + 2 + modrmLen(b[p+2:])
+		asz := addrSize(b[:p], mode)
+		n := p + 2 + modrmLen(b[p+2:], asz)
 		if n > len(b) {
 			return x86asm.Inst{}, false
 		}
-		return x86asm.Inst{Op: x86asm.NOP, Len: n, Mode: 64, AddrSize: 64, DataSize: 32}, true
+		ds := 32
+		if mode == 16 {
+			ds = 16
+		}
+		return x86asm.Inst{Op: x86asm.NOP, Len: n, Mode: mode, AddrSize: asz, DataSize: ds}, true
 	}
-	inst, err := x86asm.Decode(b, 64)
+	inst, err := x86asm.Decode(b, mode)
 	if err != nil || inst.Op == 0 || inst.Len == 0 {
 		return x86asm.Inst{}, false
 	}
@@ -200,7 +230,20 @@ func setMem(in *insn, inst *x86asm.Inst, m x86asm.Mem, va uint64) {
 			in.scale = 3
 		}
 	}
+	in.msz = uint8(inst.MemBytes)
 	in.seg = segNone
+	if inst.Mode != 64 {
+		// Legacy modes: every operand goes through its segment's base
+		// and limit (seg.go); the default is SS for BP/SP-based forms.
+		s := uint8(segDS)
+		if sn, ok := segNum(m.Segment); ok {
+			s = sn
+		} else if m.Base == x86asm.BP || m.Base == x86asm.EBP || m.Base == x86asm.ESP || m.Base == x86asm.SP {
+			s = segSS
+		}
+		in.seg = segChecked | s
+		return
+	}
 	switch m.Segment {
 	case x86asm.FS:
 		in.seg = segFS
@@ -218,10 +261,13 @@ func (c *CPU) ea(in *insn) uint64 {
 	if in.index != noReg {
 		a += c.r[in.index] << in.scale
 	}
-	if in.asz == 4 {
-		a = uint64(uint32(a))
+	if in.asz != 8 {
+		a &= sizeMask[in.asz]
 	}
 	if in.seg != segNone {
+		if in.seg&segChecked != 0 {
+			return c.linearIn(in, a)
+		}
 		a += c.seg[in.seg].base
 	}
 	return a
@@ -239,21 +285,62 @@ func hasPrefix(inst *x86asm.Inst, p x86asm.Prefix) bool {
 	return false
 }
 
-// stackSize is the operand size of a default-64-bit operation.
+// stackSize is the operand size of a default-64-bit operation (the
+// plain operand size outside 64-bit mode).
 func stackSize(inst *x86asm.Inst) uint8 {
 	if inst.DataSize == 16 {
 		return 2
 	}
+	if inst.Mode != 64 {
+		return 4
+	}
 	return 8
 }
 
+// branchSize is the operand size of a near JMP or CALL: 64 bits in 64-bit
+// mode whatever the prefixes (Intel ignores 66 there), else the operand
+// size, to which the target is truncated.
+func branchSize(inst *x86asm.Inst) uint8 {
+	if inst.Mode == 64 {
+		return 8
+	}
+	return uint8(inst.DataSize / 8)
+}
+
+// addrSize is the address size in bits given the prefixes before the
+// opcode.
+func addrSize(prefixes []byte, mode int) int {
+	a67 := false
+	for _, p := range prefixes {
+		a67 = a67 || p == 0x67
+	}
+	switch {
+	case mode == 64 && a67:
+		return 32
+	case mode == 64:
+		return 64
+	case (mode == 32) != a67:
+		return 32
+	}
+	return 16
+}
+
 // modrmLen is the length of a ModRM byte with its SIB and displacement
-// (64-bit addressing; 0x67 does not change the layout there).
-func modrmLen(b []byte) int {
+// for an address size in bits (32 and 64 share a layout).
+func modrmLen(b []byte, asz int) int {
 	m := b[0]
 	mod, rm := m>>6, m&7
 	n := 1
 	if mod == 3 {
+		return n
+	}
+	if asz == 16 {
+		switch {
+		case mod == 0 && rm == 6, mod == 2:
+			return n + 2
+		case mod == 1:
+			return n + 1
+		}
 		return n
 	}
 	if rm == 4 {

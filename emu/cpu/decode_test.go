@@ -60,7 +60,7 @@ func TestDecodeGolden(t *testing.T) {
 	for _, g := range readGolden(t) {
 		buf := make([]byte, 15)
 		copy(buf, g.bytes)
-		inst, ok := decode(buf)
+		inst, ok := decode(buf, 64)
 		if strings.Contains(g.note, "#UD") {
 			if ok {
 				var in insn
@@ -109,7 +109,7 @@ func TestDecodeGolden(t *testing.T) {
 	} {
 		buf := make([]byte, 15)
 		copy(buf, tc.b)
-		inst, _ := decode(buf)
+		inst, _ := decode(buf, 64)
 		var in insn
 		c.build(&in, &inst, codeBase)
 		if in.imm != tc.imm {

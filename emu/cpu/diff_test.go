@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"golang.org/x/arch/x86/x86asm"
+
 	"softvmm/emu/cpu/internal/hostexec"
 )
 
@@ -60,14 +62,51 @@ func inputs(rng *rand.Rand, n int) []hostexec.State {
 }
 
 func runDiff(t *testing.T, cases []diffCase, n int) (undefMatch, undefTotal map[string][2]int) {
+	return runDiffIn(t, cases, n, 64)
+}
+
+// runDiffIn runs the cases in 64-bit mode, or re-encoded for 32-bit or
+// 16-bit protected mode (legacyCode): an instruction at a given operand
+// size computes the same in every mode, so the host's 64-bit execution
+// is the oracle there too; the low 32 bits of each register are compared.
+func runDiffIn(t *testing.T, cases []diffCase, n, mode int) (undefMatch, undefTotal map[string][2]int) {
 	if !hostexec.Available {
 		t.Skip("no native execution on this host")
 	}
 	undefMatch = map[string][2]int{}
-	c, ram := newGuest(t, nil)
+	var c *CPU
+	var ram *testRAM
+	at := uint64(codeBase)
+	regMask := ^uint64(0)
+	switch mode {
+	case 64:
+		c, ram = newGuest(t, nil)
+	case 32:
+		c, ram = newProt(t, nil)
+		regMask = 0xffffffff
+	default:
+		c, ram = newProt(t, nil)
+		c.seg[segCS] = seg{sel: selCode16, limit: 0xffff, access: 0x9b}
+		c.modeChanged()
+		at, regMask = 0x8000, 0xffffffff
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	ran := 0
+	defer func() {
+		if mode != 64 {
+			t.Logf("%d of %d cases run in %d-bit mode", ran, len(cases), mode)
+		}
+	}()
 	for _, dc := range cases {
-		copy(ram.b[codeBase:], append(append([]byte{}, dc.code...), 0xf4))
+		code := dc.code
+		if mode != 64 {
+			var ok bool
+			if code, ok = legacyCode(dc.code, mode); !ok {
+				continue
+			}
+		}
+		ran++
+		copy(ram.b[at:], append(append([]byte{}, code...), 0xf4))
 		fails := 0
 		for _, in := range inputs(rng, n) {
 			if dc.skip != nil && dc.skip(&in) {
@@ -81,7 +120,7 @@ func runDiff(t *testing.T, cases []diffCase, n int) (undefMatch, undefTotal map[
 				c.r[r] = in.Regs[r]
 			}
 			c.setRflags(in.Flags | 2)
-			c.rip = codeBase
+			c.rip = at
 			ex := c.Run(10)
 			if ex.Reason != ExitHLT {
 				t.Errorf("%s: exit %v (err %v) for %s", dc.name, ex.Reason, ex.Err, fmtIn(&in))
@@ -102,7 +141,7 @@ func runDiff(t *testing.T, cases []diffCase, n int) (undefMatch, undefTotal map[
 				}
 			}
 			for _, r := range testRegs {
-				if !skipR[r] && c.r[r] != nat.Regs[r] {
+				if !skipR[r] && (c.r[r]^nat.Regs[r])&regMask != 0 {
 					bad = true
 				}
 			}
@@ -411,6 +450,17 @@ func bitCases() []diffCase {
 		diffCase{name: "xadd8", code: []byte{0x0f, 0xc0, 0xd3}},
 		diffCase{name: "cmpxchg8", code: []byte{0x0f, 0xb0, 0xd3}},
 		diffCase{name: "lea32-addr32", code: []byte{0x67, 0x8d, 0x44, 0x5a, 0x85}},
+		// Operand- and address-size prefixes in 64-bit code: a 32-bit
+		// address wraps at 4 GiB and is zero-extended into a 64-bit
+		// destination; a 16-bit destination merges; 67 on a register
+		// form changes nothing.
+		diffCase{name: "lea64-addr32", code: []byte{0x67, 0x48, 0x8d, 0x04, 0x08}},
+		diffCase{name: "lea16-addr32", code: []byte{0x66, 0x67, 0x8d, 0x04, 0x08}},
+		diffCase{name: "lea16-addr64", code: []byte{0x66, 0x8d, 0x44, 0x5a, 0x85}},
+		diffCase{name: "lea64-addr32-disp", code: []byte{0x67, 0x48, 0x8d, 0x84, 0x8b, 0x00, 0x00, 0x00, 0x80}},
+		diffCase{name: "add32-a67", code: []byte{0x67, 0x01, 0xc8}},
+		diffCase{name: "add16-a67", code: []byte{0x66, 0x67, 0x01, 0xc8}},
+		diffCase{name: "sub16-rex-a67", code: []byte{0x66, 0x67, 0x45, 0x29, 0xc8}},
 		diffCase{name: "lahf", code: []byte{0x9f}},
 		diffCase{name: "sahf", code: []byte{0x9e}},
 		diffCase{name: "cmc", code: []byte{0xf5}},
@@ -429,10 +479,64 @@ func bitCases() []diffCase {
 	return cs
 }
 
+// TestDiffLegacyModes runs the register forms of the differential cases
+// in 32-bit and 16-bit protected mode.
+func TestDiffLegacyModes(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	for _, mode := range []int{32, 16} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			var cs []diffCase
+			for _, f := range []func() []diffCase{aluCases, unaryCases, shiftCases, bitCases} {
+				cs = append(cs, f()...)
+			}
+			reportUndef(t, func() map[string][2]int { m, _ := runDiffIn(t, cs, n, mode); return m }())
+		})
+	}
+}
+
 func TestDiffALU(t *testing.T)   { reportUndef(t, runDiffN(t, aluCases(), 2000)) }
 func TestDiffUnary(t *testing.T) { reportUndef(t, runDiffN(t, unaryCases(), 3000)) }
 func TestDiffShift(t *testing.T) { reportUndef(t, runDiffN(t, shiftCases(), 600)) }
 func TestDiffBits(t *testing.T)  { reportUndef(t, runDiffN(t, bitCases(), 1000)) }
+
+// legacyCode re-encodes a single 64-bit-mode instruction without REX for
+// mode 32 or 16: the same operand size (66 toggled for 16-bit code) and
+// 32-bit addressing (what 64-bit addressing truncates to for the
+// register and LEA forms the cases use).
+func legacyCode(code []byte, mode int) ([]byte, bool) {
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil || inst.Len != len(code) {
+		return nil, false
+	}
+	p := 0
+	had66 := false
+	for ; p < len(code); p++ {
+		switch code[p] {
+		case 0x66:
+			had66 = true
+			continue
+		case 0x67:
+			continue
+		}
+		break
+	}
+	if code[p]&0xf0 == 0x40 {
+		return nil, false // REX: 64-bit only
+	}
+	var out []byte
+	if had66 == (mode == 32) && opSize(&inst) != 1 {
+		out = append(out, 0x66) // (byte operations have no 66 form)
+	}
+	for _, a := range inst.Args {
+		if _, ok := a.(x86asm.Mem); ok && mode == 16 {
+			out = append(out, 0x67)
+		}
+	}
+	return append(out, code[p:]...), true
+}
 
 func runDiffN(t *testing.T, cs []diffCase, n int) map[string][2]int {
 	if testing.Short() {

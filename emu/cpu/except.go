@@ -11,6 +11,8 @@ const (
 	vecDE = 0
 	vecDB = 1
 	vecBP = 3
+	vecOF = 4
+	vecBR = 5
 	vecUD = 6
 	vecNM = 7
 	vecDF = 8
@@ -68,6 +70,9 @@ func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool
 		}
 		if c.tryDeliver(vec, err, hasErr, soft, ret) {
 			return first
+		}
+		if c.exit.Reason != ExitNone {
+			return false // a task gate: ExitError
 		}
 		if c.mf.kind != mfException {
 			c.exit = Exit{Reason: ExitError, RIP: faultRIP,
@@ -155,13 +160,21 @@ func descLimit(d uint64) uint32 {
 	return l
 }
 
-// tryDeliver delivers one event through the 64-bit IDT; false with c.mf
-// set if that faulted (nothing committed then).
+// tryDeliver delivers one event by the current mode: through the IVT in
+// real mode, 8-byte IDT gates in protected mode, 16-byte gates in IA-32e
+// mode; false with c.mf set if that faulted (nothing committed then).
 func (c *CPU) tryDeliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
-	if !c.mode64 {
-		c.mf = memFault{kind: mfException, vec: vecGP}
-		return false
+	switch {
+	case !c.pmode:
+		return c.deliverReal(vec, soft, ret)
+	case c.efer&eferLMA == 0:
+		return c.deliverProt(vec, err, hasErr, soft, ret)
 	}
+	return c.deliverLong(vec, err, hasErr, soft, ret)
+}
+
+// deliverLong delivers through the 64-bit IDT (SDM Vol. 3 §6.14).
+func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
 	var ext uint32 = 1
 	if soft {
 		ext = 0
@@ -275,70 +288,20 @@ func hInt(c *CPU, in *insn) {
 
 func hInt3(c *CPU, in *insn) { c.softInt(in, vecBP) }
 
+// hIcebp: INT1 (F1) delivers #DB as a trap, like a hardware debug
+// exception: no gate DPL check, RIP after the instruction.
+func hIcebp(c *CPU, in *insn) {
+	c.abort(in)
+	if c.deliver(vecDB, 0, false, false, in.rip+uint64(in.len)) {
+		c.retired++
+	}
+}
+
 func (c *CPU) softInt(in *insn, vec uint8) {
 	c.abort(in)
 	if c.deliver(vec, 0, false, true, in.rip+uint64(in.len)) {
 		c.retired++ // a trap: INT n retired
 	}
-}
-
-// hIretq returns from an interrupt or exception handler in 64-bit mode.
-func hIretq(c *CPU, in *insn) {
-	sp := c.r[rSP]
-	var fr [5]uint64
-	for i := range fr {
-		v, ok := c.read(sp+uint64(i)*8, 8)
-		if !ok {
-			c.memFault(in)
-			return
-		}
-		fr[i] = v
-	}
-	rip, cs, fl, rsp, ss := fr[0], uint16(fr[1]), fr[2], fr[3], uint16(fr[4])
-	rpl := uint8(cs & 3)
-	if rpl < c.cpl || cs&^3 == 0 {
-		c.fault(in, vecGP, uint32(cs&^3))
-		return
-	}
-	cd, ok := c.readDesc(cs)
-	if !ok {
-		c.memFault(in)
-		return
-	}
-	acc := descAccess(cd)
-	if acc&0x18 != 0x18 || acc&0x80 == 0 {
-		c.fault(in, vecGP, uint32(cs&^3))
-		return
-	}
-	if acc&0x2000 != 0 && !canonical(rip) {
-		c.fault(in, vecGP, 0)
-		return
-	}
-	var ssd seg
-	if ss&^3 == 0 {
-		if rpl == 3 {
-			c.fault(in, vecGP, 0)
-			return
-		}
-		ssd = seg{sel: ss, access: 0x10000 | uint32(rpl)<<5}
-	} else {
-		sd, ok := c.readDesc(ss)
-		if !ok {
-			c.memFault(in)
-			return
-		}
-		ssd = seg{sel: ss, base: descBase(sd), limit: descLimit(sd), access: descAccess(sd)}
-	}
-	m := c.popfMask()
-	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
-	c.fl |= flagRsv1
-	c.lz.op = lzNone
-	c.intr.nmiBlocked = false // IRET ends NMI blocking (intr.go)
-	c.seg[segCS] = seg{sel: cs, base: descBase(cd), limit: descLimit(cd), access: acc}
-	c.seg[segSS] = ssd
-	c.r[rSP] = rsp
-	c.leave(in, rip)
-	c.modeChanged()
 }
 
 // descTableImage is the 10-byte memory image SGDT/SIDT store in 64-bit mode.
@@ -347,4 +310,213 @@ func descTableImage(t seg) [10]byte {
 	binary.LittleEndian.PutUint16(b[:], uint16(t.limit))
 	binary.LittleEndian.PutUint64(b[2:], t.base)
 	return b
+}
+
+// deliverReal delivers through the real-mode IVT: 4-byte CS:IP vectors
+// at IDTR.base, FLAGS, CS and IP pushed as words, IF, TF and AC cleared
+// (SDM Vol. 3 §20.1.4). Real mode pushes no error code.
+func (c *CPU) deliverReal(vec uint8, soft bool, ret uint64) bool {
+	off := uint64(vec) * 4
+	if off+3 > uint64(c.idtr.limit) {
+		return c.gpFault(uint32(vec)<<3 | 2 | b2u32(!soft))
+	}
+	v, ok := c.sysRead((c.idtr.base+off)&0xffffffff, 4)
+	if !ok {
+		return false
+	}
+	frame := [...]uint64{c.rflags() & 0xffff, uint64(c.seg[segCS].sel), ret & 0xffff}
+	if !c.pushFrame(frame[:], 2) {
+		return false
+	}
+	c.setRflags(c.rflags() &^ (flagIF | flagTF | flagAC | flagRF))
+	c.realSeg(segCS, uint16(v>>16))
+	c.rip = v & 0xffff
+	c.modeChanged()
+	return true
+}
+
+func b2u32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pushFrame pushes vals (first pushed first) of sz bytes each on the
+// current SS:SP outside 64-bit mode, committing SP only if every store
+// succeeded.
+func (c *CPU) pushFrame(vals []uint64, sz uint8) bool {
+	sp := c.r[rSP]
+	for _, v := range vals {
+		if !c.pushLegacy(nil, sz, v) {
+			c.r[rSP] = sp
+			return false
+		}
+	}
+	return true
+}
+
+// deliverProt delivers through the protected-mode IDT: 16- and 32-bit
+// interrupt and trap gates, with a stack switch through the TSS when the
+// handler is more privileged (SDM Vol. 3 §6.12.1). Task gates end Run
+// with ExitError (hardware task switching is not modelled).
+func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
+	ext := b2u32(!soft)
+	idtErr := uint32(vec)<<3 | 2 | ext
+	off := uint64(vec) * 8
+	if off+7 > uint64(c.idtr.limit) {
+		return c.gpFault(idtErr)
+	}
+	g, ok := c.sysRead((c.idtr.base+off)&0xffffffff, 8)
+	if !ok {
+		return false
+	}
+	typ := g >> 40 & 0x1f
+	switch typ {
+	case 0x6, 0x7, 0xe, 0xf:
+	case 0x5:
+		c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errGateTask}
+		c.mf = memFault{kind: mfNone}
+		return false
+	default:
+		return c.gpFault(idtErr)
+	}
+	if soft && uint8(g>>45&3) < c.cpl {
+		return c.gpFault(idtErr)
+	}
+	if g&(1<<47) == 0 {
+		c.mf = memFault{kind: mfException, vec: vecNP, err: idtErr}
+		return false
+	}
+	gsz := uint8(2)
+	target := g & 0xffff
+	if typ&8 != 0 {
+		gsz = 4
+		target |= (g >> 48) << 16
+	}
+	sel := uint16(g >> 16)
+	if sel&^3 == 0 {
+		return c.gpFault(ext)
+	}
+	cd, ok := c.readDesc(sel)
+	if !ok {
+		return false
+	}
+	acc := descAccess(cd)
+	dpl := uint8(acc>>5) & 3
+	if acc&0x18 != 0x18 || dpl > c.cpl {
+		return c.gpFault(uint32(sel&^3) | ext)
+	}
+	if acc&segP == 0 {
+		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
+		return false
+	}
+	if acc&4 != 0 {
+		dpl = c.cpl // conforming: runs at the caller's privilege
+	}
+	if target > uint64(descLimit(cd)) {
+		return c.gpFault(ext)
+	}
+	oldCPL, oldSS, oldSP, oldSS32 := c.cpl, c.seg[segSS], c.r[rSP], c.ss32
+	fl := c.rflags()
+	var frame [6]uint64
+	n := 0
+	if dpl < oldCPL {
+		ssd, esp, ok := c.tssStack(dpl, ext)
+		if !ok {
+			return false
+		}
+		frame[0], frame[1] = uint64(oldSS.sel), oldSP&sizeMask[gsz]
+		n = 2
+		c.seg[segSS], c.r[rSP] = ssd, esp
+		c.ss32 = ssd.access&segDB != 0
+	}
+	frame[n], frame[n+1], frame[n+2] = fl&sizeMask[gsz], uint64(c.seg[segCS].sel), ret&sizeMask[gsz]
+	n += 3
+	if hasErr {
+		frame[n] = uint64(err)
+		n++
+	}
+	c.cpl = dpl
+	ok = c.pushFrame(frame[:n], gsz)
+	c.cpl = oldCPL
+	if dpl != oldCPL {
+		c.tlb.flush() // entries filled with the handler's privilege
+	}
+	if !ok {
+		c.seg[segSS], c.r[rSP], c.ss32 = oldSS, oldSP, oldSS32
+		return false
+	}
+	c.seg[segCS] = seg{sel: sel&^3 | uint16(dpl), base: descBase(cd), limit: descLimit(cd), access: acc}
+	f := fl &^ (flagTF | flagNT | flagRF | flagVM)
+	if typ&1 == 0 {
+		f &^= flagIF
+	}
+	c.setRflags(f)
+	c.rip = target
+	c.modeChanged()
+	return true
+}
+
+// tssStack reads the ring-dpl stack from the current 16- or 32-bit TSS
+// and checks it (SDM Vol. 3 §6.12.1: #TS for a bad selector or limit,
+// #SS when not present; error codes carry EXT).
+func (c *CPU) tssStack(dpl uint8, ext uint32) (seg, uint64, bool) {
+	var spOff, ssOff uint64
+	var spSz uint8
+	if c.tr.access&8 != 0 { // 32-bit TSS
+		spOff, ssOff, spSz = 4+8*uint64(dpl), 8+8*uint64(dpl), 4
+	} else {
+		spOff, ssOff, spSz = 2+4*uint64(dpl), 4+4*uint64(dpl), 2
+	}
+	trErr := uint32(c.tr.sel&^3) | ext
+	if ssOff+1 > uint64(c.tr.limit) {
+		c.mf = memFault{kind: mfException, vec: vecTS, err: trErr}
+		return seg{}, 0, false
+	}
+	sp, ok1 := c.sysRead(c.tr.base+spOff, spSz)
+	ss, ok2 := c.sysRead(c.tr.base+ssOff, 2)
+	if !ok1 || !ok2 {
+		return seg{}, 0, false
+	}
+	sel := uint16(ss)
+	tsFault := func(code uint32) (seg, uint64, bool) {
+		c.mf = memFault{kind: mfException, vec: vecTS, err: code}
+		return seg{}, 0, false
+	}
+	if sel&^3 == 0 {
+		return tsFault(ext)
+	}
+	d, ok := c.readDesc(sel)
+	if !ok {
+		if c.mf.vec == vecGP {
+			return tsFault(uint32(sel&^3) | ext)
+		}
+		return seg{}, 0, false
+	}
+	acc := descAccess(d)
+	if uint8(sel&3) != dpl || uint8(acc>>5)&3 != dpl || acc&0x1a != 0x12 {
+		return tsFault(uint32(sel&^3) | ext)
+	}
+	if acc&segP == 0 {
+		c.mf = memFault{kind: mfException, vec: vecSS, err: uint32(sel&^3) | ext}
+		return seg{}, 0, false
+	}
+	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}, sp, true
+}
+
+// deliverVector delivers vector vec as an external event (an interrupt
+// from the local APIC or 8259, or NMI as vector 2) at the current
+// instruction boundary, through the IVT in real mode or the IDT in
+// protected and IA-32e mode: RIP is pushed as it is (the interrupted
+// instruction has not started), the gate's DPL is not checked, and any
+// error code of a fault during delivery has EXT set (SDM Vol. 3 §6.13).
+// A fault while delivering follows the double-fault rules of deliver; a
+// triple fault sets c.exit to ExitTripleFault. It reports whether vec
+// itself reached its handler. The caller (the external-interrupt entry
+// point) must be at a block boundary: c.rip is the next instruction and
+// nothing of a block is in flight.
+func (c *CPU) deliverVector(vec uint8) bool {
+	c.intrShadow = false
+	return c.deliver(vec, 0, false, false, c.rip)
 }

@@ -99,6 +99,9 @@ func TestExceptionGPNonCanonical(t *testing.T) {
 func TestIntIret(t *testing.T) {
 	code := []byte{0xcd, 0x80, 0xb0, 0x07, 0xf4} // int 0x80; mov al, 7; hlt
 	c, ram := withHandlers(t, code)
+	// IRETQ loads SS and checks it is writable data (SDM IRET); the
+	// bhyveload GDT's data descriptor (§14.1) is read-only.
+	ram.w64(0x5010, 0x0000920000000000)
 	copy(ram.b[handlerVA+0x80*16:], []byte{0xb3, 0x05, 0x48, 0xcf}) // mov bl, 5; iretq
 	_ = c.SetReg(abi.VM_REG_GUEST_RFLAGS, 0x202)
 	ex := run(t, c, 100, ExitHLT)

@@ -136,6 +136,9 @@ func hXchgMR(c *CPU, in *insn) { c.xchgM(in, in.s) }
 
 // push stores v below RSP; RSP moves only if the store succeeds.
 func (c *CPU) push(in *insn, sz uint8, v uint64) bool {
+	if !c.mode64 {
+		return c.pushLegacy(in, sz, v)
+	}
 	sp := c.r[rSP] - uint64(sz)
 	if !c.write(in, sp, sz, v) {
 		return false
@@ -145,6 +148,9 @@ func (c *CPU) push(in *insn, sz uint8, v uint64) bool {
 }
 
 func (c *CPU) pop(sz uint8) (uint64, bool) {
+	if !c.mode64 {
+		return c.popLegacy(sz)
+	}
 	v, ok := c.read(c.r[rSP], sz)
 	if ok {
 		c.r[rSP] += uint64(sz)
@@ -219,7 +225,10 @@ func hPopSeg(c *CPU, in *insn) {
 		c.memFault(in)
 		return
 	}
-	in.next.h(c, in.next)
+	if in.s == segSS {
+		c.intrShadow = true // POP SS blocks interrupts for one instruction
+	}
+	c.leave(in, in.rip+uint64(in.len))
 }
 
 func hPushf(c *CPU, in *insn) {
@@ -258,7 +267,11 @@ func hPopf(c *CPU, in *insn) {
 
 func hLeave(c *CPU, in *insn) {
 	sp := c.r[rSP]
-	c.r[rSP] = c.r[rBP]
+	if c.mode64 {
+		c.r[rSP] = c.r[rBP]
+	} else {
+		c.setSP(c.r[rBP])
+	}
 	v, ok := c.pop(in.sz)
 	if !ok {
 		c.r[rSP] = sp
@@ -271,11 +284,27 @@ func hLeave(c *CPU, in *insn) {
 
 // branch ends the block at target, or raises #GP for a non-canonical one.
 func (c *CPU) branch(in *insn, target uint64) {
-	if !canonical(target) {
-		c.fault(in, vecGP, 0)
+	if c.mode64 && canonical(target) {
+		c.leave(in, target)
 		return
 	}
-	c.leave(in, target)
+	c.branchSlow(in, target)
+}
+
+// branchSlow is a branch outside 64-bit mode, where the target is
+// truncated to the operand size and checked against the CS limit (SDM
+// JMP: #GP(0)), or a non-canonical one in 64-bit mode.
+func (c *CPU) branchSlow(in *insn, target uint64) {
+	if !c.mode64 {
+		target &= sizeMask[in.sz]
+		if target > uint64(c.seg[segCS].limit) {
+			c.fault(in, vecGP, 0)
+			return
+		}
+		c.leave(in, target)
+		return
+	}
+	c.fault(in, vecGP, 0)
 }
 
 func hJcc(c *CPU, in *insn) {
@@ -309,7 +338,7 @@ func hJmp(c *CPU, in *insn) { c.branch(in, in.imm) }
 func hJmpR(c *CPU, in *insn) { c.branch(in, c.r[in.d&15]) }
 
 func hJmpM(c *CPU, in *insn) {
-	t, ok := c.read(c.ea(in), 8)
+	t, ok := c.read(c.ea(in), in.sz)
 	if !ok {
 		c.memFault(in)
 		return
@@ -318,11 +347,17 @@ func hJmpM(c *CPU, in *insn) {
 }
 
 func (c *CPU) call(in *insn, target uint64) {
-	if !canonical(target) {
+	if !c.mode64 {
+		target &= sizeMask[in.sz]
+		if target > uint64(c.seg[segCS].limit) {
+			c.fault(in, vecGP, 0)
+			return
+		}
+	} else if !canonical(target) {
 		c.fault(in, vecGP, 0)
 		return
 	}
-	if !c.push(in, 8, in.rip+uint64(in.len)) {
+	if !c.push(in, in.sz, in.rip+uint64(in.len)) {
 		c.memFault(in)
 		return
 	}
@@ -334,7 +369,7 @@ func hCall(c *CPU, in *insn) { c.call(in, in.imm) }
 func hCallR(c *CPU, in *insn) { c.call(in, c.r[in.d&15]) }
 
 func hCallM(c *CPU, in *insn) {
-	t, ok := c.read(c.ea(in), 8)
+	t, ok := c.read(c.ea(in), in.sz)
 	if !ok {
 		c.memFault(in)
 		return
@@ -343,6 +378,10 @@ func hCallM(c *CPU, in *insn) {
 }
 
 func hRet(c *CPU, in *insn) {
+	if !c.mode64 {
+		hRetLegacy(c, in)
+		return
+	}
 	t, ok := c.read(c.r[rSP], in.sz)
 	if !ok {
 		c.memFault(in)
@@ -353,6 +392,20 @@ func hRet(c *CPU, in *insn) {
 		return
 	}
 	c.r[rSP] += uint64(in.sz) + in.imm
+	c.leave(in, t)
+}
+
+func hRetLegacy(c *CPU, in *insn) {
+	t, ok := c.read(c.stackAddr(0, in.sz), in.sz)
+	if !ok {
+		c.memFault(in)
+		return
+	}
+	if t > uint64(c.seg[segCS].limit) {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	c.addSP(int64(in.sz) + int64(in.imm))
 	c.leave(in, t)
 }
 
@@ -446,28 +499,33 @@ func hString(c *CPU, in *insn) {
 	am := sizeMask[in.asz]
 	rep := in.rep & repMask
 	srcBase := c.segBase(in.seg)
+	legacy := in.seg != segNone && in.seg&segChecked != 0
 	for {
 		if rep != 0 && c.r[rCX]&am == 0 {
 			break
 		}
 		si, di := c.r[rSI]&am, c.r[rDI]&am
+		sa, da := si+srcBase, di
+		if legacy {
+			sa, da = c.linear(in.seg&7, si, sz), c.linear(segES, di, sz)
+		}
 		switch in.op {
 		case strMOVS:
-			v, ok := c.read(si+srcBase, sz)
-			if !ok || !c.write(in, di, sz, v) {
+			v, ok := c.read(sa, sz)
+			if !ok || !c.write(in, da, sz, v) {
 				c.memFault(in)
 				return
 			}
 			c.setReg(rSI, in.asz, si+step)
 			c.setReg(rDI, in.asz, di+step)
 		case strSTOS:
-			if !c.write(in, di, sz, c.r[rAX]) {
+			if !c.write(in, da, sz, c.r[rAX]) {
 				c.memFault(in)
 				return
 			}
 			c.setReg(rDI, in.asz, di+step)
 		case strLODS:
-			v, ok := c.read(si+srcBase, sz)
+			v, ok := c.read(sa, sz)
 			if !ok {
 				c.memFault(in)
 				return
@@ -475,12 +533,12 @@ func hString(c *CPU, in *insn) {
 			c.setReg(rAX, sz, v)
 			c.setReg(rSI, in.asz, si+step)
 		case strCMPS:
-			a, ok1 := c.read(si+srcBase, sz)
+			a, ok1 := c.read(sa, sz)
 			if !ok1 {
 				c.memFault(in)
 				return
 			}
-			b, ok2 := c.read(di, sz)
+			b, ok2 := c.read(da, sz)
 			if !ok2 {
 				c.memFault(in)
 				return
@@ -489,7 +547,7 @@ func hString(c *CPU, in *insn) {
 			c.setReg(rSI, in.asz, si+step)
 			c.setReg(rDI, in.asz, di+step)
 		case strSCAS:
-			b, ok := c.read(di, sz)
+			b, ok := c.read(da, sz)
 			if !ok {
 				c.memFault(in)
 				return

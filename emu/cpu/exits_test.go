@@ -412,8 +412,10 @@ func TestRegisterAPI(t *testing.T) {
 		reg(t, p, abi.VM_REG_GUEST_CR0) != 0x20 || reg(t, p, abi.VM_REG_GUEST_CS) != 0xf000 {
 		t.Errorf("power-on state wrong")
 	}
-	if ex := p.Run(10); ex.Reason != ExitError {
-		t.Errorf("real mode run: %v, want ExitError until real mode exists", ex.Reason)
+	// The first fetch is at the reset vector, CS.base 0xffff0000 + IP
+	// 0xfff0, where this RAM has nothing.
+	if ex := p.Run(10); ex.Reason != ExitMMIO || ex.GPA != 0xfffffff0 {
+		t.Errorf("real mode run: %v at %#x, want ExitMMIO at the reset vector", ex.Reason, ex.GPA)
 	}
 }
 

@@ -57,12 +57,7 @@ func newGuest(t testing.TB, code []byte) (*CPU, *testRAM) {
 	ram.w64(0x5010, 0x0000900000000000)
 	copy(ram.b[codeBase:], code)
 	c := New(ram, 0)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := func(err error) { mustOK(t, err) }
 	for _, rv := range []struct {
 		r int32
 		v uint64
@@ -126,4 +121,11 @@ func cat(parts ...[]byte) []byte {
 		out = append(out, p...)
 	}
 	return out
+}
+
+func mustOK(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -72,8 +72,6 @@ func (l *IntrLine) NMIPending() bool { return l.nmi.Load() }
 type intrState struct {
 	ctl  IntrController
 	line *IntrLine
-	// nmiBlocked: an NMI was delivered and no IRET has executed since.
-	nmiBlocked bool
 	// ev is an event to deliver at the next boundary before anything
 	// else, whatever IF says.
 	ev struct {
@@ -114,7 +112,7 @@ func (c *CPU) PendingEvent() (vector uint8, errcode uint32, hasErr, nmi, ok bool
 func (c *CPU) ClearEvent() { c.intr.ev.valid = false }
 
 // NMIBlocked reports whether NMIs are blocked (an NMI handler runs).
-func (c *CPU) NMIBlocked() bool { return c.intr.nmiBlocked }
+func (c *CPU) NMIBlocked() bool { return c.nmiBlocked }
 
 // IntrEnabled reports RFLAGS.IF and whether no STI/MOV SS shadow blocks
 // interrupts now.
@@ -139,7 +137,7 @@ func (c *CPU) checkIntr() {
 	if e := &c.intr.ev; e.valid {
 		e.valid = false
 		if e.nmi {
-			c.intr.nmiBlocked = true
+			c.nmiBlocked = true
 		}
 		c.deliver(e.vector, e.err, e.hasErr, false, c.rip)
 		return
@@ -147,9 +145,9 @@ func (c *CPU) checkIntr() {
 	if c.intrShadow {
 		return
 	}
-	if l.nmi.Load() && !c.intr.nmiBlocked {
+	if l.nmi.Load() && !c.nmiBlocked {
 		l.nmi.Store(false)
-		c.intr.nmiBlocked = true
+		c.nmiBlocked = true
 		c.deliver(2, 0, false, false, c.rip)
 		return
 	}

@@ -44,6 +44,10 @@ func newIntrGuest(t *testing.T, code []byte) (*CPU, *fakeCtl, *IntrLine, *testRA
 	t.Helper()
 	c, ram := newGuest(t, code)
 	setIDT(t, c, ram, handlerVA)
+	// The handlers IRETQ, which loads SS from the GDT and needs writable
+	// data there; bhyveload's data descriptor (§14.1) is read-only, so
+	// do what a kernel does first: give SS a writable one.
+	ram.w64(0x5010, 0x0000920000000000)
 	for v := uint64(0); v < 256; v++ {
 		h := handlerVA + v*16
 		slot := []byte{0x41, 0xbe, byte(v), 0, 0, 0, // mov $v, %r14d

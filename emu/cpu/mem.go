@@ -30,16 +30,26 @@ type tlb struct {
 	// gen counts flushes; block links (block.succ) are valid only for the
 	// generation they were made in.
 	gen uint64
+	// large: a 2 MiB/4 MiB/1 GiB page was filled since the last full
+	// flush. Entries are per 4 KiB page, so INVLPG inside a large page
+	// must drop everything (SDM §4.10.4.1: INVLPG invalidates the whole
+	// large-page translation).
+	large bool
 }
 
 func (t *tlb) flush() {
 	t.gen++
+	t.large = false
 	for i := range t.e {
 		t.e[i] = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
 }
 
 func (t *tlb) flushPage(va uint64) {
+	if t.large {
+		t.flush()
+		return
+	}
 	t.gen++
 	vpn := va >> 12
 	e := &t.e[vpn%tlbSize]
@@ -133,19 +143,16 @@ func (c *CPU) gpFault(code uint32) bool {
 // walk translates va for an access of the given kind, setting A (and D on
 // writes) in the guest page tables. It returns the guest-physical address
 // and whether writes are allowed without another walk. On failure it
-// records the fault in c.mf.
+// records the fault in c.mf. The paging mode follows CR0.PG, CR4.PAE and
+// EFER.LMA (SDM Vol. 3 §4.1.1): none, 32-bit (4 MiB pages with CR4.PSE,
+// PSE-36 high address bits), PAE (through the PDPTEs loaded at MOV to
+// CR0/CR3/CR4, loadPDPTEs) and 4-level.
 func (c *CPU) walk(va uint64, acc int) (gpa uint64, writable bool, ok bool) {
+	if !canonical(va) {
+		return 0, false, c.nonCanonical(va)
+	}
 	if c.cr0&cr0PG == 0 {
 		return va & 0xffffffff, true, true
-	}
-	if c.cr4&cr4PAEbit == 0 || c.efer&eferLMA == 0 {
-		// Legacy 32-bit and PAE paging belong to later issues.
-		c.mf = memFault{kind: mfException, vec: vecGP}
-		return 0, false, false
-	}
-	if !canonical(va) {
-		c.mf = memFault{kind: mfException, vec: vecGP}
-		return 0, false, false
 	}
 	user := c.cpl == 3
 	var code uint32
@@ -155,53 +162,67 @@ func (c *CPU) walk(va uint64, acc int) (gpa uint64, writable bool, ok bool) {
 	if user {
 		code |= pfU
 	}
-	if acc == accExec && c.efer&eferNXE != 0 {
+	nxe := c.efer&eferNXE != 0 && c.cr4&cr4PAEbit != 0
+	if acc == accExec && nxe {
 		code |= pfI
 	}
-	rw, us, nx := true, true, false
-	table := c.cr3 & pteAdr
-	var ptes [4]struct {
-		page *[pageSz]byte
-		off  uint64
-	}
-	level := 0
-	var leaf uint64
-	var pageMask uint64
-	for shift := uint(39); ; shift -= 9 {
-		idx := (va >> shift) & 0x1ff
-		pg, _ := c.physPage(table)
-		if pg == nil {
-			// Page tables in MMIO space: report it as a fault-free
-			// MMIO exit would be wrong; hardware reads garbage. Treat
-			// as not present.
-			return 0, false, c.pageFault(va, code)
+	var w walker
+	w.rw, w.us = true, true
+	var leaf, pageMask uint64
+	switch {
+	case c.cr4&cr4PAEbit == 0:
+		// 32-bit paging: two levels of 4-byte entries.
+		va &= 0xffffffff
+		table := c.cr3 & 0xfffff000
+		for shift := uint(22); ; shift -= 10 {
+			e, ok := w.entry(c, table+(va>>shift&0x3ff)*4, 4)
+			if !ok || e&pteP == 0 {
+				return 0, false, c.pageFault(va, code)
+			}
+			if shift == 12 || e&ptePS != 0 && c.cr4&cr4PSEbit != 0 {
+				leaf, pageMask = e&0xfffff000, 1<<shift-1
+				if shift == 22 {
+					if e&(1<<21) != 0 {
+						return 0, false, c.pageFault(va, code|pfP|pfRSVD)
+					}
+					leaf = e&0xffc00000 | (e>>13&0xff)<<32 // PSE-36
+				}
+				break
+			}
+			table = e & 0xfffff000
 		}
-		off := (table & (pageSz - 1)) + idx*8
-		e := binary.LittleEndian.Uint64(pg[off:])
-		if e&pteP == 0 {
-			return 0, false, c.pageFault(va, code)
-		}
-		if e&pteNX != 0 && c.efer&eferNXE == 0 {
-			return 0, false, c.pageFault(va, code|pfP|pfRSVD)
-		}
-		ptes[level].page, ptes[level].off = pg, off
-		level++
-		rw = rw && e&pteRW != 0
-		us = us && e&pteUS != 0
-		nx = nx || e&pteNX != 0
-		if shift == 12 || (e&ptePS != 0 && (shift == 21 || shift == 30)) {
-			if shift == 39 && e&ptePS != 0 {
+	default:
+		shift := uint(39)
+		table := c.cr3 & pteAdr
+		if c.efer&eferLMA == 0 {
+			// PAE: the PDPTE has no R/W, U/S or A bits.
+			va &= 0xffffffff
+			e := c.pdpte[va>>30&3]
+			if e&pteP == 0 {
+				return 0, false, c.pageFault(va, code)
+			}
+			if e&0x1e6 != 0 || e&pteNX != 0 {
 				return 0, false, c.pageFault(va, code|pfP|pfRSVD)
 			}
-			leaf = e
-			pageMask = 1<<shift - 1
-			break
+			shift, table = 21, e&pteAdr
 		}
-		if e&ptePS != 0 && shift == 39 {
-			return 0, false, c.pageFault(va, code|pfP|pfRSVD)
+		for ; ; shift -= 9 {
+			e, ok := w.entry(c, table+(va>>shift&0x1ff)*8, 8)
+			if !ok || e&pteP == 0 {
+				return 0, false, c.pageFault(va, code)
+			}
+			if e&pteNX != 0 && !nxe || e&ptePS != 0 && shift == 39 {
+				return 0, false, c.pageFault(va, code|pfP|pfRSVD)
+			}
+			w.nx = w.nx || e&pteNX != 0
+			if shift == 12 || e&ptePS != 0 && (shift == 21 || shift == 30) {
+				leaf, pageMask = e&pteAdr, 1<<shift-1
+				break
+			}
+			table = e & pteAdr
 		}
-		table = e & pteAdr
 	}
+	rw, us := w.rw, w.us
 	// Permission checks (SDM 4.6): supervisor accesses ignore U/S except
 	// that NX still applies; CR0.WP makes read-only pages read-only for
 	// the supervisor as well.
@@ -211,25 +232,73 @@ func (c *CPU) walk(va uint64, acc int) (gpa uint64, writable bool, ok bool) {
 	if acc == accWrite && !rw && (user || c.cr0&cr0WP != 0) {
 		return 0, false, c.pageFault(va, code|pfP)
 	}
-	if acc == accExec && nx && c.efer&eferNXE != 0 {
+	if acc == accExec && w.nx && nxe {
 		return 0, false, c.pageFault(va, code|pfP)
 	}
-	// Set accessed bits on every level and dirty on the leaf for writes.
-	for i := 0; i < level; i++ {
-		p := ptes[i].page[ptes[i].off:]
-		e := binary.LittleEndian.Uint64(p)
+	dirty := w.setAD(acc == accWrite)
+	if pageMask != pageSz-1 {
+		c.tlb.large = true
+	}
+	base := leaf &^ pageMask
+	gpa = base | va&pageMask
+	writable = (rw || (!user && c.cr0&cr0WP == 0)) && (acc == accWrite || dirty)
+	return gpa, writable, true
+}
+
+// walker collects the paging entries one walk visits, so the accessed and
+// dirty bits are set only once every check has passed.
+type walker struct {
+	n        int
+	ent      [4]walkEntry
+	rw, us   bool
+	nx       bool
+	leafDirt bool
+}
+
+type walkEntry struct {
+	page *[pageSz]byte
+	off  uint64
+	sz   uint8
+}
+
+// entry reads the paging entry at gpa (sz 4 or 8 bytes) and folds its
+// R/W and U/S bits in. A table in MMIO space reads as not present.
+func (w *walker) entry(c *CPU, gpa uint64, sz uint8) (uint64, bool) {
+	pg, _ := c.physPage(gpa)
+	if pg == nil {
+		return 0, false
+	}
+	off := gpa & (pageSz - 1)
+	e := load(pg[off:], sz)
+	if e&pteP != 0 {
+		w.ent[w.n] = walkEntry{pg, off, sz}
+		w.n++
+		w.rw = w.rw && e&pteRW != 0
+		w.us = w.us && e&pteUS != 0
+	}
+	return e, true
+}
+
+// setAD sets A on every entry and D on the leaf for writes; it reports
+// whether the leaf is dirty now.
+func (w *walker) setAD(write bool) bool {
+	dirty := false
+	for i := 0; i < w.n; i++ {
+		en := &w.ent[i]
+		p := en.page[en.off:]
+		e := load(p, en.sz)
 		ne := e | pteA
-		if i == level-1 && acc == accWrite {
-			ne |= pteD
+		if i == w.n-1 {
+			if write {
+				ne |= pteD
+			}
+			dirty = ne&pteD != 0
 		}
 		if ne != e {
-			binary.LittleEndian.PutUint64(p, ne)
+			store(p, en.sz, ne)
 		}
 	}
-	base := leaf & pteAdr &^ pageMask
-	gpa = base | va&pageMask
-	writable = (rw || (!user && c.cr0&cr0WP == 0)) && (acc == accWrite || leaf&pteD != 0)
-	return gpa, writable, true
+	return dirty
 }
 
 // fill translates va and installs a TLB entry for it.

@@ -41,7 +41,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
 		}
-		if !c.mode64 {
+		if c.fl&flagVM != 0 {
 			c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errMode}
 			break
 		}
@@ -101,7 +101,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 	return c.exit
 }
 
-var errMode = errors.New("cpu: only 64-bit long mode is implemented (CS.L=1, EFER.LMA=1)")
+var errMode = errors.New("cpu: virtual-8086 mode (RFLAGS.VM) is not implemented")
 
 // fetchFault delivers the fault recorded while fetching at c.rip.
 func (c *CPU) fetchFault() {

@@ -265,20 +265,23 @@ func hMovToCR(c *CPU, in *insn) {
 		return
 	}
 	v := c.r[in.s]
+	if !c.mode64 {
+		v = uint64(uint32(v))
+	}
+	old0, old3, old4, oldEFER := c.cr0, c.cr3, c.cr4, c.efer
 	switch in.op {
 	case 0:
-		if v>>32 != 0 || v&cr0NW != 0 && v&cr0CD == 0 || v&cr0PG != 0 && v&cr0PE == 0 ||
-			c.efer&eferLMA != 0 && v&cr0PG == 0 {
+		if !c.setCR0(v) {
 			c.fault(in, vecGP, 0)
 			return
 		}
-		c.cr0 = v | cr0ET
 	case 2:
 		c.cr2 = v
 	case 3:
 		c.cr3 = v
 	case 4:
-		if v&^cr4Allowed != 0 || c.efer&eferLMA != 0 && v&cr4PAEbit == 0 {
+		if v&^cr4Allowed != 0 || c.efer&eferLMA != 0 && v&cr4PAEbit == 0 ||
+			c.cr0&cr0PG != 0 && c.efer&eferLME != 0 && v&cr4PAEbit == 0 {
 			c.fault(in, vecGP, 0)
 			return
 		}
@@ -292,9 +295,63 @@ func hMovToCR(c *CPU, in *insn) {
 		c.fault(in, vecUD, 0)
 		return
 	}
+	// Entering or staying in PAE paging through CR0, CR3 or CR4 loads
+	// the four PDPTEs; a present one with reserved bits set is #GP(0)
+	// and the write does not happen (SDM Vol. 3 §4.4.1).
+	pae := c.cr0&cr0PG != 0 && c.cr4&cr4PAEbit != 0 && c.efer&eferLMA == 0
+	if pae && (in.op == 3 || c.cr0 != old0 || c.cr4 != old4) && !c.loadPDPTEs() {
+		c.cr0, c.cr3, c.cr4, c.efer = old0, old3, old4, oldEFER
+		c.fault(in, vecGP, 0)
+		return
+	}
 	c.tlb.flush()
 	c.modeChanged()
 	c.leave(in, in.rip+uint64(in.len))
+}
+
+// loadPDPTEs reads the PAE page-directory-pointer table at CR3 into the
+// CPU, as hardware does when PAE paging is (re)entered; the walk uses
+// the copies, so later edits of the table in memory take effect only at
+// the next load. It reports false (and loads nothing) when a present
+// entry has reserved bits set. A table in MMIO space reads as zeros.
+func (c *CPU) loadPDPTEs() bool {
+	var e [4]uint64
+	if pg, _ := c.physPage(c.cr3 &^ 0x1f); pg != nil {
+		for i := range e {
+			e[i] = load(pg[(c.cr3&0xfe0)+uint64(i)*8:], 8)
+			if e[i]&pteP != 0 && (e[i]&0x1e6 != 0 || e[i]&pteNX != 0) {
+				return false
+			}
+		}
+	}
+	c.pdpte = e
+	return true
+}
+
+// setCR0 applies a guest MOV to CR0 with the SDM's #GP(0) conditions
+// (reserved high bits, NW without CD, PG without PE, PG with LME but no
+// PAE, clearing PG in 64-bit mode) and IA-32e activation: setting PG
+// with EFER.LME sets EFER.LMA, clearing it from compatibility mode
+// clears LMA (SDM Vol. 3 §9.8.5). It reports false for #GP.
+func (c *CPU) setCR0(v uint64) bool {
+	if v>>32 != 0 || v&cr0NW != 0 && v&cr0CD == 0 || v&cr0PG != 0 && v&cr0PE == 0 {
+		return false
+	}
+	pgOn, pgOff := v&cr0PG != 0 && c.cr0&cr0PG == 0, v&cr0PG == 0 && c.cr0&cr0PG != 0
+	switch {
+	case pgOn && c.efer&eferLME != 0:
+		if c.cr4&cr4PAEbit == 0 || c.seg[segCS].access&segL != 0 {
+			return false
+		}
+		c.efer |= eferLMA
+	case pgOff && c.efer&eferLMA != 0:
+		if c.mode64 {
+			return false
+		}
+		c.efer &^= eferLMA
+	}
+	c.cr0 = v | cr0ET
+	return true
 }
 
 func drIndex(n uint8) uint8 {
@@ -318,48 +375,6 @@ func hMovToDR(c *CPU, in *insn) {
 	}
 	c.dr[drIndex(in.op)] = c.r[in.s]
 	in.next.h(c, in.next)
-}
-
-// loadSeg loads a data segment register (not CS) in 64-bit mode; false
-// with c.mf set on a fault.
-func (c *CPU) loadSeg(s uint8, sel uint16) bool {
-	if sel&^3 == 0 {
-		if s == segSS && (c.cpl == 3 || uint8(sel&3) != c.cpl) {
-			return c.gpFault(0)
-		}
-		c.seg[s] = seg{sel: sel, access: 0x10000}
-		return true
-	}
-	d, ok := c.readDesc(sel)
-	if !ok {
-		return false
-	}
-	acc := descAccess(d)
-	dpl := uint8(acc>>5) & 3
-	rpl := uint8(sel & 3)
-	if s == segSS {
-		if acc&0x1a != 0x12 || rpl != c.cpl || dpl != c.cpl { // writable data
-			return c.gpFault(uint32(sel &^ 3))
-		}
-	} else {
-		// Data, or readable code.
-		if acc&0x10 == 0 || acc&0x0a == 0x08 {
-			return c.gpFault(uint32(sel &^ 3))
-		}
-		if acc&0x0c != 0x0c && (rpl > dpl || c.cpl > dpl) {
-			return c.gpFault(uint32(sel &^ 3))
-		}
-	}
-	if acc&0x80 == 0 {
-		vec := uint8(vecNP)
-		if s == segSS {
-			vec = vecSS
-		}
-		c.mf = memFault{kind: mfException, vec: vec, err: uint32(sel &^ 3)}
-		return false
-	}
-	c.seg[s] = seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}
-	return true
 }
 
 func hMovToSeg(c *CPU, in *insn) {
@@ -396,15 +411,21 @@ func hMovFromSegM(c *CPU, in *insn) {
 	in.next.h(c, in.next)
 }
 
-// hDescTable: LGDT, LIDT, SGDT, SIDT (op 0-3) with 64-bit bases.
+// hDescTable: LGDT, LIDT, SGDT, SIDT (op 0-3): a 16-bit limit and a
+// 64-bit base in 64-bit mode, a 32-bit base otherwise (24 bits with a
+// 16-bit operand size for the loads, SDM LGDT).
 func hDescTable(c *CPU, in *insn) {
 	addr := c.ea(in)
+	bsz := uint8(8)
+	if !c.mode64 {
+		bsz = 4
+	}
 	if in.op < 2 {
 		if !c.priv(in) {
 			return
 		}
 		lim, ok1 := c.read(addr, 2)
-		base, ok2 := c.read(addr+2, 8)
+		base, ok2 := c.read(addr+2, bsz)
 		if !ok1 || !ok2 {
 			c.memFault(in)
 			return
@@ -412,6 +433,9 @@ func hDescTable(c *CPU, in *insn) {
 		if !canonical(base) {
 			c.fault(in, vecGP, 0)
 			return
+		}
+		if !c.mode64 && in.sz == 2 {
+			base &= 0xffffff
 		}
 		t := &c.gdtr
 		if in.op == 1 {
@@ -425,7 +449,7 @@ func hDescTable(c *CPU, in *insn) {
 		}
 		img := descTableImage(t)
 		if !c.write(in, addr, 2, uint64(binary.LittleEndian.Uint16(img[:]))) ||
-			!c.write(in, addr+2, 8, binary.LittleEndian.Uint64(img[2:])) {
+			!c.write(in, addr+2, bsz, binary.LittleEndian.Uint64(img[2:])) {
 			c.memFault(in)
 			return
 		}
@@ -457,6 +481,10 @@ func hClts(c *CPU, in *insn) {
 }
 
 func hSwapgs(c *CPU, in *insn) {
+	if !c.mode64 {
+		c.fault(in, vecUD, 0)
+		return
+	}
 	if !c.priv(in) {
 		return
 	}
@@ -464,9 +492,11 @@ func hSwapgs(c *CPU, in *insn) {
 	in.next.h(c, in.next)
 }
 
-// hSyscall: SYSCALL in 64-bit mode (SDM; STAR/LSTAR/SFMASK, §13).
+// hSyscall: SYSCALL in 64-bit mode (SDM; STAR/LSTAR/SFMASK, §13). As on
+// Intel, SYSCALL and SYSRET are #UD outside 64-bit mode (AMD's legacy
+// and compatibility-mode forms through STAR/CSTAR are not offered).
 func hSyscall(c *CPU, in *insn) {
-	if c.efer&eferSCE == 0 {
+	if c.efer&eferSCE == 0 || !c.mode64 {
 		c.fault(in, vecUD, 0)
 		return
 	}
@@ -483,7 +513,7 @@ func hSyscall(c *CPU, in *insn) {
 
 // hSysret: SYSRET to 64-bit (op 1, REX.W) or compatibility mode.
 func hSysret(c *CPU, in *insn) {
-	if c.efer&eferSCE == 0 {
+	if c.efer&eferSCE == 0 || !c.mode64 {
 		c.fault(in, vecUD, 0)
 		return
 	}

@@ -129,6 +129,14 @@ idt_set:
 
 plat_init:
 	map_high
+	/* Our own GDT, as a kernel loads first: bhyveload's data descriptor
+	 * is read-only (reference/vmm-interface.md §14.1), and IRETQ loads
+	 * SS from the GDT, which must then be writable data (SDM IRET). */
+	lgdt	gdtr(%rip)
+	movl	$0x10, %eax
+	movl	%eax, %ds
+	movl	%eax, %es
+	movl	%eax, %ss
 
 	xorl	%ecx, %ecx
 1:	leaq	isr_unexpected(%rip), %rsi
@@ -195,6 +203,12 @@ s_unexp: .asciz	"unexpected interrupt or exception\n"
 	.balign	8
 idtr:	.word	256*16-1
 	.quad	idt
+	.balign	8
+gdt:	.quad	0
+	.quad	0x00209a0000000000	/* 0x08: 64-bit code, DPL 0 */
+	.quad	0x0000920000000000	/* 0x10: writable data */
+gdtr:	.word	3*8-1
+	.quad	gdt
 
 	.bss
 	.balign	16
