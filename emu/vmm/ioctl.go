@@ -170,6 +170,13 @@ func handlerFor(cmd uint32) handler {
 			if err := capSupported(a.Captype); err != nil {
 				return err
 			}
+			if a.Captype == abi.VM_CAP_UNRESTRICTED_GUEST {
+				// As svm_setcap: always on, and it cannot be turned off.
+				if a.Capval == 0 {
+					return abi.EINVAL
+				}
+				return nil
+			}
 			v := &vm.vcpu[a.Cpuid]
 			if a.Capval != 0 {
 				v.caps |= 1 << a.Captype
@@ -184,6 +191,9 @@ func handlerFor(cmd uint32) handler {
 				return err
 			}
 			a.Capval = int32(vm.vcpu[a.Cpuid].caps >> a.Captype & 1)
+			if a.Captype == abi.VM_CAP_UNRESTRICTED_GUEST {
+				a.Capval = 1
+			}
 			return nil
 		})
 	}
@@ -192,15 +202,18 @@ func handlerFor(cmd uint32) handler {
 
 // capSupported says which VM_CAP_* this backend has (reference §11).
 // HALT_EXIT is accepted because HLT is handled in the kernel either way in
-// FreeBSD 12 (it never reaches userspace); MTRAP_EXIT single-steps. PAUSE
-// exits, unrestricted (real-mode) guests and INVPCID are not built yet and
-// answer ENOENT, as a backend without them does.
+// FreeBSD 12 (it never reaches userspace); MTRAP_EXIT single-steps.
+// UNRESTRICTED_GUEST behaves as on AMD, where it is always 1 and clearing
+// it is EINVAL: the interpreter runs real mode and paging-off guests
+// directly, which is what bhyve asks the capability for (ROM boot, APs).
+// PAUSE exits and INVPCID are not built and answer ENOENT, as a backend
+// without them does.
 func capSupported(c int32) error {
 	if c < 0 || c >= abi.VM_CAP_MAX {
 		return abi.EINVAL
 	}
 	switch c {
-	case abi.VM_CAP_HALT_EXIT, abi.VM_CAP_MTRAP_EXIT:
+	case abi.VM_CAP_HALT_EXIT, abi.VM_CAP_MTRAP_EXIT, abi.VM_CAP_UNRESTRICTED_GUEST:
 		return nil
 	}
 	return abi.ENOENT

@@ -214,6 +214,9 @@ func TestActivateSuspendCapability(t *testing.T) {
 		{"HALT_EXIT supported", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_HALT_EXIT, Capval: 1}, nil},
 		{"MTRAP_EXIT supported", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_MTRAP_EXIT, Capval: 0}, nil},
 		{"PAUSE_EXIT not built: ENOENT", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_PAUSE_EXIT, Capval: 1}, abi.ENOENT},
+		// §11, the AMD column: UNRESTRICTED_GUEST is always 1, and 0 is EINVAL.
+		{"UNRESTRICTED_GUEST set 1", abi.VM_SET_CAPABILITY, &abi.VMCapability{Cpuid: 2, Captype: abi.VM_CAP_UNRESTRICTED_GUEST, Capval: 1}, nil},
+		{"UNRESTRICTED_GUEST set 0: EINVAL", abi.VM_SET_CAPABILITY, &abi.VMCapability{Cpuid: 2, Captype: abi.VM_CAP_UNRESTRICTED_GUEST, Capval: 0}, abi.EINVAL},
 		{"INVPCID not built: ENOENT", abi.VM_GET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_ENABLE_INVPCID}, abi.ENOENT},
 		{"suspend how 0", abi.VM_SUSPEND, &abi.VMSuspend{How: 0}, abi.EINVAL},
 		{"suspend how 5", abi.VM_SUSPEND, &abi.VMSuspend{How: abi.VM_SUSPEND_LAST}, abi.EINVAL},
@@ -227,5 +230,9 @@ func TestActivateSuspendCapability(t *testing.T) {
 	c = abi.VMCapability{Cpuid: 1, Captype: abi.VM_CAP_HALT_EXIT}
 	if dev.Ioctl(s.host, abi.VM_GET_CAPABILITY, &c); c.Capval != 0 {
 		t.Fatal("capabilities are per vCPU")
+	}
+	c = abi.VMCapability{Cpuid: 3, Captype: abi.VM_CAP_UNRESTRICTED_GUEST}
+	if err := dev.Ioctl(s.host, abi.VM_GET_CAPABILITY, &c); err != nil || c.Capval != 1 {
+		t.Fatalf("UNRESTRICTED_GUEST reads %d, %v; want 1 on a vCPU nobody set", c.Capval, err)
 	}
 }
