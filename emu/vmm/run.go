@@ -72,6 +72,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.SetSpinupAP(abi.SpinupAPExit{Vcpu: int32(s.vcpu), Rip: s.rip})
 			return nil
 		}
+		if v.parked && !vm.handleHLT(id, v.parkedIF) {
+			vm.exitAt(ex, c, abi.VM_EXITCODE_HLT) // still halted (coop.go)
+			return nil
+		}
 		mtrap := v.caps&(1<<abi.VM_CAP_MTRAP_EXIT) != 0
 		budget := uint64(quantum)
 		if mtrap {
@@ -127,7 +131,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			v.stats.inc(statExitsTotal)
 			v.stats.inc(statExitsHLT)
 			rflags, _ := c.Reg(abi.VM_REG_GUEST_RFLAGS)
-			vm.handleHLT(id, rflags&psl_i != 0)
+			if !vm.handleHLT(id, rflags&psl_i != 0) {
+				vm.exitAt(ex, c, abi.VM_EXITCODE_HLT) // parked (coop.go)
+				return nil
+			}
 		case cpu.ExitRDMSR, cpu.ExitWRMSR:
 			if lapic.IsMSR(e.MSR) && p.msr(id, c, &e) {
 				v.stats.inc(statExitsTotal)
@@ -191,7 +198,10 @@ func (vm *VM) LastError(id int) error { return vm.vcpu[id].lastErr }
 // the clock jumps to the next deadline (the devices fire, and the loop
 // looks again); in realtime mode the vCPU sleeps until the deadline's host
 // instant.
-func (vm *VM) handleHLT(id int, intrEnabled bool) {
+//
+// In cooperative mode (coop.go) it reports false when it parked the vCPU
+// instead of sleeping; VM_RUN then returns VM_EXITCODE_HLT.
+func (vm *VM) handleHLT(id int, intrEnabled bool) bool {
 	bit := uint32(1) << id
 	v := &vm.vcpu[id]
 	p := vm.platform()
@@ -214,6 +224,11 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 		vm.mu.Lock()
 		if wake {
 			break
+		}
+		if vm.coop && vm.coopYield(id) {
+			v.parked, v.parkedIF = true, intrEnabled
+			vm.mu.Unlock()
+			return false
 		}
 		if d, ok := p.clock.Next(); ok {
 			if p.mode == vclock.Virtual && p.hltWait&vm.active == vm.active {
@@ -246,7 +261,9 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	}
 	vm.halted &^= bit
 	p.hltWait &^= bit
+	v.parked = false
 	vm.mu.Unlock()
+	return true
 }
 
 // handleSuspend is vm_handle_suspend: join suspended_cpus and sleep until
@@ -263,6 +280,9 @@ func (vm *VM) handleSuspend(id int) bool {
 	defer vm.mu.Unlock()
 	vm.suspended |= bit
 	vm.cond.Broadcast()
+	if vm.coop {
+		return true // the others are outside VM_RUN (coop.go)
+	}
 	for vm.suspended&vm.active != vm.active {
 		if v.reqidle.Load() {
 			vm.suspended &^= bit
