@@ -89,7 +89,7 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 	mem := rf.mem
 	var rsdp uint64
 	if spec.kind != boot.KindROM {
-		img, err := tables.Build(tables.Platform{CPUs: 1})
+		img, err := tables.Build(tables.Platform{CPUs: rf.cpus})
 		if err != nil {
 			return loaded{}, err
 		}
@@ -159,7 +159,7 @@ func fwCfgE820(mem uint64) []byte {
 
 // newFwCfg is the fw_cfg device for this VM.
 func newFwCfg(rf *runFlags) *userdev.FwCfg {
-	f := userdev.NewFwCfg(userdev.FwCfgConfig{CPUs: 1, RAMSize: rf.mem, Cmdline: rf.append})
+	f := userdev.NewFwCfg(userdev.FwCfgConfig{CPUs: rf.cpus, RAMSize: rf.mem, Cmdline: rf.append})
 	f.AddFile("etc/e820", fwCfgE820(rf.mem))
 	return f
 }

@@ -25,12 +25,7 @@ type limits struct {
 }
 
 func startLimits(ctx *vmmapi.VMCtx, rf *runFlags) (*limits, error) {
-	l := &limits{maxInsns: rf.maxInsns, timeout: rf.timeout}
-	if l.maxInsns != 0 {
-		if err := ctx.Dev().VM().SetInsnLimit(0, l.maxInsns); err != nil {
-			return nil, fmt.Errorf("--max-insns: %w", err)
-		}
-	}
+	l := &limits{maxInsns: rf.maxInsns, timeout: rf.timeout} // the scheduler applies maxInsns (smp.go)
 	if l.timeout > 0 {
 		l.timer = time.AfterFunc(l.timeout, func() {
 			l.timedOut.Store(true)
@@ -46,16 +41,11 @@ func (l *limits) stop() {
 	}
 }
 
-func (l *limits) insnsReached(ctx *vmmapi.VMCtx) bool {
-	return l.maxInsns != 0 && ctx.Dev().VM().Retired(0) >= l.maxInsns
-}
-
 // report says which limit stopped the guest, where, and after how much,
 // then dumps its registers: a runaway guest is a bug being looked for.
-func (l *limits) report(ctx *vmmapi.VMCtx, out *bufio.Writer, stderr io.Writer, which string, m *machine) int {
+func (l *limits) report(ctx *vmmapi.VMCtx, id int, out *bufio.Writer, stderr io.Writer, which string, m *machine, n uint64) int {
 	out.Flush()
-	n := ctx.Dev().VM().Retired(0)
-	rip, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
+	rip, _ := ctx.GetRegister(id, abi.VM_REG_GUEST_RIP)
 	switch which {
 	case "--max-insns":
 		fmt.Fprintf(stderr, "softvmm: guest stopped by --max-insns %d at rip %#x\n", l.maxInsns, rip)
@@ -65,7 +55,7 @@ func (l *limits) report(ctx *vmmapi.VMCtx, out *bufio.Writer, stderr io.Writer, 
 	if code, writes := m.post.Last(); writes > 0 {
 		fmt.Fprintf(stderr, "softvmm: last POST code %#02x (%d written)\n", code, writes)
 	}
-	dumpRegs(ctx, stderr)
+	dumpRegs(ctx, id, stderr)
 	return exitLimit
 }
 

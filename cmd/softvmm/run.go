@@ -41,7 +41,7 @@ const (
 
 const runUsage = `usage: softvmm run [flags] [IMAGE]
 
-Boots IMAGE on one vCPU. Without IMAGE it boots the demo guest built into
+Boots IMAGE on --cpus vCPUs (default one). Without IMAGE it boots the demo guest built into
 softvmm. The format is detected (--boot overrides it):
   elf64      an ELF64 executable, loaded the way bhyveload loads a FreeBSD
              kernel: 64-bit long mode, identity-mapped low memory
@@ -75,6 +75,7 @@ type runFlags struct {
 	stats bool
 	clock vclock.Mode
 	bootFlags
+	smpFlags
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -107,6 +108,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	})
 	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
 	rf.bootFlags.register(fs)
+	rf.smpFlags.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
@@ -121,6 +123,10 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	}
 	rf.mem = memFlag.v
 	if err := rf.bootFlags.finish(); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
+		return exitUsage
+	}
+	if err := rf.smpFlags.finish(); err != nil {
 		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitUsage
 	}
@@ -173,6 +179,10 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		fmt.Fprintf(stderr, "softvmm: clock: %v\n", err)
 		return exitSetup
 	}
+	if err := ctx.Dev().VM().SetCooperative(true); err != nil {
+		fmt.Fprintf(stderr, "softvmm: cooperative vCPU scheduling: %v\n", err)
+		return exitSetup
+	}
 	if err := ctx.SetupMemory(rf.mem); err != nil {
 		fmt.Fprintf(stderr, "softvmm: guest memory of %d bytes: %v\n", rf.mem, err)
 		return exitSetup
@@ -205,83 +215,15 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 	stderr = prog.guard(stderr)
 
 	if rf.stats {
-		defer printStats(ctx, stderr)
+		defer printStats(ctx, rf.cpus, stderr)
 	}
-	next, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
-	var ex abi.VMExit
-	for {
-		if tr.insns != nil {
-			tr.insn(0, next)
-		}
-		if err := ctx.Run(0, &ex); err != nil {
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: VM_RUN: %v\n", err)
-			if e := ctx.Dev().VM().LastError(0); e != nil {
-				fmt.Fprintf(stderr, "softvmm: %v\n", e)
-			}
-			return exitFatal
-		}
-		next = ex.Rip + uint64(ex.InstLength)
-		if tr.exits != nil && (tr.insns == nil || ex.Exitcode != abi.VM_EXITCODE_MTRAP) {
-			tr.exit(0, &ex, ctx.Dev().VM().Retired(0))
-		}
-		switch ex.Exitcode {
-		case abi.VM_EXITCODE_INOUT:
-			io := ex.Inout()
-			val, _ := m.ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
-			if status, ok := m.dbg.Status(); ok {
-				return int(status & 0xff) // what the OS keeps of an exit status
-			}
-			if io.In {
-				// Merge the value under the access size, as bhyve's
-				// emulate_inout does; ports nobody owns read as all ones,
-				// as on QEMU's ISA bus.
-				rax, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RAX)
-				mask := uint64(1)<<(8*uint(io.Bytes)) - 1
-				ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, rax&^mask|uint64(val)&mask)
-			}
-		case abi.VM_EXITCODE_RDMSR:
-			// An MSR neither the interpreter nor the kernel owns reads as
-			// 0, as with bhyve -w; writes are ignored.
-			ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, 0)
-			ctx.SetRegister(0, abi.VM_REG_GUEST_RDX, 0)
-		case abi.VM_EXITCODE_WRMSR, abi.VM_EXITCODE_REQIDLE, abi.VM_EXITCODE_BOGUS, abi.VM_EXITCODE_MTRAP:
-		case abi.VM_EXITCODE_DEBUG:
-			if lim.insnsReached(ctx) {
-				return lim.report(ctx, out, stderr, "--max-insns", m)
-			}
-		case abi.VM_EXITCODE_SUSPENDED:
-			out.Flush()
-			if lim.timedOut.Load() {
-				return lim.report(ctx, out, stderr, "--timeout", m)
-			}
-			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
-				fmt.Fprintf(stderr, "softvmm: guest triple fault at rip %#x\n", ex.Rip)
-				dumpRegs(ctx, stderr)
-				return exitTripleFault
-			}
-			if m.stop != "" && m.stop != "ACPI S5 power-off" {
-				fmt.Fprintf(stderr, "softvmm: guest %s\n", m.stop)
-			}
-			return exitOK
-		case abi.VM_EXITCODE_INST_EMUL:
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: guest accessed guest-physical address %#x, which no RAM or device backs, at rip %#x\n",
-				ex.InstEmul().Gpa, ex.Rip)
-			dumpRegs(ctx, stderr)
-			return exitFatal
-		default:
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm: unhandled exit %s at rip %#x\n", abi.ExitcodeName(ex.Exitcode), ex.Rip)
-			dumpRegs(ctx, stderr)
-			return exitFatal
-		}
-	}
+	s := &sched{ctx: ctx, rf: rf, m: m, tr: tr, lim: lim, out: out, stderr: stderr}
+	return s.loop()
 }
 
-// dumpRegs prints the vCPU's registers the way a person debugging a guest
+// dumpRegs prints vCPU id's registers the way a person debugging a guest
 // wants them: general registers, RIP/RFLAGS, control registers.
-func dumpRegs(ctx *vmmapi.VMCtx, w io.Writer) {
+func dumpRegs(ctx *vmmapi.VMCtx, id int, w io.Writer) {
 	regs := []int32{
 		abi.VM_REG_GUEST_RAX, abi.VM_REG_GUEST_RBX, abi.VM_REG_GUEST_RCX, abi.VM_REG_GUEST_RDX,
 		abi.VM_REG_GUEST_RSI, abi.VM_REG_GUEST_RDI, abi.VM_REG_GUEST_RBP, abi.VM_REG_GUEST_RSP,
@@ -291,7 +233,7 @@ func dumpRegs(ctx *vmmapi.VMCtx, w io.Writer) {
 		abi.VM_REG_GUEST_CR3, abi.VM_REG_GUEST_CR4, abi.VM_REG_GUEST_EFER, abi.VM_REG_GUEST_CS,
 	}
 	for i, r := range regs {
-		v, err := ctx.GetRegister(0, r)
+		v, err := ctx.GetRegister(id, r)
 		if err != nil {
 			continue
 		}
@@ -355,20 +297,26 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
-// printStats prints vCPU 0's counters the way bhyvectl --get-stats does:
-// VM_STATS for the values, VM_STAT_DESC for each one's name.
-func printStats(ctx *vmmapi.VMCtx, w io.Writer) {
-	st := abi.VMStats{Cpuid: 0}
-	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
-		fmt.Fprintf(w, "softvmm: VM_STATS: %v\n", err)
-		return
-	}
-	for i := int32(0); i < st.NumEntries; i++ {
-		d := abi.VMStatDesc{Index: i}
-		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
-			fmt.Fprintf(w, "softvmm: VM_STAT_DESC %d: %v\n", i, err)
+// printStats prints each vCPU's counters the way bhyvectl --get-stats
+// does: VM_STATS for the values, VM_STAT_DESC for each one's name; with
+// several vCPUs each block is headed "vcpuN stats:".
+func printStats(ctx *vmmapi.VMCtx, cpus int, w io.Writer) {
+	for id := 0; id < cpus; id++ {
+		st := abi.VMStats{Cpuid: int32(id)}
+		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
+			fmt.Fprintf(w, "softvmm: VM_STATS: %v\n", err)
 			return
 		}
-		fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
+		if cpus > 1 {
+			fmt.Fprintf(w, "vcpu%d stats:\n", id)
+		}
+		for i := int32(0); i < st.NumEntries; i++ {
+			d := abi.VMStatDesc{Index: i}
+			if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
+				fmt.Fprintf(w, "softvmm: VM_STAT_DESC %d: %v\n", i, err)
+				return
+			}
+			fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
+		}
 	}
 }
