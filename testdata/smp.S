@@ -24,10 +24,13 @@
  *   4. releases the APs together: each adds 1 to a shared counter
  *      ITERS times inside a spinlock (a plain load, add and store, which
  *      only the lock keeps whole when vCPUs interleave), then increments
- *      a done count, sends the BSP a fixed IPI (vector 0x40) and halts;
+ *      sleeps in sti; hlt until its one-shot LAPIC timer (vector 0x41)
+ *      fires, counts the wake-up, increments a done count, sends the BSP
+ *      a fixed IPI (vector 0x40) and halts;
  *   5. waits for them in sti; hlt with the 8259s masked (woken by those
  *      IPIs), prints the
- *      number of CPUs up and the counter, checks it is (CPUs-1) * ITERS,
+ *      number of CPUs up, the counter and the timer wake-ups, checks they
+ *      are (CPUs-1) * ITERS and CPUs-1,
  *      and exits through isa-debug-exit with the CPU count: status
  *      (cpus << 1) | 1.
  * Any failed check prints "smp: FAIL <what>" and exits with 0x7f (status
@@ -54,6 +57,10 @@
 	.set	LAPIC_ICRHI, 0x310
 	.set	TRAMP, 0x8000		/* STARTUP vector 8 */
 	.set	IPI_VEC, 0x40
+	.set	TIMER_VEC, 0x41
+	.set	LAPIC_LVTT, 0x320
+	.set	LAPIC_TICR, 0x380
+	.set	LAPIC_TDCR, 0x3e0
 	.set	ITERS, 20000
 	.set	MAXCPU, 16
 
@@ -248,6 +255,15 @@ started:
 	call	putdec
 	movq	$msg_want2, %rsi
 	call	puts
+	movl	timer_wakes, %edi
+	call	putdec
+	movq	$msg_timers, %rsi
+	call	puts
+	movl	cpus_up, %eax
+	decl	%eax
+	movq	$msg_ftimers, %rsi
+	cmpl	timer_wakes, %eax
+	jne	fail
 	movl	cpus_up, %eax
 	decl	%eax
 	imull	$ITERS, %eax
@@ -307,14 +323,26 @@ ap_entry64:
 	call	unlock
 	decl	%r12d
 	jnz	2b
+	/* Sleep on a one-shot LAPIC timer (vector 0x41) until it fires. */
+	movl	$LAPIC, %r11d
+	movl	$0xb, LAPIC_TDCR(%r11)		/* divide by 1 */
+	movl	$TIMER_VEC, LAPIC_LVTT(%r11)	/* one-shot, unmasked */
+	movl	$50000, LAPIC_TICR(%r11)
+3:	cli
+	cmpl	$0, fired(, %rbx, 4)
+	jne	4f
+	sti
+	hlt
+	jmp	3b
+4:	lock incl timer_wakes
 	lock incl done
 	movl	bsp_apic, %edi
 	shll	$24, %edi
 	movl	$IPI_VEC, %esi		/* fixed, physical */
 	call	send_ipi
 	cli
-3:	hlt
-	jmp	3b
+5:	hlt
+	jmp	5b
 
 /* ---- helpers ---- */
 
@@ -370,6 +398,9 @@ setup_idt:
 	call	set_gate
 	decl	%r8d
 	jns	1b
+	movq	$timer_handler, %rax
+	movl	$TIMER_VEC, %ecx
+	call	set_gate
 	movq	$ipi_handler, %rax
 	movl	$IPI_VEC, %ecx
 	jmp	set_gate
@@ -393,6 +424,18 @@ ipi_handler:
 	movl	$LAPIC, %r11d
 	movl	$0, LAPIC_EOI(%r11)
 	popq	%r11
+	iretq
+/* The LAPIC timer: mark this CPU's timer fired, EOI. */
+timer_handler:
+	pushq	%rax
+	pushq	%r11
+	movl	$LAPIC, %r11d
+	movl	LAPIC_ID(%r11), %eax
+	shrl	$24, %eax
+	movl	$1, fired(, %rax, 4)
+	movl	$0, LAPIC_EOI(%r11)
+	popq	%r11
+	popq	%rax
 	iretq
 spurious_handler:
 	iretq
@@ -604,7 +647,9 @@ msg_ap:		.asciz	"smp: AP up, APIC id "
 msg_up:		.asciz	"smp: "
 msg_counter:	.asciz	" cpus up, counter "
 msg_want:	.asciz	" ("
-msg_want2:	.asciz	" APs x 20000)\n"
+msg_want2:	.asciz	" APs x 20000), "
+msg_timers:	.asciz	" AP timer wakeups\n"
+msg_ftimers:	.asciz	"smp: FAIL not every AP woke from its LAPIC timer\n"
 msg_fsig:	.asciz	"smp: FAIL no fw_cfg signature\n"
 msg_fcount:	.asciz	"smp: FAIL CPU counts disagree or are out of range\n"
 msg_frsdp:	.asciz	"smp: FAIL no RSDP\n"
@@ -644,6 +689,8 @@ madt_cpus:	.long	0
 mp_cpus:	.long	0
 	.align	8
 ap_stack:	.quad	0
+timer_wakes:	.long	0
+fired:		.fill	256, 4, 0	/* by APIC id */
 
 	.bss
 	.align	4096

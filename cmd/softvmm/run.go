@@ -37,6 +37,7 @@ const (
 	exitTripleFault = 3
 	exitFatal       = 4   // VM_RUN failed, or an exit nothing here handles
 	exitLimit       = 124 // stopped by --max-insns or --timeout (timeout(1)'s status)
+	exitHung        = 5   // every vCPU waits in HLT and nothing can ever wake one
 )
 
 const runUsage = `usage: softvmm run [flags] [IMAGE]
@@ -63,9 +64,15 @@ input when that is a file or a terminal. A guest write of value v to port
 0xf4 (QEMU's isa-debug-exit) ends the run with exit status (v<<1)|1. Guest
 halt with interrupts off, ACPI power-off (S5) or a reset through 0xCF9
 exits 0; a triple fault exits 3 and prints the vCPU's registers on
-standard error; an emulator or VM_RUN failure exits 4; a guest stopped by
---max-insns or --timeout exits 124 with a message and its registers on
-standard error.
+standard error; an emulator or VM_RUN failure exits 4; a guest whose
+vCPUs all wait in HLT with nothing armed that could wake them (and no
+terminal input or --timeout) exits 5 with a message and the registers; a
+guest stopped by --max-insns or --timeout exits 124 with a message and
+its registers on standard error.
+
+With --cpus N the BSP starts the APs with INIT/SIPI, and the vCPUs take
+turns of --quantum instructions in id order on one thread, so every run
+interleaves them the same way.
 
 Flags:
 `
@@ -181,6 +188,13 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 	}
 	if err := ctx.Dev().VM().SetCooperative(true); err != nil {
 		fmt.Fprintf(stderr, "softvmm: cooperative vCPU scheduling: %v\n", err)
+		return exitSetup
+	}
+	// bhyve -c N: N sockets of one core and one thread each (§11), what
+	// the tables and CPUID's one logical processor per package say.
+	topo := abi.VMCPUTopology{Sockets: uint16(rf.cpus), Cores: 1, Threads: 1}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_SET_TOPOLOGY, &topo); err != nil {
+		fmt.Fprintf(stderr, "softvmm: VM_SET_TOPOLOGY: %v\n", err)
 		return exitSetup
 	}
 	if err := ctx.SetupMemory(rf.mem); err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"softvmm/emu/abi"
 	"softvmm/emu/boot"
@@ -108,23 +109,53 @@ func (s *sched) retired() uint64 {
 }
 
 // loop runs the guest until it ends the run, and returns the exit status.
+//
+// A round in which every vCPU stays parked in HLT and none retires an
+// instruction means the kernel found nothing armed to wake any of them
+// (emu/vmm coop.go). Then only the outside can: with input from a
+// terminal or a --timeout the runner waits a millisecond and looks again;
+// otherwise the guest can never run again, and the run ends with a
+// message instead of hanging.
 func (s *sched) loop() int {
 	s.running = 1
 	s.next[0], _ = s.ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
 	for {
+		before := s.retired()
+		allParked := true
 		for id := 0; id < s.rf.cpus; id++ {
 			if s.running&(1<<id) == 0 {
 				continue
 			}
-			if status, done := s.turn(id); done {
+			status, done, parked := s.turn(id)
+			if done {
 				return status
 			}
+			allParked = allParked && parked
 		}
+		if !allParked || s.retired() != before {
+			continue
+		}
+		if s.m.asyncInput || s.lim.timeout > 0 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		s.out.Flush()
+		fmt.Fprintf(s.stderr, "softvmm: every vCPU waits in HLT and nothing can wake the guest (no timer armed, no input)\n")
+		for id := 0; id < s.rf.cpus; id++ {
+			if s.running&(1<<id) != 0 {
+				if s.rf.cpus > 1 {
+					fmt.Fprintf(s.stderr, "vCPU %d:\n", id)
+				}
+				dumpRegs(s.ctx, id, s.stderr)
+			}
+		}
+		return exitHung
 	}
 }
 
-// turn runs vCPU id for one turn; done reports that the run is over.
-func (s *sched) turn(id int) (status int, done bool) {
+// turn runs vCPU id for one turn; done reports that the run is over,
+// parked that the turn ended with the vCPU waiting in HLT.
+func (s *sched) turn(id int) (status int, done, parked bool) {
 	s.cur = id
 	vm := s.ctx.Dev().VM()
 	smp := s.rf.cpus > 1
@@ -138,13 +169,13 @@ func (s *sched) turn(id int) (status int, done bool) {
 		if s.lim.maxInsns != 0 {
 			total := s.retired()
 			if total >= s.lim.maxInsns {
-				return s.lim.report(s.ctx, id, s.out, s.stderr, "--max-insns", s.m, total), true
+				return s.lim.report(s.ctx, id, s.out, s.stderr, "--max-insns", s.m, total), true, false
 			}
 			n = min(n, s.lim.maxInsns-total)
 		}
 		if err := vm.SetInsnLimit(id, start+n); err != nil {
 			fmt.Fprintf(s.stderr, "softvmm: %v\n", err)
-			return exitFatal, true
+			return exitFatal, true, false
 		}
 	}
 	var ex abi.VMExit
@@ -158,7 +189,7 @@ func (s *sched) turn(id int) (status int, done bool) {
 			if e := vm.LastError(id); e != nil {
 				fmt.Fprintf(s.stderr, "softvmm: %v\n", e)
 			}
-			return exitFatal, true
+			return exitFatal, true, false
 		}
 		s.next[id] = ex.Rip + uint64(ex.InstLength)
 		if s.tr.exits != nil && (s.tr.insns == nil || ex.Exitcode != abi.VM_EXITCODE_MTRAP) {
@@ -166,7 +197,7 @@ func (s *sched) turn(id int) (status int, done bool) {
 		}
 		status, done, end := s.exit(id, &ex)
 		if done || end {
-			return status, done
+			return status, done, ex.Exitcode == abi.VM_EXITCODE_HLT
 		}
 	}
 }

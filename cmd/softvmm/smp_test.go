@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -165,6 +166,24 @@ func TestSMPUnderQEMU(t *testing.T) {
 		}
 		if want := smpWant(t, cpus); string(out) != want || status != cpus<<1|1 {
 			t.Errorf("QEMU -smp %d: status %d, output\n%s\nwant status %d, output\n%s", cpus, status, out, cpus<<1|1, want)
+		}
+	}
+}
+
+// A guest whose every vCPU waits in HLT with interrupts on and nothing
+// armed (sti; hlt, no timer, no input) can never run again: the run ends
+// with status 5 and a message, with one vCPU or several, instead of
+// hanging (or the Go runtime's deadlock crash).
+func TestHaltedForever(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "stihlt.bin")
+	if err := os.WriteFile(img, []byte{0xfb, 0xf4, 0xeb, 0xfd}, 0o644); err != nil { // sti; hlt; jmp back to hlt
+		t.Fatal(err)
+	}
+	for _, cpus := range []string{"1", "2"} {
+		_, errOut, status := runMain(t, "run", "--boot", "raw64", "--cpus", cpus, img)
+		if status != exitHung || !strings.Contains(errOut, "every vCPU waits in HLT and nothing can wake the guest") ||
+			!strings.Contains(errOut, "rip=0000000000100002") {
+			t.Errorf("--cpus %s: status %d, stderr:\n%s", cpus, status, errOut)
 		}
 	}
 }

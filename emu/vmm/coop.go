@@ -21,9 +21,13 @@ import "softvmm/emu/abi"
 //     as if it had slept.
 //   - When every active vCPU waits in HLT, the wait that notices it goes
 //     on as vmm's does (in the virtual clock, jump to the next deadline;
-//     with nothing armed, sleep until an ioctl from another thread) — but
-//     only if no parked vCPU is already wakeable; otherwise it yields, so
-//     the clock never jumps past a vCPU that has work.
+//     in realtime, sleep until it) — but only if no parked vCPU is
+//     already wakeable; otherwise it yields, so the clock never jumps past
+//     a vCPU that has work. With no deadline armed at all it yields too,
+//     instead of sleeping until an ioctl: only the thread that runs the
+//     vCPUs knows whether anything outside (a terminal's input, a
+//     timeout) can still wake the VM, and it must not sleep where no one
+//     would ever wake it.
 //   - The suspend barrier does not wait: the other vCPUs are by
 //     construction outside VM_RUN, so the first vCPU to see vm->suspend
 //     returns VM_EXITCODE_SUSPENDED at once.

@@ -6,7 +6,25 @@ import (
 
 	"softvmm/emu/abi"
 	"softvmm/emu/boot"
+	"softvmm/emu/vmm"
+	"softvmm/emu/vmmapi"
 )
+
+const mem = 16 << 20
+
+// coopCtx is a VM with 16 MiB of memory in cooperative mode.
+func coopCtx(t *testing.T, name string) (*vmmapi.VMCtx, *vmm.VM) {
+	t.Helper()
+	ctx := newCtx(t, name)
+	if err := ctx.SetupMemory(mem); err != nil {
+		t.Fatal(err)
+	}
+	vm := ctx.Dev().VM()
+	if err := vm.SetCooperative(true); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, vm
+}
 
 // Cooperative mode (coop.go): one thread runs two vCPUs. vCPU 1's
 // sti; hlt, with vCPU 0 still runnable, returns VM_EXITCODE_HLT instead
@@ -18,15 +36,7 @@ import (
 // VM_RUN reports it at once, without the barrier waiting for the parked
 // vCPU 0 (reference/vmm-interface.md §7.5), which reports it next.
 func TestCooperativeHLT(t *testing.T) {
-	ctx := newCtx(t, "coop")
-	const mem = 16 << 20
-	if err := ctx.SetupMemory(mem); err != nil {
-		t.Fatal(err)
-	}
-	vm := ctx.Dev().VM()
-	if err := vm.SetCooperative(true); err != nil {
-		t.Fatal(err)
-	}
+	ctx, vm := coopCtx(t, "coop")
 	// vCPU 0: cli; hlt; cli; hlt. vCPU 1: sti; hlt; jmp . with an NMI
 	// handler that does out %al,$0x80; cli; hlt.
 	if _, err := boot.LoadRaw(ctx, []byte{0xfa, 0xf4, 0xfa, 0xf4}, 0x100000, mem, boot.RawLong); err != nil {
@@ -86,5 +96,26 @@ func TestCooperativeHLT(t *testing.T) {
 	}
 	if err := vm.SetCooperative(false); err != abi.EBUSY {
 		t.Errorf("SetCooperative after VM_RUN: %v, want EBUSY", err)
+	}
+}
+
+// With nothing armed that could wake any vCPU, a cooperative HLT wait does
+// not sleep until an ioctl (no other thread may exist to make one): VM_RUN
+// returns VM_EXITCODE_HLT, every time, until something is deliverable.
+func TestCooperativeHLTNothingArmed(t *testing.T) {
+	ctx, vm := coopCtx(t, "coop1")
+	if _, err := boot.LoadRaw(ctx, []byte{0xfb, 0xf4, 0xeb, 0xfe}, 0x100000, mem, boot.RawLong); err != nil { // sti; hlt; jmp .
+		t.Fatal(err)
+	}
+	ctx.ActivateCPU(0)
+	var ex abi.VMExit
+	for i := 0; i < 3; i++ {
+		if err := ctx.Run(0, &ex); err != nil {
+			t.Fatal(err)
+		}
+		if ex.Exitcode != abi.VM_EXITCODE_HLT || ex.Rip != 0x100002 || vm.Retired(0) != 2 {
+			t.Fatalf("VM_RUN %d: exit %s at %#x after %d instructions, want HLT at 0x100002 after 2",
+				i, abi.ExitcodeName(ex.Exitcode), ex.Rip, vm.Retired(0))
+		}
 	}
 }

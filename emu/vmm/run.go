@@ -252,6 +252,14 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) bool {
 				continue
 			}
 		}
+		if vm.coop {
+			// Nothing armed and nobody to run: the thread that runs
+			// the vCPUs decides whether anything outside can still wake
+			// one (coop.go).
+			v.parked, v.parkedIF = true, intrEnabled
+			vm.mu.Unlock()
+			return false
+		}
 		if pv.kicks.Load() != kicks {
 			continue
 		}
