@@ -173,7 +173,8 @@ func TestSMPUnderQEMU(t *testing.T) {
 // A guest whose every vCPU waits in HLT with interrupts on and nothing
 // armed (sti; hlt, no timer, no input) can never run again: the run ends
 // with status 5 and a message, with one vCPU or several, instead of
-// hanging (or the Go runtime's deadlock crash).
+// hanging (or the Go runtime's deadlock crash) — unless --timeout or a
+// terminal's input could still change things.
 func TestHaltedForever(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "stihlt.bin")
 	if err := os.WriteFile(img, []byte{0xfb, 0xf4, 0xeb, 0xfd}, 0o644); err != nil { // sti; hlt; jmp back to hlt
@@ -185,5 +186,10 @@ func TestHaltedForever(t *testing.T) {
 			!strings.Contains(errOut, "rip=0000000000100002") {
 			t.Errorf("--cpus %s: status %d, stderr:\n%s", cpus, status, errOut)
 		}
+	}
+	// A --timeout could still end it from outside: the runner waits for it.
+	_, errOut, status := runMain(t, "run", "--boot", "raw64", "--cpus", "2", "--timeout", "100ms", img)
+	if status != exitLimit || !strings.Contains(errOut, "stopped by --timeout 100ms") {
+		t.Errorf("--timeout 100ms: status %d, stderr:\n%s", status, errOut)
 	}
 }
