@@ -95,6 +95,7 @@ type sched struct {
 	out     *bufio.Writer
 	stderr  io.Writer
 	running uint32 // vCPUs in the rotation: the BSP and every AP started
+	parked  uint32 // vCPUs whose last VM_RUN returned HLT
 	next    [abi.VM_MAXCPU]uint64
 	cur     int // the vCPU whose turn it is
 }
@@ -180,8 +181,8 @@ func (s *sched) turn(id int) (status int, done, parked bool) {
 	}
 	var ex abi.VMExit
 	for {
-		if s.tr.insns != nil {
-			s.tr.insn(id, s.next[id])
+		if s.tr.insns != nil && s.parked&(1<<id) == 0 {
+			s.tr.insn(id, s.next[id]) // a parked vCPU runs nothing until it wakes
 		}
 		if err := s.ctx.Run(id, &ex); err != nil {
 			s.out.Flush()
@@ -192,6 +193,10 @@ func (s *sched) turn(id int) (status int, done, parked bool) {
 			return exitFatal, true, false
 		}
 		s.next[id] = ex.Rip + uint64(ex.InstLength)
+		s.parked &^= 1 << id
+		if ex.Exitcode == abi.VM_EXITCODE_HLT {
+			s.parked |= 1 << id
+		}
 		if s.tr.exits != nil && (s.tr.insns == nil || ex.Exitcode != abi.VM_EXITCODE_MTRAP) {
 			s.tr.exit(id, &ex, vm.Retired(id))
 		}

@@ -193,3 +193,48 @@ func TestHaltedForever(t *testing.T) {
 		t.Errorf("--timeout 100ms: status %d, stderr:\n%s", status, errOut)
 	}
 }
+
+// --trace follows every vCPU: the AP's first line is the trampoline's
+// first instruction at 0x8000 (B8 00 00 EB 0C: in 64-bit mode one
+// mov $imm32, %eax, which swallows the real-mode path's jmp), and a vCPU
+// parked in HLT gets no instruction lines while it stays parked.
+func TestSMPTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("single-steps a 500k-instruction guest; skipped in -short mode")
+	}
+	tr := filepath.Join(t.TempDir(), "trace")
+	_, errOut, status := runMain(t, "run", "--boot", "elf64", "--ap-start", "long", "--cpus", "2", "--trace", tr, "--trace-exits", tr, smpImage)
+	if status != 5 {
+		t.Fatalf("status %d, stderr:\n%s", status, errOut)
+	}
+	b, err := os.ReadFile(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	first := ""
+	for _, l := range lines {
+		if strings.HasPrefix(l, "1 ") {
+			first = l
+			break
+		}
+	}
+	if !strings.HasPrefix(first, "1 0000000000008000 b80000eb0c") || !strings.HasSuffix(first, "mov $0xceb0000,%eax") {
+		t.Errorf("vCPU 1's first trace line %q", first)
+	}
+	// The BSP waits in sti; hlt at 0x100294 and re-enters parked while
+	// the AP works: many HLT exits, and the instruction after the hlt
+	// (jmp at 0x100295) is listed only when it runs, once per wake-up.
+	hlts, jmps := 0, 0
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "0 exit HLT rip=0x100295"):
+			hlts++
+		case strings.HasPrefix(l, "0 0000000000100295 "):
+			jmps++
+		}
+	}
+	if hlts < 3 || jmps == 0 || jmps >= hlts {
+		t.Errorf("%d HLT exits of vCPU 0, %d lines for the instruction after its hlt", hlts, jmps)
+	}
+}
