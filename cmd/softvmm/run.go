@@ -42,8 +42,8 @@ const (
 
 const runUsage = `usage: softvmm run [flags] [IMAGE]
 
-Boots IMAGE on --cpus vCPUs (default one). Without IMAGE it boots the demo guest built into
-softvmm. The format is detected (--boot overrides it):
+Boots IMAGE on --cpus vCPUs (default one). Without IMAGE it boots the
+demo guest built into softvmm. The format is detected (--boot overrides it):
   elf64      an ELF64 executable, loaded the way bhyveload loads a FreeBSD
              kernel: 64-bit long mode, identity-mapped low memory
   multiboot  a kernel with a multiboot v1 header (ELF32, ELF64 or the a.out
@@ -113,7 +113,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		}
 		return nil
 	})
-	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
+	fs.BoolVar(&rf.stats, "stats", false, "print every vCPU's VM_STATS counters on standard error when the run ends")
 	rf.bootFlags.register(fs)
 	rf.smpFlags.register(fs)
 	fs.Usage = func() {
