@@ -83,6 +83,11 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 			return loaded{}, fmt.Errorf("--append is for multiboot and Linux kernels; this is a %v image", spec.kind)
 		}
 	}
+	if rf.apLong && spec.kind != boot.KindELF64 && !(spec.kind == boot.KindRaw && spec.mode == boot.RawLong) {
+		// The long-mode AP state uses the page tables and GDT only those
+		// loads write (boot.StartAPLongMode).
+		return loaded{}, fmt.Errorf("--ap-start long is for elf64 and raw64 images, whose loader writes the page tables the APs start on; this is a %v image", spec.kind)
+	}
 	if rf.initrd != "" && spec.kind != boot.KindLinux && spec.kind != boot.KindMultiboot {
 		return loaded{}, fmt.Errorf("--initrd is for Linux and multiboot kernels; this is a %v image", spec.kind)
 	}

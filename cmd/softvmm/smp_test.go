@@ -135,6 +135,11 @@ func TestSMPFlagErrors(t *testing.T) {
 			t.Errorf("%q: status %d, stderr %q; want %d and %q", c.args, status, errOut, exitUsage, c.msg)
 		}
 	}
+	// smp.elf detected as multiboot (its header) has no bhyveload pages.
+	_, errOut, status := runMain(t, "run", "--ap-start", "long", "--cpus", "2", smpImage)
+	if status != exitSetup || !strings.Contains(errOut, "--ap-start long is for elf64 and raw64 images") {
+		t.Errorf("--ap-start long on a multiboot boot: status %d, stderr %q", status, errOut)
+	}
 }
 
 // The same image under QEMU, an x86 machine nobody here wrote, through its
