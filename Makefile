@@ -60,10 +60,13 @@ fuzz:
 # (nothing of them is committed); cmd/mkinitramfs writes the initramfs
 # (its /init prints a marker and powers off). linux-boot boots it on
 # softvmm and prints the instruction count and wall time; linux-boot-qemu
-# boots the same files under QEMU for reference.
+# boots the same files under QEMU for reference. LINUX_CPUS=2 boots two
+# vCPUs (Linux's AP trampoline is real mode: it needs the interpreter's
+# real mode).
 LINUX_CACHE ?= $(HOME)/.cache/softvmm/linux
 LINUX_APPEND ?= console=ttyS0 panic=-1 cryptomgr.notests
 LINUX_MAX_INSNS ?= 4000000000
+LINUX_CPUS ?= 1
 
 linux-fetch:
 	@mkdir -p $(LINUX_CACHE)/root
@@ -79,16 +82,16 @@ linux-fetch:
 linux-boot: linux-fetch
 	$(GO) build -o $(LINUX_CACHE)/softvmm ./cmd/softvmm
 	@start=$$(date +%s.%N); \
-	$(LINUX_CACHE)/softvmm run --stats --max-insns $(LINUX_MAX_INSNS) --append "$(LINUX_APPEND)" \
+	$(LINUX_CACHE)/softvmm run --stats --cpus $(LINUX_CPUS) --max-insns $(LINUX_MAX_INSNS) --append "$(LINUX_APPEND)" \
 		--initrd $(LINUX_CACHE)/initramfs.cpio $(LINUX_CACHE)/vmlinuz > $(LINUX_CACHE)/serial.log \
 		2> $(LINUX_CACHE)/stderr.log; st=$$?; end=$$(date +%s.%N); \
 	cat $(LINUX_CACHE)/serial.log; grep -v '^number of\|^total number\|^vcpu\|^vm exits' $(LINUX_CACHE)/stderr.log | head -20; \
-	echo "guest instructions executed: $$(sed -n 's/^number of guest instructions retired *//p' $(LINUX_CACHE)/stderr.log)"; \
+	echo "guest instructions executed: $$(awk '/^number of guest instructions retired/ {n += $$NF} END {print n}' $(LINUX_CACHE)/stderr.log)"; \
 	echo "wall time: $$(echo "$$end - $$start" | bc) s; exit status $$st"; \
 	grep -q 'softvmm-initramfs: /init reached' $(LINUX_CACHE)/serial.log && [ $$st = 0 ]
 
 linux-boot-qemu: linux-fetch
-	qemu-system-x86_64 -display none -serial stdio -monitor none -no-reboot -m 256M \
+	qemu-system-x86_64 -display none -serial stdio -monitor none -no-reboot -m 256M -smp $(LINUX_CPUS) \
 		-kernel $(LINUX_CACHE)/vmlinuz -initrd $(LINUX_CACHE)/initramfs.cpio -append "$(LINUX_APPEND)" \
 		| tee $(LINUX_CACHE)/serial-qemu.log | grep -a 'softvmm-initramfs\|Linux version\|reboot: Power down'
 

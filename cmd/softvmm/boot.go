@@ -83,13 +83,18 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 			return loaded{}, fmt.Errorf("--append is for multiboot and Linux kernels; this is a %v image", spec.kind)
 		}
 	}
+	if rf.apLong && spec.kind != boot.KindELF64 && !(spec.kind == boot.KindRaw && spec.mode == boot.RawLong) {
+		// The long-mode AP state uses the page tables and GDT only those
+		// loads write (boot.StartAPLongMode).
+		return loaded{}, fmt.Errorf("--ap-start long is for elf64 and raw64 images, whose loader writes the page tables the APs start on; this is a %v image", spec.kind)
+	}
 	if rf.initrd != "" && spec.kind != boot.KindLinux && spec.kind != boot.KindMultiboot {
 		return loaded{}, fmt.Errorf("--initrd is for Linux and multiboot kernels; this is a %v image", spec.kind)
 	}
 	mem := rf.mem
 	var rsdp uint64
 	if spec.kind != boot.KindROM {
-		img, err := tables.Build(tables.Platform{CPUs: 1})
+		img, err := tables.Build(tables.Platform{CPUs: rf.cpus})
 		if err != nil {
 			return loaded{}, err
 		}
@@ -159,7 +164,7 @@ func fwCfgE820(mem uint64) []byte {
 
 // newFwCfg is the fw_cfg device for this VM.
 func newFwCfg(rf *runFlags) *userdev.FwCfg {
-	f := userdev.NewFwCfg(userdev.FwCfgConfig{CPUs: 1, RAMSize: rf.mem, Cmdline: rf.append})
+	f := userdev.NewFwCfg(userdev.FwCfgConfig{CPUs: rf.cpus, RAMSize: rf.mem, Cmdline: rf.append})
 	f.AddFile("etc/e820", fwCfgE820(rf.mem))
 	return f
 }

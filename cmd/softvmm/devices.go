@@ -19,9 +19,9 @@ type machine struct {
 
 	stop string // why a device asked to end the run ("" while running)
 
-	// interactive: COM1 reads a terminal, so a guest waiting in HLT for
-	// input is not hung (hang.go).
-	interactive bool
+	// asyncInput: COM1 reads a terminal in the background, so a halted
+	// guest may still be woken from outside (smp.go).
+	asyncInput bool
 }
 
 // newMachine puts bhyve's and QEMU's userland devices on their ports
@@ -41,9 +41,9 @@ func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Wri
 		}
 		ctx.Dev().Ioctl(ctx.Thread(), cmd, &irq) // no interrupt controllers yet: ENOTTY, and polling still works
 	})
-	if in := serialInput(stdin); in != nil {
+	if in, async := serialInput(stdin); in != nil {
 		m.uart.SetInput(in)
-		m.interactive = in != io.Reader(stdin) // a terminal, read in the background
+		m.asyncInput = async
 	}
 	m.dbg = userdev.NewDebugExit(nil)
 	m.post = userdev.NewPOST(nil)
@@ -80,25 +80,25 @@ func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Wri
 
 // serialInput is what COM1 receives: standard input when it is a file
 // (read as the guest drains the receiver, so the run stays deterministic)
-// or a terminal (read in the background; typed bytes arrive when they
-// arrive), nothing otherwise.
-func serialInput(stdin io.Reader) io.Reader {
+// or a terminal (read in the background, async; typed bytes arrive when
+// they arrive), nothing otherwise.
+func serialInput(stdin io.Reader) (in io.Reader, async bool) {
 	f, ok := stdin.(*os.File)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	st, err := f.Stat()
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	switch {
 	case st.Mode().IsRegular():
-		return f
+		return f, false
 	case st.Mode()&os.ModeCharDevice != 0:
 		if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
-			return nil // CI's usual stdin: no input, and nothing to wait for
+			return nil, false // never has input: not a terminal
 		}
-		return userdev.NewAsyncReader(f)
+		return userdev.NewAsyncReader(f), true
 	}
-	return nil
+	return nil, false
 }

@@ -12,9 +12,10 @@ import (
 	"softvmm/emu/vmmapi"
 )
 
-// limits stops a runaway guest. --max-insns is exact and deterministic:
-// the kernel clamps the interpreter's budget so the vCPU stops on that
-// instruction (vmm.VM.SetInsnLimit) with a DEBUG exit. --timeout is wall
+// limits stops a runaway guest. --max-insns is exact and deterministic,
+// counted over every vCPU: the scheduler (smp.go) gives each turn a
+// kernel instruction limit (vmm.VM.SetInsnLimit) that ends it with a DEBUG
+// exit on the instruction that makes the total. --timeout is wall
 // time: a timer suspends the VM (VM_SUSPEND, as `bhyvectl --suspend` would),
 // which the vCPU sees at its next quantum boundary.
 type limits struct {
@@ -22,15 +23,11 @@ type limits struct {
 	timeout  time.Duration
 	timer    *time.Timer
 	timedOut atomic.Bool
+	cpus     int
 }
 
 func startLimits(ctx *vmmapi.VMCtx, rf *runFlags) (*limits, error) {
-	l := &limits{maxInsns: rf.maxInsns, timeout: rf.timeout}
-	if l.maxInsns != 0 {
-		if err := ctx.Dev().VM().SetInsnLimit(0, l.maxInsns); err != nil {
-			return nil, fmt.Errorf("--max-insns: %w", err)
-		}
-	}
+	l := &limits{maxInsns: rf.maxInsns, timeout: rf.timeout, cpus: rf.cpus} // the scheduler applies maxInsns (smp.go)
 	if l.timeout > 0 {
 		l.timer = time.AfterFunc(l.timeout, func() {
 			l.timedOut.Store(true)
@@ -46,26 +43,25 @@ func (l *limits) stop() {
 	}
 }
 
-func (l *limits) insnsReached(ctx *vmmapi.VMCtx) bool {
-	return l.maxInsns != 0 && ctx.Dev().VM().Retired(0) >= l.maxInsns
-}
-
 // report says which limit stopped the guest, where, and after how much,
 // then dumps its registers: a runaway guest is a bug being looked for.
-func (l *limits) report(ctx *vmmapi.VMCtx, out *bufio.Writer, stderr io.Writer, which string, m *machine) int {
+func (l *limits) report(ctx *vmmapi.VMCtx, id int, out *bufio.Writer, stderr io.Writer, which string, m *machine, n uint64) int {
 	out.Flush()
-	n := ctx.Dev().VM().Retired(0)
-	rip, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
+	rip, _ := ctx.GetRegister(id, abi.VM_REG_GUEST_RIP)
+	where := ""
+	if l.cpus > 1 {
+		where = fmt.Sprintf(" on vCPU %d", id)
+	}
 	switch which {
 	case "--max-insns":
-		fmt.Fprintf(stderr, "softvmm run: guest stopped by --max-insns %d at rip %#x\n", l.maxInsns, rip)
+		fmt.Fprintf(stderr, "softvmm run: guest stopped by --max-insns %d at rip %#x%s\n", l.maxInsns, rip, where)
 	default:
-		fmt.Fprintf(stderr, "softvmm run: guest stopped by --timeout %v at rip %#x after %d instructions\n", l.timeout, rip, n)
+		fmt.Fprintf(stderr, "softvmm run: guest stopped by --timeout %v at rip %#x%s after %d instructions\n", l.timeout, rip, where, n)
 	}
 	if code, writes := m.post.Last(); writes > 0 {
 		fmt.Fprintf(stderr, "softvmm run: last POST code %#02x (%d written)\n", code, writes)
 	}
-	dumpRegs(ctx, stderr)
+	dumpRegs(ctx, id, stderr)
 	return exitLimit
 }
 

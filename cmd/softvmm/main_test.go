@@ -207,7 +207,7 @@ func TestRunHungGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, status := runMain(t, "run", "--boot", "raw64", img)
-	if status != exitHung || exitHung%2 != 0 || !strings.Contains(errOut, "guest hung: every vCPU is halted with interrupts enabled") ||
+	if status != exitHung || exitHung%2 != 0 || !strings.Contains(errOut, "every vCPU waits in HLT and nothing can wake the guest") ||
 		!strings.Contains(errOut, "rip=0000000000100002") {
 		t.Fatalf("status %d stderr:\n%s", status, errOut)
 	}

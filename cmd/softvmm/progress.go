@@ -11,7 +11,7 @@ import (
 )
 
 // progress prints a line on a terminal's stderr every second of a long run:
-// instructions retired and wall time, rewritten in place. The count is the
+// instructions retired (by all vCPUs) and wall time, rewritten in place. The count is the
 // kernel's, refreshed every interpreter quantum (vmm.VM.Retired), so it is
 // current even while the guest makes no exits, and reading it never stops
 // the vCPU: only stderr sees the line.
@@ -44,7 +44,10 @@ func startProgress(ctx *vmmapi.VMCtx, stderr io.Writer, rf *runFlags) *progress 
 				}
 				return
 			case <-t.C:
-				n := ctx.Dev().VM().Retired(0)
+				var n uint64
+				for id := 0; id < rf.cpus; id++ {
+					n += ctx.Dev().VM().Retired(id)
+				}
 				fmt.Fprintf(f, "\rsoftvmm run: %.1f M instructions, %.0f s\033[K", float64(n)/1e6, time.Since(start).Seconds())
 				shown = true
 			}

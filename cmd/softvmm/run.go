@@ -38,14 +38,14 @@ const (
 	exitUsage       = 2
 	exitTripleFault = 3
 	exitFatal       = 4   // VM_RUN failed, or an exit nothing here handles
-	exitHung        = 8   // every vCPU halted with nothing armed to wake it
+	exitHung        = 8   // every vCPU waits in HLT and nothing can ever wake one
 	exitLimit       = 124 // stopped by --max-insns or --timeout (timeout(1)'s status)
 )
 
 const runUsage = `usage: softvmm run [flags] [IMAGE]
 
-Boots IMAGE on one vCPU. Without IMAGE it boots the demo guest built into
-softvmm. The format is detected (--boot overrides it):
+Boots IMAGE on --cpus vCPUs (default one). Without IMAGE it boots the
+demo guest built into softvmm. The format is detected (--boot overrides it):
   elf64      an ELF64 executable, loaded the way bhyveload loads a FreeBSD
              kernel: 64-bit long mode, identity-mapped low memory
   multiboot  a kernel with a multiboot v1 header (ELF32, ELF64 or the a.out
@@ -66,13 +66,16 @@ input when that is a file or a terminal. A guest write of value v to port
 0xf4 (QEMU's isa-debug-exit) ends the run with exit status (v<<1)|1. Guest
 halt with interrupts off, ACPI power-off (S5) or a reset through 0xCF9
 exits 0; a triple fault exits 3 and prints the vCPU's registers on
-standard error; an emulator or VM_RUN failure exits 4; a guest stopped by
---max-insns or --timeout exits 124 with a message and its registers on
-standard error. A guest that halts with interrupts enabled and nothing
-armed to wake it (no timer, no other vCPU) exits 8 with its registers on
-standard error, unless standard input is a terminal. softvmm's own
-failures are even: 2 for bad usage, 6 when the image or the VM cannot be
-set up.
+standard error; an emulator or VM_RUN failure exits 4; a guest whose
+vCPUs all wait in HLT with nothing armed that could wake them (and no
+terminal input or --timeout) exits 8 with a message and the registers; a
+guest stopped by --max-insns or --timeout exits 124 with a message and
+its registers on standard error. softvmm's own failures are even: 2 for
+bad usage, 6 when the image or the VM cannot be set up.
+
+With --cpus N the BSP starts the APs with INIT/SIPI, and the vCPUs take
+turns of --quantum instructions in id order on one thread, so every run
+interleaves them the same way.
 
 Flags:
 `
@@ -82,6 +85,7 @@ type runFlags struct {
 	stats bool
 	clock vclock.Mode
 	bootFlags
+	smpFlags
 }
 
 func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -112,8 +116,9 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		}
 		return nil
 	})
-	fs.BoolVar(&rf.stats, "stats", false, "print vCPU 0's VM_STATS counters on standard error when the run ends")
+	fs.BoolVar(&rf.stats, "stats", false, "print every vCPU's VM_STATS counters on standard error when the run ends")
 	rf.bootFlags.register(fs)
+	rf.smpFlags.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
@@ -128,6 +133,10 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	}
 	rf.mem = memFlag.v
 	if err := rf.bootFlags.finish(); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
+		return exitUsage
+	}
+	if err := rf.smpFlags.finish(); err != nil {
 		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitUsage
 	}
@@ -180,6 +189,17 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		fmt.Fprintf(stderr, "softvmm run: clock: %v\n", err)
 		return exitSetup
 	}
+	if err := ctx.Dev().VM().SetCooperative(true); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: cooperative vCPU scheduling: %v\n", err)
+		return exitSetup
+	}
+	// bhyve -c N: N sockets of one core and one thread each (§11), what
+	// the tables and CPUID's one logical processor per package say.
+	topo := abi.VMCPUTopology{Sockets: uint16(rf.cpus), Cores: 1, Threads: 1}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_SET_TOPOLOGY, &topo); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: VM_SET_TOPOLOGY: %v\n", err)
+		return exitSetup
+	}
 	if err := ctx.SetupMemory(rf.mem); err != nil {
 		fmt.Fprintf(stderr, "softvmm run: guest memory of %d bytes: %v\n", rf.mem, err)
 		return exitSetup
@@ -207,95 +227,20 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		return exitSetup
 	}
 	defer lim.stop()
-	hang := startHangWatch(ctx, m.interactive)
-	defer hang.stop()
 	prog := startProgress(ctx, stderr, rf)
 	defer prog.stop()
 	stderr = prog.guard(stderr)
 
 	if rf.stats {
-		defer printStats(ctx, stderr)
+		defer printStats(ctx, rf.cpus, stderr)
 	}
-	next, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RIP)
-	var ex abi.VMExit
-	for {
-		if tr.insns != nil {
-			tr.insn(0, next)
-		}
-		if err := ctx.Run(0, &ex); err != nil {
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm run: VM_RUN: %v\n", err)
-			if e := ctx.Dev().VM().LastError(0); e != nil {
-				fmt.Fprintf(stderr, "softvmm run: %v\n", e)
-			}
-			return exitFatal
-		}
-		next = ex.Rip + uint64(ex.InstLength)
-		if tr.exits != nil && (tr.insns == nil || ex.Exitcode != abi.VM_EXITCODE_MTRAP) {
-			tr.exit(0, &ex, ctx.Dev().VM().Retired(0))
-		}
-		switch ex.Exitcode {
-		case abi.VM_EXITCODE_INOUT:
-			io := ex.Inout()
-			val, _ := m.ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
-			if status, ok := m.dbg.Status(); ok {
-				return int(status & 0xff) // what the OS keeps of an exit status
-			}
-			if io.In {
-				// Merge the value under the access size, as bhyve's
-				// emulate_inout does; ports nobody owns read as all ones,
-				// as on QEMU's ISA bus.
-				rax, _ := ctx.GetRegister(0, abi.VM_REG_GUEST_RAX)
-				mask := uint64(1)<<(8*uint(io.Bytes)) - 1
-				ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, rax&^mask|uint64(val)&mask)
-			}
-		case abi.VM_EXITCODE_RDMSR:
-			// An MSR neither the interpreter nor the kernel owns reads as
-			// 0, as with bhyve -w; writes are ignored.
-			ctx.SetRegister(0, abi.VM_REG_GUEST_RAX, 0)
-			ctx.SetRegister(0, abi.VM_REG_GUEST_RDX, 0)
-		case abi.VM_EXITCODE_WRMSR, abi.VM_EXITCODE_REQIDLE, abi.VM_EXITCODE_BOGUS, abi.VM_EXITCODE_MTRAP:
-		case abi.VM_EXITCODE_DEBUG:
-			if lim.insnsReached(ctx) {
-				return lim.report(ctx, out, stderr, "--max-insns", m)
-			}
-		case abi.VM_EXITCODE_SUSPENDED:
-			out.Flush()
-			if lim.timedOut.Load() {
-				return lim.report(ctx, out, stderr, "--timeout", m)
-			}
-			if hang.hung.Load() {
-				fmt.Fprintf(stderr, "softvmm: guest hung: every vCPU is halted with interrupts enabled and nothing is armed to wake it (rip %#x)\n", ex.Rip)
-				dumpRegs(ctx, stderr)
-				return exitHung
-			}
-			if ex.Suspended() == abi.VM_SUSPEND_TRIPLEFAULT {
-				fmt.Fprintf(stderr, "softvmm run: guest triple fault at rip %#x\n", ex.Rip)
-				dumpRegs(ctx, stderr)
-				return exitTripleFault
-			}
-			if m.stop != "" && m.stop != "ACPI S5 power-off" {
-				fmt.Fprintf(stderr, "softvmm run: guest %s\n", m.stop)
-			}
-			return exitOK
-		case abi.VM_EXITCODE_INST_EMUL:
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm run: guest accessed guest-physical address %#x, which no RAM or device backs, at rip %#x\n",
-				ex.InstEmul().Gpa, ex.Rip)
-			dumpRegs(ctx, stderr)
-			return exitFatal
-		default:
-			out.Flush()
-			fmt.Fprintf(stderr, "softvmm run: unhandled exit %s at rip %#x\n", abi.ExitcodeName(ex.Exitcode), ex.Rip)
-			dumpRegs(ctx, stderr)
-			return exitFatal
-		}
-	}
+	s := &sched{ctx: ctx, rf: rf, m: m, tr: tr, lim: lim, out: out, stderr: stderr}
+	return s.loop()
 }
 
-// dumpRegs prints the vCPU's registers the way a person debugging a guest
+// dumpRegs prints vCPU id's registers the way a person debugging a guest
 // wants them: general registers, RIP/RFLAGS, control registers.
-func dumpRegs(ctx *vmmapi.VMCtx, w io.Writer) {
+func dumpRegs(ctx *vmmapi.VMCtx, id int, w io.Writer) {
 	regs := []int32{
 		abi.VM_REG_GUEST_RAX, abi.VM_REG_GUEST_RBX, abi.VM_REG_GUEST_RCX, abi.VM_REG_GUEST_RDX,
 		abi.VM_REG_GUEST_RSI, abi.VM_REG_GUEST_RDI, abi.VM_REG_GUEST_RBP, abi.VM_REG_GUEST_RSP,
@@ -305,7 +250,7 @@ func dumpRegs(ctx *vmmapi.VMCtx, w io.Writer) {
 		abi.VM_REG_GUEST_CR3, abi.VM_REG_GUEST_CR4, abi.VM_REG_GUEST_EFER, abi.VM_REG_GUEST_CS,
 	}
 	for i, r := range regs {
-		v, err := ctx.GetRegister(0, r)
+		v, err := ctx.GetRegister(id, r)
 		if err != nil {
 			continue
 		}
@@ -369,21 +314,27 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
-// printStats prints vCPU 0's counters the way bhyvectl --get-stats does:
-// VM_STATS for the values, VM_STAT_DESC for each one's name.
-func printStats(ctx *vmmapi.VMCtx, w io.Writer) {
-	st := abi.VMStats{Cpuid: 0}
-	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
-		fmt.Fprintf(w, "softvmm run: VM_STATS: %v\n", err)
-		return
-	}
-	for i := int32(0); i < st.NumEntries; i++ {
-		d := abi.VMStatDesc{Index: i}
-		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
-			fmt.Fprintf(w, "softvmm run: VM_STAT_DESC %d: %v\n", i, err)
+// printStats prints each vCPU's counters the way bhyvectl --get-stats
+// does: VM_STATS for the values, VM_STAT_DESC for each one's name; with
+// several vCPUs each block is headed "vcpuN stats:".
+func printStats(ctx *vmmapi.VMCtx, cpus int, w io.Writer) {
+	for id := 0; id < cpus; id++ {
+		st := abi.VMStats{Cpuid: int32(id)}
+		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
+			fmt.Fprintf(w, "softvmm run: VM_STATS: %v\n", err)
 			return
 		}
-		fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
+		if cpus > 1 {
+			fmt.Fprintf(w, "vcpu%d stats:\n", id)
+		}
+		for i := int32(0); i < st.NumEntries; i++ {
+			d := abi.VMStatDesc{Index: i}
+			if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
+				fmt.Fprintf(w, "softvmm run: VM_STAT_DESC %d: %v\n", i, err)
+				return
+			}
+			fmt.Fprintf(w, "%-56s %d\n", d.DescString(), st.Statbuf[i])
+		}
 	}
 }
 

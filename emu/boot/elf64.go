@@ -343,8 +343,9 @@ func writeBootPages(t Target, kernend uint64) error {
 
 // setRegisters does what libvmmapi's vm_setup_freebsd_registers does, in its
 // order, on vCPU 0.
-func setRegisters(t Target, entry uint64) error {
-	const vcpu = 0
+func setRegisters(t Target, entry uint64) error { return setRegistersOn(t, 0, entry, StackGPA) }
+
+func setRegistersOn(t Target, vcpu int, entry, rsp uint64) error {
 	type reg struct {
 		r int32
 		v uint64
@@ -408,5 +409,5 @@ func setRegisters(t Target, entry uint64) error {
 	if err := setDesc(desc{abi.VM_REG_GUEST_GDTR, GDTGPA, GDTLimit, 0}); err != nil {
 		return err
 	}
-	return set(reg{abi.VM_REG_GUEST_RSP, StackGPA})
+	return set(reg{abi.VM_REG_GUEST_RSP, rsp})
 }

@@ -123,6 +123,7 @@ func (vm *VM) reinit() error {
 	for i := range vm.vcpu {
 		v := &vm.vcpu[i]
 		v.caps, v.cpu, v.lastErr, v.nextrip = 0, nil, nil, 0
+		v.parked, v.parkedIF = false, false
 		v.reqidle.Store(false)
 	}
 	vm.suspend.Store(0)

@@ -72,6 +72,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.SetSpinupAP(abi.SpinupAPExit{Vcpu: int32(s.vcpu), Rip: s.rip})
 			return nil
 		}
+		if v.parked && !vm.handleHLT(id, v.parkedIF) {
+			vm.exitAt(ex, c, abi.VM_EXITCODE_HLT) // still halted (coop.go)
+			return nil
+		}
 		mtrap := v.caps&(1<<abi.VM_CAP_MTRAP_EXIT) != 0
 		budget := uint64(quantum)
 		if mtrap {
@@ -127,7 +131,10 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			v.stats.inc(statExitsTotal)
 			v.stats.inc(statExitsHLT)
 			rflags, _ := c.Reg(abi.VM_REG_GUEST_RFLAGS)
-			vm.handleHLT(id, rflags&psl_i != 0)
+			if !vm.handleHLT(id, rflags&psl_i != 0) {
+				vm.exitAt(ex, c, abi.VM_EXITCODE_HLT) // parked (coop.go)
+				return nil
+			}
 		case cpu.ExitRDMSR, cpu.ExitWRMSR:
 			if lapic.IsMSR(e.MSR) && p.msr(id, c, &e) {
 				v.stats.inc(statExitsTotal)
@@ -199,7 +206,10 @@ const hltJumpLimit = 3600 * vclock.SBT_1S
 // the clock jumps to the next deadline (the devices fire, and the loop
 // looks again), up to hltJumpLimit; in realtime mode the vCPU sleeps until
 // the deadline's host instant.
-func (vm *VM) handleHLT(id int, intrEnabled bool) {
+//
+// In cooperative mode (coop.go) it reports false when it parked the vCPU
+// instead of sleeping; VM_RUN then returns VM_EXITCODE_HLT.
+func (vm *VM) handleHLT(id int, intrEnabled bool) bool {
 	bit := uint32(1) << id
 	v := &vm.vcpu[id]
 	p := vm.platform()
@@ -224,6 +234,11 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 		if wake {
 			break
 		}
+		if vm.coop && vm.coopYield(id) {
+			v.parked, v.parkedIF = true, intrEnabled
+			vm.mu.Unlock()
+			return false
+		}
 		if d, ok := p.clock.Next(); ok {
 			if p.mode == vclock.Virtual && p.hltWait&vm.active == vm.active && d-since < hltJumpLimit {
 				vm.mu.Unlock()
@@ -246,6 +261,14 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 				continue
 			}
 		}
+		if vm.coop {
+			// Nothing armed and nobody to run: the thread that runs
+			// the vCPUs decides whether anything outside can still wake
+			// one (coop.go).
+			v.parked, v.parkedIF = true, intrEnabled
+			vm.mu.Unlock()
+			return false
+		}
 		if pv.kicks.Load() != kicks {
 			continue
 		}
@@ -255,28 +278,8 @@ func (vm *VM) handleHLT(id int, intrEnabled bool) {
 	}
 	vm.halted &^= bit
 	p.hltWait &^= bit
+	v.parked = false
 	vm.mu.Unlock()
-}
-
-// Hung reports whether the VM can never run again by itself: it has an
-// active vCPU and every active vCPU sleeps in HLT, past every check that
-// could wake it (nothing deliverable, no deadline to jump or wait to
-// within hltJumpLimit). Only an ioctl from outside (an interrupt, NMI or
-// exception injection, a suspend) can change that, so a runner that
-// issues none may stop the VM and report the hang. The answer does not
-// depend on when it is asked, so using it keeps runs deterministic.
-func (vm *VM) Hung() bool {
-	p := vm.platform()
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	if vm.active == 0 || vm.suspend.Load() != 0 || p.hltWait&vm.active != vm.active {
-		return false
-	}
-	for id := 0; id < abi.VM_MAXCPU; id++ {
-		if vm.active&(1<<id) != 0 && vm.vcpu[id].state != abi.VCPU_SLEEPING {
-			return false
-		}
-	}
 	return true
 }
 
@@ -294,6 +297,9 @@ func (vm *VM) handleSuspend(id int) bool {
 	defer vm.mu.Unlock()
 	vm.suspended |= bit
 	vm.cond.Broadcast()
+	if vm.coop {
+		return true // the others are outside VM_RUN (coop.go)
+	}
 	for vm.suspended&vm.active != vm.active {
 		if v.reqidle.Load() {
 			vm.suspended &^= bit

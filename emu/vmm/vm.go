@@ -32,6 +32,7 @@ type VM struct {
 	debug     uint32 // debug_cpus: stopped by VM_SUSPEND_CPU
 	halted    uint32 // halted_cpus: HLT with IF=0
 	topology  abi.VMCPUTopology
+	coop      bool // cooperative mode: one thread runs every vCPU (coop.go)
 
 	suspend atomic.Int32 // vm->suspend: 0 or a VM_SUSPEND_* reason
 
@@ -61,6 +62,11 @@ type vcpu struct {
 	nextrip uint64
 
 	insnLimit uint64 // SetInsnLimit: stop at this many retired instructions (0: none)
+
+	// parked: in cooperative mode, the vCPU left VM_RUN from an HLT wait
+	// it must resume (coop.go); parkedIF is RFLAGS.IF at that HLT.
+	// Guarded by VM.mu.
+	parked, parkedIF bool
 
 	stats stats
 }
