@@ -28,6 +28,7 @@ const (
 	ExitRDMSR                  // RDMSR of an MSR the interpreter does not own: MSR
 	ExitWRMSR                  // WRMSR of an MSR the interpreter does not own: MSR, MSRVal
 	ExitError                  // emulator failure: Err says what, Bytes of the instruction in Insn
+	ExitPause                  // PAUSE retired while SetPauseExit is on (VM_CAP_PAUSE_EXIT)
 )
 
 // Exit describes how Run stopped. For ExitInOut the instruction has

@@ -265,7 +265,10 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	}
 
 	switch op {
-	case x86asm.NOP, x86asm.PAUSE, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE,
+	case x86asm.PAUSE:
+		in.h = hPause
+		return
+	case x86asm.NOP, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE,
 		x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHW:
 		in.h = hNop
 		in.fx = fxTransparent

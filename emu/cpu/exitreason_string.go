@@ -5,7 +5,7 @@ import "fmt"
 var exitNames = [...]string{
 	ExitNone: "ExitNone", ExitBudget: "ExitBudget", ExitInOut: "ExitInOut", ExitHLT: "ExitHLT",
 	ExitMMIO: "ExitMMIO", ExitTripleFault: "ExitTripleFault", ExitRDMSR: "ExitRDMSR",
-	ExitWRMSR: "ExitWRMSR", ExitError: "ExitError",
+	ExitWRMSR: "ExitWRMSR", ExitError: "ExitError", ExitPause: "ExitPause",
 }
 
 func (r ExitReason) String() string {

@@ -9,7 +9,7 @@ import (
 // instructions have retired (ExitBudget). The retired count is exact, so
 // the same state and budget always stop at the same instruction.
 //
-// For ExitInOut, ExitHLT, ExitRDMSR and ExitWRMSR the instruction has
+// For ExitInOut, ExitHLT, ExitRDMSR, ExitWRMSR and ExitPause the instruction has
 // retired: Exit.RIP is its address, Exit.InstLen its length, and the
 // CPU's RIP already points past it (vmm's nextrip). For ExitMMIO it has
 // not: RIP stays at it, and the caller emulates it from Exit.Insn, as

@@ -31,6 +31,23 @@ func (c *CPU) exitMMIO(in *insn, gpa uint64, write bool) {
 	c.exit = Exit{Reason: ExitMMIO, RIP: in.rip, InstLen: int(in.len), GPA: gpa, Write: write, Insn: c.insnBytes(in)}
 }
 
+// hPause is a NOP unless pause exiting is on (VM_CAP_PAUSE_EXIT), in
+// which case it leaves Run the way VT-x's PAUSE exiting leaves the guest:
+// vmm reports VM_EXITCODE_PAUSE with the instruction's address and length
+// and resumes past it (reference/vmm-interface.md §11).
+func hPause(c *CPU, in *insn) {
+	if !c.pauseExit {
+		in.next.h(c, in.next)
+		return
+	}
+	c.leave(in, in.rip+uint64(in.len))
+	c.exit = Exit{Reason: ExitPause, RIP: in.rip, InstLen: int(in.len)}
+}
+
+// SetPauseExit turns PAUSE exiting on or off. Decoded code does not
+// depend on it, so it may change between Run calls.
+func (c *CPU) SetPauseExit(on bool) { c.pauseExit = on }
+
 func hHlt(c *CPU, in *insn) {
 	if !c.priv(in) {
 		return

@@ -206,14 +206,14 @@ func handlerFor(cmd uint32) handler {
 // UNRESTRICTED_GUEST behaves as on AMD, where it is always 1 and clearing
 // it is EINVAL: the interpreter runs real mode and paging-off guests
 // directly, which is what bhyve asks the capability for (ROM boot, APs).
-// PAUSE exits and INVPCID are not built and answer ENOENT, as a backend
-// without them does.
+// PAUSE_EXIT sends every PAUSE to userspace as VM_EXITCODE_PAUSE. INVPCID
+// is not built and answers ENOENT, as a backend without it does.
 func capSupported(c int32) error {
 	if c < 0 || c >= abi.VM_CAP_MAX {
 		return abi.EINVAL
 	}
 	switch c {
-	case abi.VM_CAP_HALT_EXIT, abi.VM_CAP_MTRAP_EXIT, abi.VM_CAP_UNRESTRICTED_GUEST:
+	case abi.VM_CAP_HALT_EXIT, abi.VM_CAP_MTRAP_EXIT, abi.VM_CAP_PAUSE_EXIT, abi.VM_CAP_UNRESTRICTED_GUEST:
 		return nil
 	}
 	return abi.ENOENT

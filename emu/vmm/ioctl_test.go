@@ -213,7 +213,7 @@ func TestActivateSuspendCapability(t *testing.T) {
 		{"cap vCPU 16", abi.VM_GET_CAPABILITY, &abi.VMCapability{Cpuid: 16}, abi.EINVAL},
 		{"HALT_EXIT supported", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_HALT_EXIT, Capval: 1}, nil},
 		{"MTRAP_EXIT supported", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_MTRAP_EXIT, Capval: 0}, nil},
-		{"PAUSE_EXIT not built: ENOENT", abi.VM_SET_CAPABILITY, &abi.VMCapability{Captype: abi.VM_CAP_PAUSE_EXIT, Capval: 1}, abi.ENOENT},
+		{"PAUSE_EXIT supported", abi.VM_SET_CAPABILITY, &abi.VMCapability{Cpuid: 4, Captype: abi.VM_CAP_PAUSE_EXIT, Capval: 1}, nil},
 		// §11, the AMD column: UNRESTRICTED_GUEST is always 1, and 0 is EINVAL.
 		{"UNRESTRICTED_GUEST set 1", abi.VM_SET_CAPABILITY, &abi.VMCapability{Cpuid: 2, Captype: abi.VM_CAP_UNRESTRICTED_GUEST, Capval: 1}, nil},
 		{"UNRESTRICTED_GUEST set 0: EINVAL", abi.VM_SET_CAPABILITY, &abi.VMCapability{Cpuid: 2, Captype: abi.VM_CAP_UNRESTRICTED_GUEST, Capval: 0}, abi.EINVAL},

@@ -77,6 +77,7 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			return nil
 		}
 		mtrap := v.caps&(1<<abi.VM_CAP_MTRAP_EXIT) != 0
+		c.SetPauseExit(v.caps&(1<<abi.VM_CAP_PAUSE_EXIT) != 0)
 		budget := uint64(quantum)
 		if mtrap {
 			budget = 1
@@ -135,6 +136,13 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 				vm.exitAt(ex, c, abi.VM_EXITCODE_HLT) // parked (coop.go)
 				return nil
 			}
+		case cpu.ExitPause:
+			// VM_CAP_PAUSE_EXIT (bhyve -P): userspace sees every PAUSE,
+			// and the next VM_RUN resumes past it.
+			ex.Exitcode = abi.VM_EXITCODE_PAUSE
+			ex.Rip, ex.InstLength = e.RIP, int32(e.InstLen)
+			v.stats.inc(statExitsPause)
+			return nil
 		case cpu.ExitRDMSR, cpu.ExitWRMSR:
 			if lapic.IsMSR(e.MSR) && p.msr(id, c, &e) {
 				v.stats.inc(statExitsTotal)

@@ -1,6 +1,7 @@
 package vmm_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -237,5 +238,48 @@ func TestRunUnbackedAccess(t *testing.T) {
 	}
 	if ex.Exitcode != abi.VM_EXITCODE_INST_EMUL || ex.Rip != rip || ex.InstEmul().Gpa != 0x20000000 {
 		t.Fatalf("exit %s rip %#x gpa %#x", abi.ExitcodeName(ex.Exitcode), ex.Rip, ex.InstEmul().Gpa)
+	}
+}
+
+// VM_CAP_PAUSE_EXIT (reference/vmm-interface.md §11, bhyve -P): with the
+// capability set, PAUSE leaves VM_RUN as VM_EXITCODE_PAUSE with its
+// address and length (F3 90: 2 bytes), the next VM_RUN resumes past it,
+// and the exit is counted; without it PAUSE is a NOP and the run goes on
+// to the OUT.
+func TestRunPauseExit(t *testing.T) {
+	ctx := bootVM(t, "exit33.elf")
+	rip := patch(t, ctx, 0xf3, 0x90, 0xe6, 0x80) // pause; out %al,$0x80
+	var ex abi.VMExit
+	if err := ctx.SetCapability(0, abi.VM_CAP_PAUSE_EXIT, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctx.Run(0, &ex); err != nil || ex.Exitcode != abi.VM_EXITCODE_PAUSE || ex.Rip != rip || ex.InstLength != 2 {
+		t.Fatalf("exit %s rip %#x len %d (%v); want PAUSE at %#x, length 2", abi.ExitcodeName(ex.Exitcode), ex.Rip, ex.InstLength, err, rip)
+	}
+	if err := ctx.Run(0, &ex); err != nil || ex.Exitcode != abi.VM_EXITCODE_INOUT || ex.Rip != rip+2 {
+		t.Fatalf("after PAUSE: exit %s at %#x; want INOUT at %#x", abi.ExitcodeName(ex.Exitcode), ex.Rip, rip+2)
+	}
+	st := abi.VMStats{}
+	if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STATS, &st); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i := int32(0); i < st.NumEntries; i++ {
+		d := abi.VMStatDesc{Index: i}
+		if err := ctx.Dev().Ioctl(ctx.Thread(), abi.VM_STAT_DESC, &d); err != nil {
+			t.Fatal(err)
+		}
+		if string(d.Desc[:bytes.IndexByte(d.Desc[:], 0)]) == "number of times pause was intercepted" {
+			found = st.Statbuf[i] == 1
+		}
+	}
+	if !found {
+		t.Fatal("VM_STATS does not count the one PAUSE exit")
+	}
+
+	ctx2 := bootVM(t, "exit33.elf")
+	rip = patch(t, ctx2, 0xf3, 0x90, 0xe6, 0x80)
+	if err := ctx2.Run(0, &ex); err != nil || ex.Exitcode != abi.VM_EXITCODE_INOUT || ex.Rip != rip+2 {
+		t.Fatalf("without the capability: exit %s at %#x; want INOUT at %#x", abi.ExitcodeName(ex.Exitcode), ex.Rip, rip+2)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	statExitsUserspace
 	statExitsDebug
 	statExitsSuspended
+	statExitsPause
 	statInsnsRetired
 	nStats
 )
@@ -40,6 +41,7 @@ var statDesc = [nStats]string{
 	statExitsUserspace: "number of vm exits handled in userspace",
 	statExitsDebug:     "number of vm exits for a debug-stopped vcpu",
 	statExitsSuspended: "number of vm exits for a suspended vm",
+	statExitsPause:     "number of times pause was intercepted",
 	statInsnsRetired:   "number of guest instructions retired",
 }
 
