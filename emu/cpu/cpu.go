@@ -194,7 +194,7 @@ type CPU struct {
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
 	intrShadow              bool
-	pauseExit               bool // SetPauseExit
+	pauseExit               bool      // SetPauseExit
 	intr                    intrState // intr.go
 	// nmiBlocked: an NMI handler is running. Whoever delivers an NMI
 	// (deliverVector(2)) sets it; IRET clears it (SDM Vol. 3 §6.7.1).
