@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"softvmm/devices/internal/reftest"
+	"softvmm/devices/vclock"
 )
 
 // reference lists every row of reference/vmm-devices.md §6 (and the
 // HPET's rows of §1.3 and §12) with the test that checks it; each test
 // carries its rows' tags. TestReferenceCoverage keeps the two in step.
 var reference = []reftest.Row{
+	{"0", "HPET tick 256 sbt (FREQ2BT frac 2^40)", "TestTickConstant", ""},
 	{"1.3", "0xFED00000-0xFED003FF HPET", "TestLocation", ""},
 	{"6.1", "MMIO 0xFED00000, size 1024", "TestLocation", ""},
 	{"6.1", "4 or 8 bytes, aligned, else ignored/0", "TestAccessRules", ""},
@@ -113,4 +115,13 @@ func TestCounterWriteRestartsTimers(t *testing.T) {
 	eq(t, r.take(), nil)
 	c.AdvanceTo(200 * tick)
 	eq(t, r.take(), []string{"ioapic 24 pulse"})
+}
+
+// Reference §0: FREQ2BT(2^24) = 2^40, one tick exactly 256 sbt.
+// Rows: §0 row "HPET tick 256 sbt (FREQ2BT frac 2^40)";
+func TestTickConstant(t *testing.T) {
+	frac, sbt := reftest.FREQ2BT(1 << 24)
+	if frac != 1<<40 || vclock.SBT(sbt) != TickSBT || Freq != 1<<24 {
+		t.Fatalf("frac %#x sbt %d, TickSBT %d", frac, sbt, TickSBT)
+	}
 }

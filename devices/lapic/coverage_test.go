@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"softvmm/devices/internal/reftest"
+	"softvmm/devices/vclock"
 )
 
 // reference lists every row of reference/vmm-devices.md §2 (and the
@@ -12,6 +13,7 @@ import (
 // Where B (FreeBSD 12) and L (later) differ, the row names the one softvmm
 // follows; the package doc says why.
 var reference = []reftest.Row{
+	{"0", "LAPIC tick 32·d sbt (FREQ2BT frac d·2^37)", "TestTickConstant", ""},
 	{"1.3", "0xFEE00000-0xFEE00FFF local APIC of the faulting vCPU", "TestLocation TestResetValues", ""},
 	{"1.4", "lapic_msr: 0x1B and 0x800-0xBFF", "TestX2APIC", ""},
 	{"1.4", "RDMSR 0x1B; WRMSR 0x1B with a different value fails", "TestX2APIC", ""},
@@ -231,5 +233,17 @@ func TestNoTSCDeadline(t *testing.T) {
 	}
 	if err := l.WriteMSR(0x6E0, 1); err == nil {
 		t.Fatal("WriteMSR(0x6E0) succeeded")
+	}
+}
+
+// Reference §0: FREQ2BT(2^27/d) = d·2^37, one tick 32·d sbt, for every
+// divisor of the DCR table (§2.8).
+// Rows: §0 row "LAPIC tick 32·d sbt (FREQ2BT frac d·2^37)";
+func TestTickConstant(t *testing.T) {
+	for dcr, d := range map[uint32]uint64{0x0: 2, 0x1: 4, 0x2: 8, 0x3: 16, 0x8: 32, 0x9: 64, 0xA: 128, 0xB: 1} {
+		frac, sbt := reftest.FREQ2BT(1 << 27 / d)
+		if frac != d<<37 || vclock.SBT(sbt) != TickSBT(dcr) {
+			t.Errorf("DCR %#x: frac %#x sbt %d, TickSBT %d", dcr, frac, sbt, TickSBT(dcr))
+		}
 	}
 }

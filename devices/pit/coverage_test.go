@@ -12,6 +12,7 @@ import (
 // rows of §1.2 and §12) with the test that checks it; each test carries
 // its rows' tags. TestReferenceCoverage keeps the two in step.
 var reference = []reftest.Row{
+	{"0", "PIT tick 3599 sbt (FREQ2BT frac 0x0E0F9751AD54)", "TestTickConstant", ""},
 	{"1.2", "0x40-0x42 1-byte only", "TestWidthAndPorts", ""},
 	{"1.2", "0x43 write only, 1-byte", "TestWidthAndPorts", ""},
 	{"1.2", "0x61 any size, reads only", "TestWidthAndPorts TestPort61", ""},
@@ -98,5 +99,14 @@ func TestMissedPeriodsDropped(t *testing.T) {
 	}
 	if next, _ := r.clk.Next(); next != now+3599000 {
 		t.Fatalf("next target %d, want %d (now + one count)", next, now+3599000)
+	}
+}
+
+// Reference §0: FREQ2BT(1193182) = 0x0E0F9751AD54, one tick 3599 sbt.
+// Rows: §0 row "PIT tick 3599 sbt (FREQ2BT frac 0x0E0F9751AD54)";
+func TestTickConstant(t *testing.T) {
+	frac, sbt := reftest.FREQ2BT(1193182)
+	if frac != 0x0E0F9751AD54 || vclock.SBT(sbt) != TickSBT || Freq != 1193182 {
+		t.Fatalf("frac %#x sbt %d, TickSBT %d", frac, sbt, TickSBT)
 	}
 }

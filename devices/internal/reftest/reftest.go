@@ -122,3 +122,13 @@ func testTags(dir string) (map[string]map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// FREQ2BT is sys/time.h's FREQ2BT for a frequency in Hz, as the 64-bit
+// binary fraction of a second it yields, and bttosbt of it (the sbintime
+// length of one period): the reference §0 tick-table formulas, written
+// here so device tests check their tick constants against the formula
+// rather than against themselves.
+func FREQ2BT(hz uint64) (frac uint64, sbt int64) {
+	frac = (1 << 63 / hz) << 1
+	return frac, int64(frac >> 32)
+}
