@@ -5,6 +5,7 @@ import (
 
 	"softvmm/devices/internal/reftest"
 	"softvmm/devices/vclock"
+	"softvmm/emu/abi"
 )
 
 // reference lists every row of reference/vmm-devices.md §2 (and the
@@ -99,6 +100,7 @@ var reference = []reftest.Row{
 	{"2.11", "B: fixed and NMI delivered in kernel", "TestICR TestGroupIPIs", ""},
 	{"2.11", "B: INIT from vCPU 0 to 0 < dest < 16, deassert ignored", "TestICR TestGroupIPIs", ""},
 	{"2.11", "B: STARTUP to WAIT-FOR-SIPI, SPINUP_AP rip = vector << 12, second ignored", "TestICR TestGroupIPIs", ""},
+	{"2.11", "B: INIT/STARTUP use the raw destination; shorthand and dest mode not checked", "TestInitRawDestination", ""},
 	{"2.11", "B: everything else is an access error (EPERM)", "TestICR", ""},
 	{"2.11", "B: boot state vCPU 0 RUNNING, others INIT", "TestResetValues", ""},
 	{"2.11", "L: validated ICR, VM_EXITCODE_IPI", "", "softvmm follows B (FreeBSD 12 ABI has no VM_EXITCODE_IPI); package doc, §12.7"},
@@ -245,5 +247,38 @@ func TestTickConstant(t *testing.T) {
 		if frac != d<<37 || vclock.SBT(sbt) != TickSBT(dcr) {
 			t.Errorf("DCR %#x: frac %#x sbt %d, TickSBT %d", dcr, frac, sbt, TickSBT(dcr))
 		}
+	}
+}
+
+// FreeBSD 12's INIT and STARTUP handlers look only at the raw destination
+// field of ICR-high (0 < dest < 16, sender vCPU 0): the shorthand and the
+// destination-mode bit are not checked. So INIT "all excluding self" with
+// a destination field of 2 reaches vCPU 2 only, a logical-mode INIT with
+// field 1 reaches vCPU 1 as if physical, and the usual "INIT to all
+// excluding self" with field 0 is an access error, as in bhyve 12.
+// Rows:
+// §2.11 row "B: INIT/STARTUP use the raw destination; shorthand and dest mode not checked";
+func TestInitRawDestination(t *testing.T) {
+	gr := newGroup(3)
+	l0 := gr.g.LAPICs[0]
+	wr(t, l0, OffSVR, 0x1FF)
+	wr(t, l0, OffICRHigh, 0x02000000)
+	wr(t, l0, OffICRLow, 0x000C4500) // INIT assert, all excluding self
+	if gr.g.LAPICs[2].BootState() != BootSIPI || gr.g.LAPICs[1].BootState() != BootINIT {
+		t.Fatalf("boot states %v %v, want vCPU 2 only in wait-for-SIPI",
+			gr.g.LAPICs[1].BootState(), gr.g.LAPICs[2].BootState())
+	}
+	wr(t, l0, OffICRHigh, 0x01000000)
+	wr(t, l0, OffICRLow, 0x00004D00) // INIT assert, logical
+	if gr.g.LAPICs[1].BootState() != BootSIPI {
+		t.Fatal("logical INIT to field 1 did not reach vCPU 1")
+	}
+	wr(t, l0, OffICRLow, 0x000C0620) // STARTUP 0x20, all excluding self, field 1
+	if len(gr.spinup) != 1 || gr.spinup[0] != "spinup vcpu=1 rip=0x20000" {
+		t.Fatalf("spinups %v, want vCPU 1 at 0x20000", gr.spinup)
+	}
+	wr(t, l0, OffICRHigh, 0)
+	if err := l0.Write(OffICRLow, 4, 0x000C4500); err != abi.EPERM {
+		t.Fatalf("INIT all-excluding-self with field 0: %v, want EPERM", err)
 	}
 }
