@@ -28,7 +28,7 @@ var reference = []reftest.Row{
 	{"3.2", "RTE reset 0x00010000_00010000", "TestResetValues", ""},
 	{"3.3", "merge keeps remote IRR and delivery status", "TestLevelRemoteIRRAndEOI", ""},
 	{"3.3", "TMR rebuilt unless only mask/polarity changed", "TestUpdateTMR", ""},
-	{"3.3", "unmasked, remote IRR clear, asserted: deliver now", "TestEdgeDelivery TestLevelRemoteIRRAndEOI", ""},
+	{"3.3", "unmasked, remote IRR clear, asserted: deliver now", "TestEdgeDelivery TestLevelRemoteIRRAndEOI TestRTEWriteRedelivers", ""},
 	{"3.4", "acnt counts, may go negative", "TestEdgeDelivery", ""},
 	{"3.4", "deliver on acnt 0->1 only; deassert nothing; pulse", "TestEdgeDelivery", ""},
 	{"3.4", "remote IRR not consulted on assertion", "TestLevelRemoteIRRAndEOI", ""},
@@ -76,4 +76,23 @@ func TestOtherIndexIgnored(t *testing.T) {
 	if after != before {
 		t.Fatal("a write to an unused index changed the state")
 	}
+}
+
+// vioapic_write sends on every RTE write, either half, changed or not,
+// while the pin is unmasked, remote IRR is clear and the line is held
+// asserted: so an edge pin held high interrupts again at each rewrite.
+// Rows: §3.3 row "unmasked, remote IRR clear, asserted: deliver now";
+func TestRTEWriteRedelivers(t *testing.T) {
+	io, r := newIO()
+	wrReg(t, io, 0x14, 0x00000031) // pin 2: edge, fixed, vector 0x31
+	io.AssertIRQ(2)
+	r.take()
+	wrReg(t, io, 0x14, 0x00000031) // unchanged low half
+	wrReg(t, io, 0x15, 0x00000000) // unchanged high half
+	wrReg(t, io, 0x15, 0x01000000) // new destination
+	edge := "dest=0x0 phys=true mode=0x0 vec=0x31 level=false"
+	eq(t, r.take(), []string{edge, edge, "dest=0x1 phys=true mode=0x0 vec=0x31 level=false"})
+	io.DeassertIRQ(2)
+	wrReg(t, io, 0x14, 0x00000031)
+	eq(t, r.take(), nil)
 }
