@@ -44,28 +44,39 @@ var tagRE = regexp.MustCompile(`§([0-9.]+) row "([^"]+)"`)
 // current directory (go test runs each package in its own directory).
 func Check(t *testing.T, rows []Row) {
 	t.Helper()
-	tags, err := testTags(".")
+	problems, covered, err := Problems(".", rows)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	t.Logf("reference rows: %d, covered by a device-level test: %d", len(rows), covered)
+}
+
+// Problems lists what is wrong between rows and the tags in dir's
+// _test.go files, and counts the rows that name a test.
+func Problems(dir string, rows []Row) (problems []string, covered int, err error) {
+	tags, err := testTags(dir)
+	if err != nil {
+		return nil, 0, err
+	}
 	seen := map[string]bool{}
-	covered := 0
 	for _, r := range rows {
 		tag := r.Tag()
 		if seen[tag] {
-			t.Errorf("%s listed twice", tag)
+			problems = append(problems, tag+" listed twice")
 		}
 		seen[tag] = true
 		if r[2] == "" {
 			if r[3] == "" {
-				t.Errorf("%s: no test and no note saying why", tag)
+				problems = append(problems, tag+": no test and no note saying why")
 			}
 			continue
 		}
 		for _, name := range strings.Fields(r[2]) {
-			fns, ok := tags[tag]
-			if !ok || !fns[name] {
-				t.Errorf("%s: test %s does not carry the tag (or does not exist)", tag, name)
+			if !tags[tag][name] {
+				problems = append(problems, fmt.Sprintf("%s: test %s does not carry the tag (or does not exist)", tag, name))
 			}
 		}
 		covered++
@@ -78,9 +89,9 @@ func Check(t *testing.T, rows []Row) {
 	}
 	sort.Strings(extra)
 	for _, tag := range extra {
-		t.Errorf("%s appears in a test but not in the coverage table", tag)
+		problems = append(problems, tag+" appears in a test but not in the coverage table")
 	}
-	t.Logf("reference rows: %d, covered by a device-level test: %d", len(rows), covered)
+	return problems, covered, nil
 }
 
 // testTags maps each row tag found in the directory's _test.go files to
