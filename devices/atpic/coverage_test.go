@@ -45,7 +45,7 @@ var reference = []reftest.Row{
 	{"4.7", "rising edge or held level sets IRR", "TestInputLines", ""},
 	{"4.7", "falling edge clears IRR for level pins only", "TestInputLines", ""},
 	{"4.7", "slave notifies through master pin 2", "TestCascade", ""},
-	{"4.7", "master notify: LINT0 on every active vCPU and IOAPIC pin 0", "", "the ATPIC raises one INTR callback (TestInputLines); emu/vmm/platform.go fans it out to LINT0 of every active vCPU and pulses IOAPIC pin 0"},
+	{"4.7", "master notify: LINT0 on every active vCPU and IOAPIC pin 0", "", "the ATPIC raises one INTR callback (TestInputLines); emu/vmm/platform.go fans it out to LINT0 of every active vCPU and pulses IOAPIC pin 0; emu/vmm TestTimerGuestsVirtual/pit_8259 takes the ExtINT path"},
 	{"4.7", "intr_raised blocks notifications until accepted", "TestInputLines TestAcceptRenotifies", ""},
 	{"4.8", "pending: master pin, slave through pin 2, else spurious 7", "TestPriority TestCascade", ""},
 	{"4.8", "accept on the slave sets pin 2 on the master", "TestCascade", ""},

@@ -37,7 +37,7 @@ var reference = []reftest.Row{
 	{"3.4", "delivery: level flag = trigger, mode from RTE, polarity ignored", "TestEdgeDelivery", ""},
 	{"3.4", "EOI broadcast", "TestLevelRemoteIRRAndEOI", ""},
 	{"3.4", "irq outside 0..31 EINVAL", "TestEdgeDelivery", ""},
-	{"3.5", "conventional users of pins", "", "wiring, not the IOAPIC: emu/vmm/platform.go routes PIT→2, RTC→8, 8259→0, HPET→24-31; the HPET's route cap is pinned in devices/hpet TestResetValues"},
+	{"3.5", "conventional users of pins", "", "wiring, not the IOAPIC: emu/vmm/platform.go routes PIT→2, RTC→8, 8259→0, HPET→24-31; the HPET's route cap is pinned in devices/hpet TestResetValues; emu/vmm TestTimerGuestsVirtual/pit_ioapic uses pin 2"},
 	{"12.14", "version 0x11 without EOI register", "TestResetValues TestAccessRules", ""},
 	{"12.14", "NMI/SMI/INIT RTE modes dropped", "TestEdgeDelivery", "the IOAPIC passes the mode on; the LAPIC side drops it (devices/lapic TestGroupDeliverIntrAndMSI)"},
 	{"12.14", "polarity ignored", "TestEdgeDelivery", ""},

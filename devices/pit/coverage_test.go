@@ -19,7 +19,7 @@ var reference = []reftest.Row{
 	{"5.1", "counters 0x40-0x42, command 0x43, 1-byte only", "TestWidthAndPorts", ""},
 	{"5.1", "reading 0x43 is an error", "TestWidthAndPorts", ""},
 	{"5.1", "channel 0 only interrupts", "TestOnlyChannel0Interrupts", ""},
-	{"5.1", "channel 0 pulses 8259 IRQ 0 and IOAPIC pin 2", "", "the PIT raises one irq0 callback; emu/vmm/platform.go pulses 8259 IRQ 0 and IOAPIC pin 2 from it"},
+	{"5.1", "channel 0 pulses 8259 IRQ 0 and IOAPIC pin 2", "", "the PIT raises one irq0 callback; emu/vmm/platform.go pulses 8259 IRQ 0 and IOAPIC pin 2 from it; emu/vmm TestTimerGuestsVirtual/pit_8259 and /pit_ioapic count both paths"},
 	{"5.2", "read-back latches count if /COUNT and none latched", "TestReadBack", ""},
 	{"5.2", "read-back latches status with OUT (mode 0 only)", "TestReadBack", ""},
 	{"5.2", "access 01/10 error", "TestCommandErrors", ""},
