@@ -40,7 +40,7 @@ var reference = []reftest.Row{
 	{"7.4", "other offsets return the stored byte", "TestRegistersAndNVRAM", ""},
 	{"7.4", "reg D reads 0x80", "TestRegistersAndNVRAM TestPowerOn", ""},
 	{"7.5", "IRQF iff enabled flag; IRQ on IRQF 0->1 only", "TestNoReadNoSecondInterrupt TestEnableReevaluatesIRQF", ""},
-	{"7.5", "IRQ 8 pulsed on 8259 and IOAPIC pin 8", "", "the RTC raises one irq callback; emu/vmm/platform.go pulses 8259 IRQ 8 and IOAPIC pin 8 from it; emu/vmm TestTimerGuestsVirtual/rtc_periodic counts them"},
+	{"7.5", "IRQ 8 pulsed on 8259 and IOAPIC pin 8", "", "the RTC raises one irq callback; emu/vmm/platform.go pulses 8259 IRQ 8 and IOAPIC pin 8 from it; emu/vmm TestTimerGuestsVirtual/rtc_periodic counts them through IOAPIC pin 8"},
 	{"7.5", "flags raised only while enabled; disabling keeps the flag, drops IRQF", "TestAlarm TestUpdateInterrupts", ""},
 	{"7.5", "periodic rates table", "TestPeriodicRates", ""},
 	{"7.5", "callout period: PIE rate, else 1 s with AIE/UIE, else stopped", "TestCalloutChoice", ""},
