@@ -116,6 +116,7 @@ var reference = []reftest.Row{
 	{"12.11", "PPR on acceptance (B)", "TestPrioritySequence", ""},
 	{"12.12", "timer quirks", "TestTimerDivideChange TestTimerPeriodicCatchUp TestSVREnableDisable TestNoTSCDeadline", ""},
 	{"12.13", "access rules quirks", "TestMMIOAccessRules TestX2APIC TestRegisterWrites", ""},
+	{"12.19", "TMR rebuilt on every active vCPU from the IOAPIC level routes", "TestGroupUpdateTMR", ""},
 }
 
 func TestReferenceCoverage(t *testing.T) { reftest.Check(t, reference) }

@@ -1122,6 +1122,7 @@ func TestGroupDeliverIntrAndMSI(t *testing.T) {
 }
 
 // ref §3.3, §12 #19: TMR rebuilt on active vCPUs from level routes.
+// Rows: §12.19 row "TMR rebuilt on every active vCPU from the IOAPIC level routes";
 func TestGroupUpdateTMR(t *testing.T) {
 	gr := newGroup(3)
 	for i, l := range gr.g.LAPICs {
