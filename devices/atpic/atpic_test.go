@@ -59,6 +59,8 @@ func initPC(t *testing.T, a *ATPIC) {
 }
 
 // §4.1: every port takes only 1-byte accesses; anything else fails (EIO).
+// Rows: §1.2 row "0x20/0x21, 0xA0/0xA1, 0x4D0/0x4D1 1-byte only";
+// §4.1 row "ports and 1-byte only (EIO)";
 func TestWidth(t *testing.T) {
 	a, _ := newPIC(t)
 	for _, port := range []uint16{0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1} {
@@ -77,6 +79,7 @@ func TestWidth(t *testing.T) {
 }
 
 // §4.2: all zero at creation: not ready, IMR 0, IRR 0, ELCR 0.
+// Rows: §4.2 row "zero at creation: not ready, IMR 0, lowprio 0";
 func TestResetState(t *testing.T) {
 	a, s := newPIC(t)
 	if got := a.State(); !reflect.DeepEqual(got, State{}) {
@@ -94,6 +97,9 @@ func TestResetState(t *testing.T) {
 
 // §4.3 ICW1: clears IRR, IMR, rd_cmd_reg, poll, smm, sets lowprio 7,
 // and keeps ISR, AEOI, SFNM, rotate and irq_base.
+// Rows: §4.3 row "ICW1 clears IRR, IMR, rd_cmd_reg, poll, smm; lowprio 7";
+// §4.3 row "ICW1 keeps ISR, AEOI, SFNM, rotate, irq_base";
+// §12.15 row "AEOI/SFNM/ISR survive re-initialisation";
 func TestICW1Effects(t *testing.T) {
 	a, _ := newPIC(t)
 	var st State
@@ -114,6 +120,9 @@ func TestICW1Effects(t *testing.T) {
 
 // §4.3: ICW1 with SNGL (bit 1) or without IC4 (bit 0) fails (EIO), the chip
 // stays at icw_num 1 and the next data-port write is an OCW1.
+// Rows: §4.3 row "ICW1 single mode or no IC4: EIO, icw_num 1, data is OCW1";
+// §4.4 row "OCW1 IMR = value";
+// §12.21 row "ICW1 without IC4 or single mode, ICW4 without 8086 mode: EIO";
 func TestICW1Errors(t *testing.T) {
 	for _, icw1 := range []uint8{0x13, 0x10, 0x12} {
 		a, _ := newPIC(t)
@@ -133,6 +142,11 @@ func TestICW1Errors(t *testing.T) {
 
 // §4.4: ICW2 keeps value & 0xF8, ICW3 is ignored, ICW4 needs µPM (bit 0)
 // else EIO with the state unchanged; AEOI and SFNM (master only) stick.
+// Rows: §4.4 row "ICW2 irq_base = value & 0xF8"; §4.4 row "ICW3 ignored";
+// §4.4 row "ICW4 without 8086 mode: EIO, state unchanged";
+// §4.4 row "ICW4 AEOI sticks; SFNM master only";
+// §12.15 row "AEOI/SFNM/ISR survive re-initialisation";
+// §12.21 row "ICW1 without IC4 or single mode, ICW4 without 8086 mode: EIO";
 func TestICW2to4(t *testing.T) {
 	a, _ := newPIC(t)
 	out(t, a, 0x20, 0x11)
@@ -173,6 +187,7 @@ func TestICW2to4(t *testing.T) {
 }
 
 // §4.3: OCW2/OCW3 on a chip that is not ready are ignored.
+// Rows: §4.3 row "OCW2/OCW3 ignored when not ready";
 func TestOCWIgnoredWhenNotReady(t *testing.T) {
 	a, _ := newPIC(t)
 	var st State
@@ -187,6 +202,11 @@ func TestOCWIgnoredWhenNotReady(t *testing.T) {
 }
 
 // §4.3 OCW2 rows.
+// Rows: §4.3 row "OCW2 rotate := bit 7";
+// §4.3 row "OCW2 non-specific EOI: highest in service in priority order";
+// §4.3 row "OCW2 specific EOI"; §4.3 row "OCW2 EOI in special mask mode skips masked pins";
+// §4.3 row "OCW2 rotate on EOI: lowprio := pin"; §4.3 row "OCW2 set priority";
+// §4.3 row "OCW2 other forms only set rotate";
 func TestOCW2(t *testing.T) {
 	cases := []struct {
 		name        string
@@ -228,6 +248,8 @@ func TestOCW2(t *testing.T) {
 
 // §4.3 OCW3 and §4.5 reads: RR/RIS select IRR or ISR on the command port,
 // the data port reads IMR, ESMM/SMM set special mask, P latches only with RR.
+// Rows: §4.3 row "OCW3 ESMM/SMM"; §4.3 row "OCW3 RR/RIS, P latched only with RR";
+// §4.5 row "data port reads IMR; command port ISR or IRR";
 func TestOCW3AndReads(t *testing.T) {
 	a, _ := newPIC(t)
 	initPC(t, a)
@@ -276,6 +298,9 @@ func TestOCW3AndReads(t *testing.T) {
 
 // §4.5 poll: the read accepts the best request and returns 0x80|pin, or 0;
 // either port; poll clears after one read.
+// Rows: §4.4 row "OCW1 IMR = value"; §4.4 row "notify after every write when ready";
+// §4.5 row "poll read: clears poll, accepts, 0x80|pin or 0";
+// §4.8 row "accept: IRR cleared only if acnt 0";
 func TestPoll(t *testing.T) {
 	a, s := newPIC(t)
 	initPC(t, a)
@@ -314,6 +339,10 @@ func TestPoll(t *testing.T) {
 
 // §4.6: priority scan from lowprio+1; an in-service pin at or above a
 // request blocks it; SFN exempts master pin 2; SMM ignores ISR.
+// Rows: §4.6 row "scan from lowprio+1"; §4.6 row "in-service pin stops the scan";
+// §4.6 row "special mask mode: empty serviced set";
+// §4.6 row "first unmasked requested pin wins";
+// §4.8 row "pending: master pin, slave through pin 2, else spurious 7";
 func TestPriority(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -349,6 +378,7 @@ func TestPriority(t *testing.T) {
 
 // §4.6: special fully nested: a second slave request gets through while
 // master pin 2 is in service.
+// Rows: §4.6 row "SFN exempts master pin 2";
 func TestSpecialFullyNested(t *testing.T) {
 	for _, sfn := range []bool{false, true} {
 		a, s := newPIC(t)
@@ -375,6 +405,10 @@ func TestSpecialFullyNested(t *testing.T) {
 
 // §4.7: edge pins latch IRR on 0→1 only; level pins follow the line;
 // INTR is raised once until acknowledged.
+// Rows: §4.7 row "rising edge or held level sets IRR";
+// §4.7 row "falling edge clears IRR for level pins only";
+// §4.7 row "intr_raised blocks notifications until accepted";
+// §4.8 row "accept: IRR cleared only if acnt 0";
 func TestInputLines(t *testing.T) {
 	a, s := newPIC(t)
 	initPC(t, a)
@@ -417,6 +451,7 @@ func TestInputLines(t *testing.T) {
 
 // §4.7: irq outside 0..15 → EINVAL; on an uninitialised chip the call
 // succeeds and changes nothing (reference/vmm-interface.md §8.5).
+// Rows: §4.7 row "irq outside 0..15 EINVAL"; §4.7 row "chip not ready: dropped without acnt";
 func TestIRQRangeAndUninitialised(t *testing.T) {
 	a, s := newPIC(t)
 	for _, irq := range []int{-1, 16, 255} {
@@ -448,6 +483,7 @@ func TestIRQRangeAndUninitialised(t *testing.T) {
 // §12 item 15 (reproduced): an assert dropped while uninitialised is not
 // counted, so the matching deassert after init drives the count to −1 and
 // the next assert produces no edge.
+// Rows: §12.15 row "asserts on an uninitialised PIC dropped uncounted";
 func TestUninitialisedAssertQuirk(t *testing.T) {
 	a, s := newPIC(t)
 	a.AssertIRQ(3) // dropped
@@ -468,6 +504,9 @@ func TestUninitialisedAssertQuirk(t *testing.T) {
 
 // §4.7/§4.8: the slave cascades through master pin 2; the vector comes
 // from the slave's base; accepting it sets ISR on both chips.
+// Rows: §4.7 row "slave notifies through master pin 2";
+// §4.8 row "pending: master pin, slave through pin 2, else spurious 7";
+// §4.8 row "accept on the slave sets pin 2 on the master";
 func TestCascade(t *testing.T) {
 	a, s := newPIC(t)
 	initPC(t, a)
@@ -500,6 +539,8 @@ func TestCascade(t *testing.T) {
 
 // §4.8: accepting re-notifies, so the next request raises INTR again
 // without waiting for EOI when priority allows.
+// Rows: §4.7 row "intr_raised blocks notifications until accepted";
+// §4.8 row "accept re-notifies";
 func TestAcceptRenotifies(t *testing.T) {
 	a, s := newPIC(t)
 	initPC(t, a)
@@ -525,6 +566,7 @@ func TestAcceptRenotifies(t *testing.T) {
 
 // §4.8: AEOI leaves ISR clear; with rotate set the accepted pin becomes
 // lowest priority.
+// Rows: §4.8 row "accept in AEOI: ISR untouched, rotate sets lowprio";
 func TestAEOI(t *testing.T) {
 	a, _ := newPIC(t)
 	for _, w := range [][2]uint16{{0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x03}} {
@@ -546,6 +588,8 @@ func TestAEOI(t *testing.T) {
 // §4.9: ELCR reads back what was written minus the forced-edge bits; the
 // trigger ioctl refuses level on IRQ 0, 1, 2, 8, 13 and irq ∉ [0,15]
 // (reference/vmm-interface.md §2.1 VM_ISA_SET_IRQ_TRIGGER).
+// Rows: §4.9 row "ELCR reads back; master & 0xF8, slave & 0xDE";
+// §4.9 row "set_irq_trigger LEVEL EINVAL for 0,1,2,8,13 and out of range";
 func TestELCR(t *testing.T) {
 	a, _ := newPIC(t)
 	out(t, a, 0x4D0, 0xFF)

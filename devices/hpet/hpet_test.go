@@ -75,6 +75,10 @@ func eq(t *testing.T, got, want []string) {
 const tick = 256 // sbt per HPET tick (ref §0: 2^32 / 2^24)
 
 // ref §6.2, §6.3: reset values of every register.
+// Rows: §6.1 row "4-byte access with bit 2 set is the upper half";
+// §6.2 row "0x000 capabilities 0x038D7EA4_80860701"; §6.2 row "0x100+0x20n timer config";
+// §6.2 row "0x108+0x20n comparator 32-bit"; §6.2 row "anything else reads 0, writes ignored";
+// §6.3 row "reset INT_ROUTE_CAP 0xFF000000, PER_INT_CAP, FSB_INT_DEL_CAP, comparator all ones";
 func TestResetValues(t *testing.T) {
 	h, _, _ := newH(false)
 	want := map[uint32]uint64{
@@ -104,6 +108,7 @@ func TestResetValues(t *testing.T) {
 
 // ref §6.1: sizes other than 4/8 and misaligned accesses are ignored and
 // read 0.
+// Rows: §6.1 row "4 or 8 bytes, aligned, else ignored/0";
 func TestAccessRules(t *testing.T) {
 	h, _, _ := newH(false)
 	for _, c := range []struct {
@@ -129,6 +134,13 @@ func TestAccessRules(t *testing.T) {
 
 // ref §6.2: general configuration keeps every bit but LEG_RT_CNF; the
 // counter runs at 256 sbt per tick only while enabled.
+// Rows: §6.1 row "4-byte access with bit 2 set is the upper half";
+// §6.2 row "0x010 config stored but LEG_RT_CNF";
+// §6.2 row "0x010 ENABLE_CNF starts/stops the counter";
+// §6.2 row "0x0F0 counter 32-bit, upper half 0";
+// §6.2 row "0x0F0 write low part; upper-half write re-bases";
+// §6.5 row "enable: resume from frozen value, re-arm"; §12.17 row "32-bit counter only";
+// §12.17 row "general config keeps unknown bits";
 func TestConfigAndCounter(t *testing.T) {
 	h, c, _ := newH(false)
 	wr(t, h, OffConfig, 8, 0xFFFFFFFF_FFFFFFFE) // everything but ENABLE
@@ -190,6 +202,9 @@ func TestConfigAndCounter(t *testing.T) {
 }
 
 // ref §6.3: Tn_CONF write rules.
+// Rows: §6.2 row "0x100+0x20n timer config"; §6.3 row "writable bits stored";
+// §6.3 row "capability fields RO"; §6.3 row "32MODE forced 0";
+// §6.3 row "route not in cap reset to 0";
 func TestTimerConfig(t *testing.T) {
 	rows := []struct {
 		name string
@@ -222,6 +237,15 @@ func TestTimerConfig(t *testing.T) {
 }
 
 // ref §6.4, §6.5, §12 #17, #20: one-shot timers.
+// Rows: §6.2 row "0x108+0x20n comparator 32-bit"; §6.4 row "one-shot: comparator updated";
+// §6.4 row "changed and enabled: timer restarted";
+// §6.5 row "wait = (uint32)(comparator - counter) ticks";
+// §6.5 row "on fire: restart then interrupt";
+// §6.5 row "one-shot re-arm at the comparator instant waits 2^32";
+// §6.5 row "INT_ENB clear: nothing"; §6.5 row "pin 0: nothing";
+// §6.5 row "edge pulses the pin; level sets status and asserts";
+// §12.17 row "comparator in the past waits ~256 s";
+// §12.20 row "one-shot re-arm at the exact instant would loop";
 func TestOneShot(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerConfig(0), 8, 24<<9|TCnfIntEnb) // edge, pin 24
@@ -263,6 +287,11 @@ func TestOneShot(t *testing.T) {
 }
 
 // ref §6.4, §6.5: periodic timers, VAL_SET, the modular catch-up.
+// Rows: §6.3 row "not periodic: period reset to 0";
+// §6.4 row "periodic: write sets period; comparator only with VAL_SET";
+// §6.4 row "VAL_SET cleared after every comparator write";
+// §6.4 row "changed and enabled: timer restarted";
+// §6.4 row "comparator reads current comparator"; §6.5 row "on fire: restart then interrupt";
 func TestPeriodic(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerConfig(1), 8, 25<<9|TCnfIntEnb|TCnfType|TCnfValSet)
@@ -309,6 +338,7 @@ func TestPeriodic(t *testing.T) {
 // restored timer whose instant has passed) interrupts once and moves the
 // comparator to the next multiple of the period ahead of the counter:
 // missed periods are dropped.
+// Rows: §6.5 row "periodic: next multiple strictly ahead (uint32)";
 func TestPeriodicLateExpiry(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerConfig(1), 8, 25<<9|TCnfIntEnb|TCnfType|TCnfValSet)
@@ -333,6 +363,8 @@ func TestPeriodicLateExpiry(t *testing.T) {
 // mod 2^32. With comparator = period = 1000 and counter 0:
 // (2^32 − 1000)/1000 = 4294966, +1 → 4294967000, + 1000 → 4294968000 mod
 // 2^32 = 704. So the first interrupt comes at 704, then every 1000.
+// Rows: §6.4 row "comparator reads current comparator";
+// §6.5 row "periodic: next multiple strictly ahead (uint32)";
 func TestPeriodicModularStart(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerConfig(2), 8, 26<<9|TCnfIntEnb|TCnfType|TCnfValSet)
@@ -357,6 +389,11 @@ func TestPeriodicModularStart(t *testing.T) {
 }
 
 // ref §6.2 (interrupt status), §6.3 (ISR clearing on reconfiguration).
+// Rows: §6.2 row "0x020 status reads asserted level timers";
+// §6.2 row "0x020 write-1-to-clear deasserts";
+// §6.3 row "status set and disabled/edge/FSB/re-routed: deassert, clear";
+// §6.5 row "status already set: nothing";
+// §6.5 row "edge pulses the pin; level sets status and asserts";
 func TestLevelInterrupts(t *testing.T) {
 	h, c, r := newH(false)
 	level := uint64(27<<9 | TCnfIntEnb | TCnfIntType | TCnfType | TCnfValSet)
@@ -400,6 +437,8 @@ func TestLevelInterrupts(t *testing.T) {
 }
 
 // ref §6.5: FSB (MSI) delivery.
+// Rows: §6.2 row "0x110+0x20n FSB value"; §6.2 row "0x114+0x20n FSB address";
+// §6.5 row "FSB: MSI addr msireg>>32, data low 32";
 func TestFSB(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerFSBAddr(3), 4, 0xFEE01000)
@@ -422,6 +461,8 @@ func TestFSB(t *testing.T) {
 
 // ref §6.5: disabling stops every timer; a timer whose instant passed
 // before its expiry ran interrupts at the disable.
+// Rows: §6.5 row "disable: freeze, stop callouts, overdue fire once";
+// §6.5 row "enable: resume from frozen value, re-arm";
 func TestDisableFiresOverdue(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffTimerConfig(4), 8, 29<<9|TCnfIntEnb)
@@ -450,6 +491,8 @@ func TestDisableFiresOverdue(t *testing.T) {
 }
 
 // ref §6.5 / §12 #17: no legacy replacement by default.
+// Rows: §6.2 row "0x010 config stored but LEG_RT_CNF"; §6.5 row "pin 0: nothing";
+// §6.5 row "no legacy replacement routing"; §12.17 row "no legacy replacement";
 func TestNoLegacyByDefault(t *testing.T) {
 	h, c, r := newH(false)
 	wr(t, h, OffConfig, 8, CnfLegRT|CnfEnable)

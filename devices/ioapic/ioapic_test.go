@@ -80,6 +80,10 @@ func eq(t *testing.T, got, want []string) {
 }
 
 // ref §3.2: reset values of every indirect register.
+// Rows: §3.2 row "ID"; §3.2 row "VER"; §3.2 row "ARB"; §3.2 row "RTE n low";
+// §3.2 row "RTE n high"; §3.2 row "other index"; §3.2 row "pin count 32";
+// §3.2 row "RTE reset 0x00010000_00010000"; §12.14 row "version 0x11 without EOI register";
+// §12.14 row "RTE high dword resets to 0x00010000";
 func TestResetValues(t *testing.T) {
 	io, _ := newIO()
 	if v, _ := io.Read(OffIOREGSEL, 4); v != 0 {
@@ -102,6 +106,9 @@ func TestResetValues(t *testing.T) {
 
 // ref §3.1: only 4-byte accesses to 0x00 and 0x10 do anything; no EOI
 // register at 0x40; no errors.
+// Rows: §3.1 row "only 4-byte at 0x00/0x10; others ignored, read 0, no error";
+// §3.1 row "IOREGSEL stores 32 bits, index is the low 8"; §3.1 row "no EOI register at 0x40";
+// §12.14 row "version 0x11 without EOI register";
 func TestAccessRules(t *testing.T) {
 	io, r := newIO()
 	wrReg(t, io, 0x00, 0x0F000000)
@@ -138,6 +145,8 @@ func TestAccessRules(t *testing.T) {
 }
 
 // ref §3.2: ID, VER, ARB and RTE write rules.
+// Rows: §3.2 row "ID"; §3.2 row "VER"; §3.2 row "ARB"; §3.2 row "RTE n low";
+// §3.2 row "RTE n high"; §3.2 row "delivery status RO 0"; §3.2 row "reserved bits stored";
 func TestRegisterWrites(t *testing.T) {
 	io, _ := newIO()
 	wrReg(t, io, 0x00, 0xFFFFFFFF)
@@ -166,6 +175,12 @@ func TestRegisterWrites(t *testing.T) {
 }
 
 // ref §3.4: edge pins, the assertion count, masking, out-of-range pins.
+// Rows: §3.3 row "unmasked, remote IRR clear, asserted: deliver now";
+// §3.4 row "acnt counts, may go negative";
+// §3.4 row "deliver on acnt 0->1 only; deassert nothing; pulse"; §3.4 row "masked: event lost";
+// §3.4 row "delivery: level flag = trigger, mode from RTE, polarity ignored";
+// §3.4 row "irq outside 0..31 EINVAL"; §12.14 row "NMI/SMI/INIT RTE modes dropped";
+// §12.14 row "polarity ignored";
 func TestEdgeDelivery(t *testing.T) {
 	io, r := newIO()
 	wrReg(t, io, 0x15, 0x05000000) // pin 2: dest 5
@@ -217,6 +232,10 @@ func TestEdgeDelivery(t *testing.T) {
 }
 
 // ref §3.3, §3.4: level pins, remote IRR and EOI.
+// Rows: §3.2 row "remote IRR RO"; §3.3 row "merge keeps remote IRR and delivery status";
+// §3.3 row "unmasked, remote IRR clear, asserted: deliver now";
+// §3.4 row "remote IRR not consulted on assertion"; §3.4 row "level: set remote IRR";
+// §3.4 row "EOI broadcast"; §12.14 row "remote IRR not checked on a new assertion";
 func TestLevelRemoteIRRAndEOI(t *testing.T) {
 	io, r := newIO()
 	wrReg(t, io, 0x21, 0x01000000) // pin 8: dest 1
@@ -275,6 +294,8 @@ func TestLevelRemoteIRRAndEOI(t *testing.T) {
 
 // ref §3.3 step 2, §12 #19: the TMR rebuild follows every RTE change but
 // mask or polarity; LevelRoutes lists level pins.
+// Rows: §3.3 row "TMR rebuilt unless only mask/polarity changed";
+// §12.19 row "TMR recomputation only on non-mask/polarity changes";
 func TestUpdateTMR(t *testing.T) {
 	io, r := newIO()
 	calls := func() int { r.mu.Lock(); defer r.mu.Unlock(); return r.tmr }

@@ -84,6 +84,13 @@ func eqTrace(t *testing.T, got, want []string) {
 }
 
 // ref §2.3 (reset state), §2.2 (Version), §2.1/§1.4 (APIC_BASE).
+// Rows: §1.3 row "0xFEE00000-0xFEE00FFF local APIC of the faulting vCPU";
+// §2.1 row "MMIO page 0xFEE00000, one per vCPU, 0x400 bytes";
+// §2.1 row "offsets above 0x400 read 0, writes ignored"; §2.2 row "ID";
+// §2.2 row "Version (B 0x00060010)"; §2.2 row "APR"; §2.2 row "RRD";
+// §2.3 row "reset: page zeroed, DFR all ones, SVR 0xFF, LVTs masked, DCR 0";
+// §2.3 row "msr_apicbase 0xFEE00800 | BSP | x2APIC";
+// §2.11 row "B: boot state vCPU 0 RUNNING, others INIT"; §12.10 row "version 0x10 (B)";
 func TestResetValues(t *testing.T) {
 	l, _, _ := newL(3)
 	want := map[uint32]uint32{
@@ -123,6 +130,17 @@ func TestResetValues(t *testing.T) {
 }
 
 // ref §2.2 write column and §2.6 LVT write masks; SVR enabled first.
+// Rows: §2.1 row "offsets above 0x400 read 0, writes ignored";
+// §2.1 row "write to RO/unknown register ignored, no ESR bit"; §2.2 row "ID";
+// §2.2 row "Version (B 0x00060010)"; §2.2 row "TPR"; §2.2 row "APR"; §2.2 row "PPR";
+// §2.2 row "EOI"; §2.2 row "RRD"; §2.2 row "LDR"; §2.2 row "DFR"; §2.2 row "SVR";
+// §2.2 row "ISR0-7"; §2.2 row "TMR0-7"; §2.2 row "IRR0-7"; §2.2 row "ESR"; §2.2 row "LVT CMCI";
+// §2.2 row "ICR high"; §2.2 row "LVT Timer"; §2.2 row "LVT Thermal"; §2.2 row "LVT PMC";
+// §2.2 row "LVT LINT0"; §2.2 row "LVT LINT1"; §2.2 row "LVT Error";
+// §2.2 row "Timer initial count"; §2.2 row "Timer current count";
+// §2.2 row "Timer divide config"; §2.2 row "SELF IPI"; §2.6 row "LVT write masks per LVT";
+// §2.6 row "timer LVT drops TSC-deadline and delivery mode"; §2.7 row "SVR stored verbatim";
+// §12.13 row "access rules quirks";
 func TestRegisterWrites(t *testing.T) {
 	rows := []struct {
 		name    string
@@ -176,6 +194,7 @@ func TestRegisterWrites(t *testing.T) {
 }
 
 // ref §2.6: an LVT written while SVR is software-disabled gets its mask.
+// Rows: §2.6 row "SVR disabled: mask forced on write";
 func TestLVTWriteWhileDisabledIsMasked(t *testing.T) {
 	l, _, _ := newL(1)
 	wr(t, l, OffLVTLINT0, 0x00000730)
@@ -185,6 +204,9 @@ func TestLVTWriteWhileDisabledIsMasked(t *testing.T) {
 }
 
 // ref §2.1 and §12 #13: MMIO access rules and errors.
+// Rows: §2.1 row "MMIO write not 4 bytes/16-aligned EINVAL";
+// §2.1 row "MMIO read rounds down to 4, then 16-aligned else EINVAL; full register";
+// §12.13 row "access rules quirks";
 func TestMMIOAccessRules(t *testing.T) {
 	l, _, _ := newL(3)
 	for _, c := range []struct {
@@ -220,6 +242,17 @@ func TestMMIOAccessRules(t *testing.T) {
 }
 
 // ref §1.4, §2.2, §2.12: x2APIC MSRs, APIC_BASE, mode switching.
+// Rows: §1.4 row "lapic_msr: 0x1B and 0x800-0xBFF";
+// §1.4 row "RDMSR 0x1B; WRMSR 0x1B with a different value fails";
+// §1.4 row "x2APIC MSRs in xAPIC mode: read 0, writes ignored";
+// §2.1 row "MMIO in x2APIC mode: read 0, writes ignored"; §2.2 row "ID";
+// §2.2 row "Version (B 0x00060010)"; §2.2 row "LDR"; §2.2 row "DFR"; §2.2 row "ICR low";
+// §2.2 row "SELF IPI"; §2.3 row "msr_apicbase 0xFEE00800 | BSP | x2APIC";
+// §2.9 row "x2APIC LDR derived from id";
+// §2.11 row "ICR-low write clears delivery status, ICR-high destination";
+// §2.12 row "guest cannot switch modes";
+// §2.12 row "VM_SET_X2APIC_STATE: APICBASE bit 10, ID, LDR, DFR";
+// §12.13 row "access rules quirks";
 func TestX2APIC(t *testing.T) {
 	l, _, s := newL(17)
 	// xAPIC mode: MSRs read 0, writes ignored, no error.
@@ -332,6 +365,15 @@ func TestX2APIC(t *testing.T) {
 }
 
 // ref §2.4, §2.5: IRR → ISR → EOI, PPR, TPR, CR8, TMR-driven EOI.
+// Rows: §2.2 row "TPR"; §2.2 row "PPR"; §2.2 row "EOI"; §2.2 row "ISR0-7"; §2.2 row "TMR0-7";
+// §2.2 row "IRR0-7"; §2.4 row "PPR = TPR or top of stack & 0xF0";
+// §2.4 row "deliverable iff highest IRR and class > PPR class";
+// §2.4 row "CR8 bits above 3 fault; TPR = CR8 << 4";
+// §2.4 row "PPR recomputed on TPR, acceptance, EOI (B)";
+// §2.5 row "acceptance: IRR to ISR, pushed on the stack";
+// §2.5 row "EOI: highest ISR cleared, PPR; TMR set broadcasts";
+// §2.5 row "gratuitous EOI ignored"; §2.10 row "vector 16-255 else refused";
+// §12.11 row "PPR on acceptance (B)";
 func TestPrioritySequence(t *testing.T) {
 	l, _, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -436,6 +478,7 @@ func TestPrioritySequence(t *testing.T) {
 }
 
 // ref §2.5: a software-disabled LAPIC drops interrupts without a wake-up.
+// Rows: §2.5 row "software-disabled: dropped, no wake-up";
 func TestSoftwareDisabledDrops(t *testing.T) {
 	l, _, s := newL(0)
 	if err := l.SetIRR(0x40, false); err != nil {
@@ -448,6 +491,11 @@ func TestSoftwareDisabledDrops(t *testing.T) {
 }
 
 // ref §2.6: LVT firing, modes, masks, errors, the disabled-LAPIC LINT rule.
+// Rows: §2.2 row "ESR"; §2.6 row "timer LVT drops TSC-deadline and delivery mode";
+// §2.6 row "fire: masked nothing; fixed < 16 ESR 0x20; fixed IRR; NMI; ExtINT; others ignored";
+// §2.6 row "error LVT recursion guard";
+// §2.6 row "trigger_lvt disabled: LINT0 ExtINT, LINT1 NMI";
+// §2.6 row "trigger_lvt invalid index EINVAL";
 func TestFireLVT(t *testing.T) {
 	l, _, s := newL(2)
 	// Disabled (SVR bit 8 clear): LINT0 → ExtINT, LINT1 → NMI, others nothing.
@@ -515,6 +563,9 @@ func TestFireLVT(t *testing.T) {
 
 // ref §2.7: SVR 1→0 masks every LVT and stops the timer; 0→1 restarts a
 // periodic timer from the full count, not a one-shot.
+// Rows: §2.2 row "SVR"; §2.7 row "bit 8 1->0: timer stopped, every LVT masked";
+// §2.7 row "bit 8 0->1: periodic restarts from full count, one-shot not";
+// §12.12 row "timer quirks";
 func TestSVREnableDisable(t *testing.T) {
 	l, c, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -554,6 +605,7 @@ func TestSVREnableDisable(t *testing.T) {
 }
 
 // SDM vol. 3A fig. 10-10 divide values; ref §0: one tick is 32·d sbt.
+// Rows: §2.8 row "frequency 2^27 / divisor table";
 func TestDivisorTable(t *testing.T) {
 	want := map[uint32]vclock.SBT{
 		0x0: 64, 0x1: 128, 0x2: 256, 0x3: 512,
@@ -568,6 +620,11 @@ func TestDivisorTable(t *testing.T) {
 }
 
 // ref §2.8: one-shot expiry instant, CCR at chosen instants, masking.
+// Rows: §2.2 row "Timer initial count"; §2.2 row "Timer current count";
+// §2.8 row "frequency 2^27 / divisor table";
+// §2.8 row "initial count: 0 stops; else fire now + period; armed even masked";
+// §2.8 row "expiry fires the LVT; one-shot inactive";
+// §2.8 row "current count formula, independent of mask";
 func TestTimerOneShot(t *testing.T) {
 	l, c, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -634,6 +691,7 @@ func TestTimerOneShot(t *testing.T) {
 // ref §2.8: periodic grid. The virtual clock is punctual (each expiry
 // runs at its own deadline however far time jumps), so every period
 // fires.
+// Rows: §2.8 row "periodic: on grid if less than a period late, else now + period";
 func TestTimerPeriodic(t *testing.T) {
 	l, c, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -671,6 +729,8 @@ func TestTimerPeriodic(t *testing.T) {
 // callout does; here: a restored countdown whose fire time has passed).
 // Less than a period late: the next expiry stays on the grid. A period or
 // more late: the grid restarts from now and missed periods are dropped.
+// Rows: §2.8 row "periodic: on grid if less than a period late, else now + period";
+// §12.12 row "timer quirks";
 func TestTimerPeriodicCatchUp(t *testing.T) {
 	for _, c2 := range []struct {
 		late, next vclock.SBT
@@ -700,6 +760,8 @@ func TestTimerPeriodicCatchUp(t *testing.T) {
 }
 
 // ref §2.8 / §12 #12: DCR change during a countdown.
+// Rows: §2.2 row "Timer divide config";
+// §2.8 row "DCR write keeps fire time, CCR with new tick"; §12.12 row "timer quirks";
 func TestTimerDivideChange(t *testing.T) {
 	l, c, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -735,6 +797,13 @@ func TestTimerDivideChange(t *testing.T) {
 }
 
 // ref §2.11 (B): ICR writes, what leaves the LAPIC and what is an error.
+// Rows: §2.2 row "ICR low"; §2.2 row "ICR high";
+// §2.11 row "ICR-low write clears delivery status, ICR-high destination";
+// §2.11 row "B: fixed < 16 ESR 0x20"; §2.11 row "B: fixed and NMI delivered in kernel";
+// §2.11 row "B: INIT from vCPU 0 to 0 < dest < 16, deassert ignored";
+// §2.11 row "B: STARTUP to WAIT-FOR-SIPI, SPINUP_AP rip = vector << 12, second ignored";
+// §2.11 row "B: everything else is an access error (EPERM)";
+// §12.7 row "INIT/SIPI (B reproduced)"; §12.8 row "lowest-priority/SMI/remote-read IPIs error";
 func TestICR(t *testing.T) {
 	l, _, s := newL(0)
 	wr(t, l, OffSVR, 0x1FF)
@@ -808,6 +877,11 @@ func TestICR(t *testing.T) {
 }
 
 // ref §2.9: destination resolution tables.
+// Rows: §2.9 row "broadcast 0xFF / 0xFFFFFFFF"; §2.9 row "physical: identity, only active (L)";
+// §2.9 row "logical flat"; §2.9 row "logical cluster (xAPIC and x2APIC)";
+// §2.9 row "other DFR model skipped"; §2.9 row "lowest priority: first match";
+// §2.9 row "IOAPIC/MSI use xAPIC-format destinations"; §2.11 row "shorthands";
+// §12.9 row "physical destination to an inactive vCPU (L fix)";
 func TestCalcdest(t *testing.T) {
 	flat := func(ldrs ...uint32) []DestView {
 		v := make([]DestView, len(ldrs))
@@ -892,6 +966,7 @@ func TestCalcdest(t *testing.T) {
 }
 
 // ref §2.13 / reference/vmm-interface.md §8.4: MSI decoding.
+// Rows: §2.13 row "MSI address check, destination, logical iff RH and DM, mode, vector, edge";
 func TestDecodeMSI(t *testing.T) {
 	rows := []struct {
 		addr, data uint64
@@ -942,6 +1017,12 @@ func newGroup(n int) *group {
 	return gr
 }
 
+// Rows: §2.3 row "reset on INIT IPI (L only)"; §2.11 row "shorthands";
+// §2.11 row "B: fixed and NMI delivered in kernel";
+// §2.11 row "B: INIT from vCPU 0 to 0 < dest < 16, deassert ignored";
+// §2.11 row "B: STARTUP to WAIT-FOR-SIPI, SPINUP_AP rip = vector << 12, second ignored";
+// §12.7 row "INIT/SIPI (B reproduced)";
+// §12.9 row "physical destination to an inactive vCPU (L fix)";
 func TestGroupIPIs(t *testing.T) {
 	gr := newGroup(3)
 	for _, l := range gr.g.LAPICs {
@@ -994,6 +1075,10 @@ func TestGroupIPIs(t *testing.T) {
 }
 
 // ref §2.10, §2.13: external delivery through a Group.
+// Rows: §2.6 row "trigger_lvt invalid index EINVAL";
+// §2.10 row "only fixed, lowest priority, ExtINT honoured";
+// §2.10 row "vector 16-255 else refused";
+// §2.13 row "MSI address check, destination, logical iff RH and DM, mode, vector, edge";
 func TestGroupDeliverIntrAndMSI(t *testing.T) {
 	gr := newGroup(3)
 	for i, l := range gr.g.LAPICs {
@@ -1037,6 +1122,7 @@ func TestGroupDeliverIntrAndMSI(t *testing.T) {
 }
 
 // ref §3.3, §12 #19: TMR rebuilt on active vCPUs from level routes.
+// Rows: §12.19 row "TMR rebuilt on every active vCPU from the IOAPIC level routes";
 func TestGroupUpdateTMR(t *testing.T) {
 	gr := newGroup(3)
 	for i, l := range gr.g.LAPICs {
@@ -1064,6 +1150,7 @@ func TestGroupUpdateTMR(t *testing.T) {
 
 // State round-trip: a restored LAPIC reads the same and its timer fires
 // at the same instant.
+// Rows: §2.14 row "state kept for snapshot parity";
 func TestStateRoundTrip(t *testing.T) {
 	l, c, _ := newL(1)
 	wr(t, l, OffSVR, 0x1FF)

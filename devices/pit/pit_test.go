@@ -78,6 +78,10 @@ func (r *rig) runTo(t vclock.SBT) {
 
 // §5.1: 0x40-0x43 take 1-byte accesses only; reading 0x43 fails; 0x61
 // takes any width. Failures are EIO (§1.2).
+// Rows: §1.2 row "0x40-0x42 1-byte only"; §1.2 row "0x43 write only, 1-byte";
+// §1.2 row "0x61 any size, reads only";
+// §5.1 row "counters 0x40-0x42, command 0x43, 1-byte only";
+// §5.1 row "reading 0x43 is an error";
 func TestWidthAndPorts(t *testing.T) {
 	r := newRig(t)
 	for _, port := range []uint16{0x40, 0x41, 0x42, 0x43} {
@@ -108,6 +112,8 @@ func TestWidthAndPorts(t *testing.T) {
 
 // §5.2: access 01/10 and every mode but binary 0, 2, 3, 4 fail; the state
 // is unchanged.
+// Rows: §5.2 row "access 01/10 error"; §5.2 row "modes other than 0, 2, 3, 4 binary error";
+// §12.3 row "BCD, LSB/MSB-only, modes 1 and 5 EIO";
 func TestCommandErrors(t *testing.T) {
 	r := newRig(t)
 	bad := []uint8{
@@ -135,6 +141,10 @@ func TestCommandErrors(t *testing.T) {
 // §5.2 program command: stores the mode, drops a pending latch, sets NULL
 // COUNT; the status byte carries only OUT and NULL COUNT (a real 8254 would
 // also report RW and mode bits: 0x74 here).
+// Rows: §5.2 row "program: mode stored, latch dropped, NULL COUNT set";
+// §5.3 row "status read returns it and clears the whole byte";
+// §5.3 row "status has only OUT and NULL COUNT";
+// §12.3 row "count 0 = 0xFFFF; mode 3 one IRQ; status lacks mode bits";
 func TestProgramCommand(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -159,6 +169,10 @@ func TestProgramCommand(t *testing.T) {
 // §5.3: count bytes accumulate LSB then MSB; after the second byte NULL
 // COUNT clears, the read toggle resets and the start time is now; the live
 // count is initial − (elapsed mod initial) with elapsed = Δsbt / 3599.
+// Rows: §5.3 row "count bytes accumulate LSB then MSB";
+// §5.3 row "second byte: NULL COUNT cleared, toggle reset, start now";
+// §5.3 row "free-running read alternates LSB/MSB";
+// §5.3 row "live count initial - (elapsed mod initial)"; §5.3 row "elapsed ticks (B: /3599)";
 func TestCountWriteAndFreeRunningRead(t *testing.T) {
 	r := newRig(t)
 	r.clk.AdvanceTo(1000)
@@ -212,6 +226,8 @@ func TestCountWriteAndFreeRunningRead(t *testing.T) {
 
 // §5.3 latched reads: a latch holds the count at its instant, reads LSB
 // then MSB; a second latch while the first is unread is ignored.
+// Rows: §5.2 row "latch command, ignored while a latch is unread";
+// §5.3 row "latched count read LSB then MSB";
 func TestCountLatch(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0xB4) // counter 2, mode 2
@@ -238,6 +254,11 @@ func TestCountLatch(t *testing.T) {
 // §5.2 read-back: /COUNT and /STATUS are active low; existing latches are
 // kept; OUT is reported for mode 0 only; reading status clears the whole
 // status byte, NULL COUNT included.
+// Rows: §5.2 row "read-back latches count if /COUNT and none latched";
+// §5.2 row "read-back latches status with OUT (mode 0 only)";
+// §5.3 row "status read returns it and clears the whole byte";
+// §5.3 row "never programmed: 11932 from now, NULL COUNT cleared";
+// §5.4 row "OUT for mode 0 only";
 func TestReadBack(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x30) // counter 0, mode 0
@@ -296,6 +317,7 @@ func TestReadBack(t *testing.T) {
 
 // §5.3: a read of a channel never loaded loads 11932 (TIMER_DIV(1193182,
 // 100)) starting now and clears NULL COUNT.
+// Rows: §5.3 row "never programmed: 11932 from now, NULL COUNT cleared";
 func TestNeverProgrammed(t *testing.T) {
 	r := newRig(t)
 	r.clk.AdvanceTo(5000)
@@ -314,6 +336,8 @@ func TestNeverProgrammed(t *testing.T) {
 
 // §12 item 21 (reproduced): a mode command does not reset the count byte
 // index, so a stray LSB pairs with the next byte written.
+// Rows: §5.3 row "byte index not reset by a mode command";
+// §12.21 row "count-write byte index survives a mode command";
 func TestByteIndexSurvivesMode(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -330,6 +354,9 @@ func TestByteIndexSurvivesMode(t *testing.T) {
 // §5.4: port 0x61 bit 5 is channel 2's OUT, modelled for mode 0 only:
 // 1 once elapsed ≥ count; every other bit reads 0; writes are ignored.
 // Before any programming channel 2 is mode 0 with count 0, so OUT is 1.
+// Rows: §1.2 row "0x61 any size, reads only"; §5.4 row "OUT for mode 0 only";
+// §5.4 row "port 0x61 reads 0x20 iff channel 2 OUT, other bits 0";
+// §5.4 row "port 0x61 writes ignored, gate not modelled";
 func TestPort61(t *testing.T) {
 	r := newRig(t)
 	if v, _ := r.p.In(0x61, 1); v != 0x20 {
@@ -362,6 +389,7 @@ func TestPort61(t *testing.T) {
 
 // §5.5: mode 2 with count 11932 interrupts every 11932·3599 = 42,943,268
 // sbt from the count write, at exactly those instants.
+// Rows: §5.5 row "target = expected + initial ticks"; §5.5 row "mode 2 periodic";
 func TestMode2Timing(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -377,6 +405,7 @@ func TestMode2Timing(t *testing.T) {
 // §5.5: bhyve drops periods when its callout runs late. The virtual clock
 // is never late: a jump over several periods stops at each deadline, so
 // every period still interrupts at its own instant.
+// Rows: §5.5 row "mode 2 periodic";
 func TestMode2JumpIsPunctual(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -391,6 +420,8 @@ func TestMode2JumpIsPunctual(t *testing.T) {
 }
 
 // §5.5, §12 item 3: modes 0, 3 and 4 give one interrupt per count write.
+// Rows: §5.5 row "modes 0, 3, 4 single interrupt";
+// §12.3 row "count 0 = 0xFFFF; mode 3 one IRQ; status lacks mode bits";
 func TestOneShotModes(t *testing.T) {
 	for _, cmd := range []uint8{0x30, 0x36, 0x38} {
 		r := newRig(t)
@@ -406,6 +437,8 @@ func TestOneShotModes(t *testing.T) {
 // §5.5: a new count write re-arms from the write; re-programming the mode
 // does not stop a pending callout, and the mode at fire time decides
 // whether it repeats.
+// Rows: §5.2 row "program does not stop channel 0";
+// §5.5 row "re-programming does not stop the callout; count write re-arms";
 func TestRearmAndModeChange(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -429,6 +462,8 @@ func TestRearmAndModeChange(t *testing.T) {
 // §12 item 1 (fixed, as later FreeBSD): a count of 0 means 0xFFFF and
 // channel 0 interrupts after 0xFFFF·3599 = 235,860,465 sbt. FreeBSD 12
 // never interrupted here.
+// Rows: §5.3 row "count 0 is 0xFFFF"; §12.1 row "PIT zero count (fixed as L)";
+// §12.3 row "count 0 = 0xFFFF; mode 3 one IRQ; status lacks mode bits";
 func TestZeroCountFix(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0x34)
@@ -445,6 +480,7 @@ func TestZeroCountFix(t *testing.T) {
 // §12 item 2 (reproduced): one second (2^32 sbt) is 2^32/3599 = 1,193,377
 // ticks, not 1,193,182. A free-running count of 65535 then reads
 // 65535 − 1193377 mod 65535 = 51788; a true 8254 would read 51983.
+// Rows: §5.3 row "elapsed ticks (B: /3599)"; §12.2 row "PIT rate error (B, reproduced)";
 func TestRate(t *testing.T) {
 	r := newRig(t)
 	r.out(0x43, 0xB4)

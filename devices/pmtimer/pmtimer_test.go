@@ -12,6 +12,8 @@ import (
 // Expected counts are floor(t / 1199) for t in sbintime, 1199 being
 // bttosbt(FREQ2BT(3579545)) = 0x04AFDD313180 >> 32 (reference/vmm-devices.md
 // §0 tick table); ACPI 6.x §4.8.3.3 gives the nominal 3.579545 MHz.
+// Rows: §8 row "32-bit free-running"; §8 row "value (now - creation)/1199"; §8 row "base 0";
+// §1.1 row "PM timer restarts at 0 on VM reset"; §12.4 row "PM timer 0.072% fast";
 func TestCountAtInstants(t *testing.T) {
 	clk := vclock.New(vclock.Virtual)
 	clk.AdvanceTo(5000) // created at a non-zero instant: counts from there
@@ -38,6 +40,7 @@ func TestCountAtInstants(t *testing.T) {
 
 // The counter is 32 bits and wraps: C stores baseval + delta/1199 in a
 // uint32 (reference §8 "wraps naturally at 2^32").
+// Rows: §8 row "32-bit free-running"; §8 row "wraps at 2^32";
 func TestWrap(t *testing.T) {
 	clk := vclock.New(vclock.Virtual)
 	p := New(clk)
@@ -56,6 +59,8 @@ func TestWrap(t *testing.T) {
 
 // reference §1.2 / §8: only a 4-byte IN works; writes and other widths are
 // handler errors, which VM_RUN turns into EIO.
+// Rows: §1.2 row "0x408 4-byte IN only"; §8 row "port 0x408";
+// §8 row "only a 4-byte IN; writes or other widths EIO";
 func TestAccessErrors(t *testing.T) {
 	p := New(vclock.New(vclock.Virtual))
 	for _, size := range []int{1, 2} {

@@ -94,6 +94,8 @@ func (g *rig) runTo(t vclock.SBT) {
 
 // §7.1: 1-byte accesses only (EIO otherwise); the index keeps 7 bits and
 // reads 0xFF.
+// Rows: §1.2 row "0x70/0x71 1-byte only"; §7.1 row "1-byte only, else EIO";
+// §7.1 row "index write keeps value & 0x7F"; §7.1 row "index read 0xFF";
 func TestWidthAndIndex(t *testing.T) {
 	g := newRig(t, 0)
 	for _, port := range []uint16{0x70, 0x71} {
@@ -119,6 +121,8 @@ func TestWidthAndIndex(t *testing.T) {
 }
 
 // §7.1 power-on values; New refuses times it cannot show.
+// Rows: §7.1 row "reset A 0x20, B 0x02, C 0, D 0x80, index 0x0D, time 0";
+// §7.4 row "reg D reads 0x80";
 func TestPowerOn(t *testing.T) {
 	g := newRig(t, 0)
 	if v, _ := g.r.In(0x71, 1); v != 0x80 { // index starts at 0x0D
@@ -148,6 +152,9 @@ func TestPowerOn(t *testing.T) {
 
 // §7.2 formats: BCD/binary × 24/12-hour; 0 h and 12 h show as 12; PM in
 // bit 7; day of week 1-7; year % 100; century.
+// Rows: §7.1 row "layout: time fields, alarms, regs A-D, NVRAM, century 0x32";
+// §7.2 row "BCD/binary, 12/24 h, 12 shows as 12, PM bit 7";
+// §7.2 row "day of week 1-7, year % 100, century"; §7.2 row "format changes applied lazily";
 func TestFormats(t *testing.T) {
 	cases := []struct {
 		secs int64
@@ -178,6 +185,9 @@ func TestFormats(t *testing.T) {
 
 // §7.2: the time advances by whole seconds of the VM clock; the century
 // rolls over.
+// Rows: §7.2 row "whole-second aligned base";
+// §7.2 row "every data access advances time and refreshes fields";
+// §7.2 row "day of week 1-7, year % 100, century";
 func TestTimeAdvances(t *testing.T) {
 	g := newRig(t, 946684799) // Fri 1999-12-31 23:59:59
 	g.clk.AdvanceTo(sec1S - 1)
@@ -194,6 +204,8 @@ func TestTimeAdvances(t *testing.T) {
 }
 
 // §7.2, §12 item 6: UIP is never set — writes drop it, reads never show it.
+// Rows: §7.2 row "UIP never set"; §7.3 row "reg A: bit 7 dropped, rest stored";
+// §12.6 row "UIP never set";
 func TestUIPNeverSet(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0A, 0xA6)
@@ -210,6 +222,8 @@ func TestUIPNeverSet(t *testing.T) {
 
 // §7.2/§7.3: with the divider out of 010 the time is frozen; leaving
 // divider reset restarts the second phase at that instant.
+// Rows: §7.2 row "time runs only with divider 010, SET clear, not broken";
+// §7.3 row "reg A: leaving divider reset restarts the second phase";
 func TestDividerReset(t *testing.T) {
 	g := newRig(t, 1000)
 	g.clk.AdvanceTo(27 * sec1S / 10) // 2.7 s: time 1002
@@ -240,6 +254,10 @@ func TestDividerReset(t *testing.T) {
 
 // §7.3 SET 0→1: fields refreshed, time broken (frozen, GetTime −1), UIE
 // cleared; SET 1→0 parses the guest's fields and runs from that instant.
+// Rows: §7.2 row "time runs only with divider 010, SET clear, not broken";
+// §7.3 row "reg B SET 0->1: refresh, broken, UIE cleared";
+// §7.3 row "reg B SET 1->0: parse fields; invalid EIO and broken";
+// §7.6 row "VM_RTC_GETTIME -1 if broken/halted";
 func TestSetBit(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0B, 0x12) // UIE
@@ -278,6 +296,8 @@ func TestSetBit(t *testing.T) {
 
 // §7.3, §12 item 6: clearing SET over fields that are not a date fails the
 // access (EIO) and leaves the time broken; valid edge dates pass.
+// Rows: §7.3 row "reg B SET 1->0: parse fields; invalid EIO and broken";
+// §12.6 row "invalid date programming EIO";
 func TestDateValidation(t *testing.T) {
 	type f = map[uint8]uint8
 	base := f{0x00: 0x00, 0x02: 0x00, 0x04: 0x00, 0x07: 0x01, 0x08: 0x01, 0x09: 0x24, 0x32: 0x20}
@@ -347,6 +367,7 @@ func TestDateValidation(t *testing.T) {
 }
 
 // A broken time stays frozen: the guest's fields are not rewritten.
+// Rows: §7.2 row "time runs only with divider 010, SET clear, not broken";
 func TestBrokenTimeFrozen(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0B, 0x82)
@@ -368,6 +389,8 @@ func TestBrokenTimeFrozen(t *testing.T) {
 
 // §7.3: writing the century while running re-parses the time at once;
 // an invalid result is EIO and a broken time. While SET it is just stored.
+// Rows: §7.3 row "century write while running re-parses (invalid EIO)";
+// §12.6 row "invalid date programming EIO";
 func TestCenturyWrite(t *testing.T) {
 	g := newRig(t, 946684800) // 2000-01-01 00:00:00
 	g.clk.AdvanceTo(sec1S / 2)
@@ -390,6 +413,10 @@ func TestCenturyWrite(t *testing.T) {
 
 // §7.3/§7.4: writes to reg C and D are ignored; reg D reads 0x80; bit 7 of
 // the seconds byte is read-only; NVRAM bytes are stored raw.
+// Rows: §7.1 row "layout: time fields, alarms, regs A-D, NVRAM, century 0x32";
+// §7.3 row "reg C, reg D writes ignored"; §7.3 row "0x00 bit 7 cleared";
+// §7.3 row "other offsets stored raw; running time fields overwritten";
+// §7.4 row "other offsets return the stored byte"; §7.4 row "reg D reads 0x80";
 func TestRegistersAndNVRAM(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0C, 0xF0)
@@ -420,6 +447,9 @@ func TestRegistersAndNVRAM(t *testing.T) {
 
 // §7.5 periodic rates: one callout per period, the period from RS per the
 // MC146818A table; IRQ 8 on each when the guest reads reg C in between.
+// Rows: §7.3 row "reg A: rate/divider changes re-evaluate the callout";
+// §7.4 row "reg C read returns and clears flags"; §7.5 row "periodic rates table";
+// §7.5 row "callout relative"; §7.5 row "callout: PIE sets PF; AIE/UIE advance time";
 func TestPeriodicRates(t *testing.T) {
 	periods := []vclock.SBT{0, 16777216, 33554432, 524288, 1048576, 2097152, 4194304,
 		8388608, 16777216, 33554432, 67108864, 134217728, 268435456, 536870912,
@@ -452,6 +482,8 @@ func TestPeriodicRates(t *testing.T) {
 }
 
 // §7.5: IRQF only rises once until reg C is read; PF keeps being set.
+// Rows: §7.4 row "reg C read returns and clears flags";
+// §7.5 row "IRQF iff enabled flag; IRQ on IRQF 0->1 only";
 func TestNoReadNoSecondInterrupt(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0A, 0x2F) // 2 Hz
@@ -470,6 +502,9 @@ func TestNoReadNoSecondInterrupt(t *testing.T) {
 
 // §7.5: callout period choice — PIE with rate 0 stops even the 1 s
 // update callout; no callout with the divider off or SET on.
+// Rows: §7.3 row "reg A: rate/divider changes re-evaluate the callout";
+// §7.3 row "reg B enable changes re-evaluate IRQF and the callout";
+// §7.5 row "callout period: PIE rate, else 1 s with AIE/UIE, else stopped";
 func TestCalloutChoice(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x0A, 0x20) // rate 0
@@ -494,6 +529,10 @@ func TestCalloutChoice(t *testing.T) {
 
 // §7.5 update-ended interrupts: with UIE, UF and IRQ 8 once a second,
 // one second after the UIE write (the callout is relative).
+// Rows: §7.3 row "reg B enable changes re-evaluate IRQF and the callout";
+// §7.5 row "flags raised only while enabled; disabling keeps the flag, drops IRQF";
+// §7.5 row "callout relative"; §7.5 row "callout: PIE sets PF; AIE/UIE advance time";
+// §7.5 row "UF when UIE and the time changed";
 func TestUpdateInterrupts(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.clk.AdvanceTo(sec1S / 4)
@@ -522,6 +561,8 @@ func TestUpdateInterrupts(t *testing.T) {
 
 // §7.5 alarm: AF when sec/min/hour equal the alarm bytes (0xC0+ = don't
 // care); flags are raised only while their enable bit is on.
+// Rows: §7.5 row "flags raised only while enabled; disabling keeps the flag, drops IRQF";
+// §7.5 row "alarm: per-second walk, equal or don't care 0xC0";
 func TestAlarm(t *testing.T) {
 	g := newRig(t, leapNoon) // 12:34:56
 	g.wr(0x01, 0x00)
@@ -560,6 +601,8 @@ func TestAlarm(t *testing.T) {
 
 // §7.6 VM_RTC_SETTIME / GETTIME: EBUSY while SET (unless the value equals
 // the broken base), −1 marks the time broken, hardening EINVAL.
+// Rows: §7.6 row "VM_RTC_SETTIME EBUSY while SET; -1 broken";
+// §7.6 row "VM_RTC_GETTIME -1 if broken/halted"; §12.6 row "SETTIME while SET EBUSY";
 func TestSetTime(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.clk.AdvanceTo(sec1S / 3)
@@ -592,6 +635,8 @@ func TestSetTime(t *testing.T) {
 }
 
 // §7.6: a SETTIME with AIE on walks the seconds for alarm matches.
+// Rows: §7.5 row "alarm: per-second walk, equal or don't care 0xC0";
+// §7.6 row "VM_RTC_SETTIME with AIE walks seconds; backward guarded";
 func TestAlarmWalk(t *testing.T) {
 	g := newRig(t, leapNoon) // 12:34:56
 	g.wr(0x01, 0x00)
@@ -625,6 +670,8 @@ func TestAlarmWalk(t *testing.T) {
 
 // §7.6, §12 item 6 (guarded): a backward SETTIME with AIE on ends (bhyve
 // would walk forever); the alarm is found as bhyve's endless walk would.
+// Rows: §7.6 row "VM_RTC_SETTIME with AIE walks seconds; backward guarded";
+// §12.6 row "SETTIME backwards with AIE endless walk (guarded)";
 func TestAlarmWalkBackwardTerminates(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.wr(0x01, 0x00)
@@ -644,6 +691,9 @@ func TestAlarmWalkBackwardTerminates(t *testing.T) {
 
 // §7.6 VM_RTC_READ / VM_RTC_WRITE offset rules
 // (reference/vmm-interface.md §2.1).
+// Rows: §7.1 row "layout: time fields, alarms, regs A-D, NVRAM, century 0x32";
+// §7.6 row "VM_RTC_READ 0-127, refreshes time fields";
+// §7.6 row "VM_RTC_WRITE refused for 0x00-0x0D, 0x32, >= 128";
 func TestNVRAMIoctls(t *testing.T) {
 	g := newRig(t, leapNoon)
 	for _, off := range []int{-1, 128, 1000} {
@@ -690,6 +740,8 @@ func TestNVRAMIoctls(t *testing.T) {
 
 // §1.1: VM reset clears the interrupt enables, SQWE and reg C; time,
 // format and NVRAM survive; the callout stops.
+// Rows: §1.1 row "RTC survives VM reset; vrtc_reset clears PIE/AIE/UIE, SQWE, reg C";
+// §7.6 row "VM reset keeps time and NVRAM";
 func TestReset(t *testing.T) {
 	g := newRig(t, leapNoon)
 	g.r.NVRAMWrite(0x40, 0x77)
@@ -716,6 +768,7 @@ func TestReset(t *testing.T) {
 
 // §12 item 5 (fixed since FreeBSD 12): polling every 0.6 s for a minute
 // advances the clock by 60 s. The pre-2018 re-basing would give 50.
+// Rows: §7.2 row "whole-second aligned base"; §12.5 row "RTC drift under polling (fixed)";
 func TestPollingDoesNotDrift(t *testing.T) {
 	g := newRig(t, 0)
 	for i := 1; i <= 100; i++ {

@@ -5,6 +5,7 @@ import (
 	"testing"
 )
 
+// Rows: §0 row "SBT_1S = 2^32";
 func TestConversions(t *testing.T) {
 	// FreeBSD: SBT_1S = 2^32; 1 ms = 4294967.296 sbt.
 	if FromNanoseconds(1e9) != 1<<32 || FromNanoseconds(0) != 0 {
@@ -26,6 +27,9 @@ func TestConversions(t *testing.T) {
 
 // Timers fire in deadline order, ties in arming order; re-arming moves a
 // timer; Stop removes it; callbacks may re-arm (a periodic timer).
+// Rows: §10 row "device time from the VM clock, not the host's";
+// §10 row "absolute callouts fire at their deadline";
+// §10 row "stale expirations ignored (re-armed or stopped)";
 func TestOrderAndRearm(t *testing.T) {
 	c := New(Virtual)
 	var fired []string
@@ -78,6 +82,7 @@ func TestOrderAndRearm(t *testing.T) {
 	}
 }
 
+// Rows: §10 row "realtime mode follows the host monotonic clock";
 func TestRealtimeMoves(t *testing.T) {
 	c := New(Realtime)
 	a := c.Now()
