@@ -708,3 +708,31 @@ func TestVectorDelivery(t *testing.T) {
 		}
 	}
 }
+
+// Legacy-mode execution allocates nothing either: a 32-bit and a 16-bit
+// loop with segment-checked loads, stores and stack traffic.
+func TestLegacyLoopNoAllocs(t *testing.T) {
+	// l: mov eax, [ebx]; add eax, 1; mov [ebx], eax; push eax; pop edx; jmp l
+	loop := []byte{0x8b, 0x03, 0x83, 0xc0, 0x01, 0x89, 0x03, 0x50, 0x5a, 0xeb, 0xf5}
+	for _, mode := range []int{32, 16} {
+		c, ram := newProt(t, loop)
+		c.r[rBX] = dataBase
+		if mode == 16 {
+			// 16-bit code: the same bytes address [bp+di] and push ax/dx; keep
+			// them in the segment with a 64 KiB CS based at codeBase.
+			c.seg[segCS] = seg{sel: selCode16, base: codeBase, limit: 0xffff, access: 0x9b}
+			c.rip = 0
+			c.modeChanged()
+		}
+		run(t, c, 1000, ExitBudget)
+		calls := ram.calls
+		allocs := testing.AllocsPerRun(100, func() {
+			if ex := c.Run(10000); ex.Reason != ExitBudget {
+				t.Fatalf("exit %v", ex.Reason)
+			}
+		})
+		if allocs != 0 || ram.calls != calls {
+			t.Errorf("%d-bit: AllocsPerRun = %v, PhysMem calls %d", mode, allocs, ram.calls-calls)
+		}
+	}
+}
