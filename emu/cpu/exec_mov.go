@@ -507,7 +507,11 @@ func hString(c *CPU, in *insn) {
 		si, di := c.r[rSI]&am, c.r[rDI]&am
 		sa, da := si+srcBase, di
 		if legacy {
-			sa, da = c.linear(in.seg&7, si, sz), c.linear(segES, di, sz)
+			da = c.linear(segES|segWrite, di, sz)
+			if in.op != strMOVS && in.op != strSTOS {
+				da = c.linear(segES, di, sz) // CMPS, SCAS read ES:DI
+			}
+			sa = c.linear(in.seg&7, si, sz)
 		}
 		switch in.op {
 		case strMOVS:

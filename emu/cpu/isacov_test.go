@@ -108,7 +108,7 @@ var verifyingTests = []struct {
 	{"ProtBoundInto", TestProtBoundInto}, {"ProtLTRLLDT", TestProtLTRLLDT},
 	{"ModeSwitchRules", TestModeSwitchRules}, {"Paging32", TestPaging32}, {"PagingPAE", TestPagingPAE},
 	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16}, {"Prot32System", TestProt32System},
-	{"VectorDelivery", TestVectorDelivery},
+	{"VectorDelivery", TestVectorDelivery}, {"ProtSegmentTypes", TestProtSegmentTypes},
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
 	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},

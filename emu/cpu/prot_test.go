@@ -23,6 +23,7 @@ const (
 	selSmall   = 0x48 // data, base 0, limit 0xfff
 	selConf    = 0x50 // conforming code, DPL 0
 	selLDT     = 0x58 // LDT at 0x1000, limit 0xff
+	selRO      = 0x60 // read-only data, flat
 	tss0SP     = 0x9000
 )
 
@@ -42,7 +43,7 @@ func newProt(t testing.TB, code []byte) (*CPU, *testRAM) {
 		mkDesc(tssBase, 0x67, 0x89, 0), mkDesc(0, 0xfffff, 0x12, 0xc),
 		mkDesc(0, 0xffff, 0x9a, 0), mkDesc(0, 0xfff, 0x96, 0x4),
 		mkDesc(0, 0xfff, 0x92, 0x4), mkDesc(0, 0xfffff, 0x9e, 0xc),
-		mkDesc(0x1000, 0xff, 0x82, 0),
+		mkDesc(0x1000, 0xff, 0x82, 0), mkDesc(0, 0xfffff, 0x90, 0xc),
 	}
 	for i, d := range gdt {
 		ram.w64(0x5000+uint64(i)*8, d)
@@ -110,7 +111,7 @@ func TestProtSegmentLoadFaults(t *testing.T) {
 		vec  uint64
 		err  uint32
 	}{
-		{"beyond GDT limit", []byte{0x66, 0xb8, 0x60, 0x00, 0x8e, 0xd8}, vecGP, 0x60},
+		{"beyond GDT limit", []byte{0x66, 0xb8, 0x68, 0x00, 0x8e, 0xd8}, vecGP, 0x68},
 		{"LDT without LDT", []byte{0x66, 0xb8, 0x0c, 0x00, 0x8e, 0xd8}, vecGP, 0x0c},
 		{"not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd8}, vecNP, selNP},
 		{"SS not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd0}, vecSS, selNP},
@@ -303,7 +304,7 @@ func TestProt32Instructions(t *testing.T) {
 		// (bits 19:16 of the LAR result are undefined)
 		{"lar", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x02, 0xc8}, rCX, 0xfff0ffff, 0x00c09200, -1},
 		{"lsl", []byte{0xb8, selSmall, 0, 0, 0, 0x0f, 0x03, 0xc8}, rCX, ^uint64(0), 0xfff, -1},
-		{"lsl beyond gdt", []byte{0xb9, 7, 0, 0, 0, 0xb8, 0x60, 0, 0, 0, 0x0f, 0x03, 0xc8, 0x0f, 0x94, 0xc1}, rCX, ^uint64(0), 0, -1},
+		{"lsl beyond gdt", []byte{0xb9, 7, 0, 0, 0, 0xb8, 0x68, 0, 0, 0, 0x0f, 0x03, 0xc8, 0x0f, 0x94, 0xc1}, rCX, ^uint64(0), 0, -1},
 		{"verr data", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 1, -1},
 		{"verw code", []byte{0xb8, selCode32, 0, 0, 0, 0x0f, 0x00, 0xe8, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
 		{"verr tss", []byte{0xb8, selTSS, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
@@ -734,5 +735,50 @@ func TestLegacyLoopNoAllocs(t *testing.T) {
 		if allocs != 0 || ram.calls != calls {
 			t.Errorf("%d-bit: AllocsPerRun = %v, PhysMem calls %d", mode, allocs, ram.calls-calls)
 		}
+	}
+}
+
+// Writes need a writable data segment in protected mode (SDM Vol. 3
+// §5.4): a read-only data segment or a code segment (CS override) takes
+// #GP(0) on a write and allows reads; real mode checks nothing.
+func TestProtSegmentTypes(t *testing.T) {
+	// mov ebx, dataBase; mov ax, selRO; mov es, ax; then the access
+	pre := []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0x66, 0xb8, selRO, 0x00, 0x8e, 0xc0}
+	for _, tc := range []struct {
+		name  string
+		op    []byte
+		fault bool
+		at    int // offset of the faulting instruction in op
+	}{
+		{"read ro", []byte{0x26, 0x8b, 0x03}, false, 0},
+		{"write ro", []byte{0x26, 0x89, 0x03}, true, 0},
+		{"rmw ro", []byte{0x26, 0x01, 0x03}, true, 0},
+		{"cmp ro", []byte{0x26, 0x39, 0x03}, false, 0},
+		{"read code", []byte{0x2e, 0x8b, 0x03}, false, 0},
+		{"write code", []byte{0x2e, 0x89, 0x03}, true, 0},
+		{"stos to ro es", []byte{0x89, 0xdf, 0xaa}, true, 2},
+		{"scas ro es", []byte{0x89, 0xdf, 0xae}, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, append(append(append([]byte{}, pre...), tc.op...), 0xf4))
+			if !tc.fault {
+				run(t, c, 100, ExitHLT)
+				if c.rip != codeBase+uint64(len(pre)+len(tc.op))+1 {
+					t.Errorf("halted at %#x", c.rip)
+				}
+				return
+			}
+			haltedIn(t, c, vecGP)
+			if e, eip, _ := protFrame(c, ram, true); e != 0 || uint64(eip) != codeBase+uint64(len(pre)+tc.at) {
+				t.Errorf("err %#x eip %#x", e, eip)
+			}
+		})
+	}
+	// Real mode: a CS-override write is fine.
+	r, ram := newReal(t, []byte{0xbb, 0x00, 0x90, 0x2e, 0x89, 0x07, 0xf4}, 0x7c00)
+	r.r[rAX] = 0x1234
+	run(t, r, 10, ExitHLT)
+	if ram.r16(0x9000) != 0x1234 {
+		t.Errorf("real-mode CS write did not happen")
 	}
 }
