@@ -262,6 +262,7 @@ func hPopf(c *CPU, in *insn) {
 	m := c.popfMask() & sizeMask[in.sz]
 	c.fl = (c.rflags()&^m | v&m) &^ flagRF
 	c.lz.op = lzNone
+	c.acUpdate()
 	c.leave(in, in.rip+uint64(in.len))
 }
 

@@ -782,3 +782,59 @@ func TestProtSegmentTypes(t *testing.T) {
 		t.Errorf("real-mode CS write did not happen")
 	}
 }
+
+// Alignment checking (#AC(0), vector 17): CR0.AM, RFLAGS.AC and CPL 3
+// together make a misaligned data access fault, in protected and long
+// mode; with AC clear, or aligned, nothing happens.
+func TestAlignmentCheck(t *testing.T) {
+	// mov eax, [ebx+1] (misaligned dword); mov eax, [ebx] (aligned)
+	mis, al := []byte{0x8b, 0x43, 0x01, 0xf4}, []byte{0x8b, 0x03, 0xf4}
+	for _, long := range []bool{false, true} {
+		for _, tc := range []struct {
+			code  []byte
+			ac    bool
+			fault bool
+		}{{mis, true, true}, {mis, false, false}, {al, true, false}} {
+			var c *CPU
+			var ram *testRAM
+			if long {
+				c, ram = withHandlers(t, tc.code)
+				ram.w64(0x5018, 0x0020f80000000000) // ring-3 64-bit code
+				ram.w64(0x5020, 0x0000f20000000000) // ring-3 data
+				c.gdtr.limit = 39
+				c.seg[segCS] = seg{sel: 0x1b, access: 0x20fb}
+				c.seg[segSS] = seg{sel: 0x23, access: 0xf3}
+				// user pages: the harness maps them supervisor-only
+				for i := uint64(0); i < 512; i++ {
+					ram.w64(0x4000+i*8, i<<21|0x87)
+				}
+				ram.w64(tssBase+4, stackTop-0x1000) // RSP0
+				c.FlushCaches()
+			} else {
+				c, ram = newProt(t, tc.code)
+				c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+				c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+				c.seg[segDS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+			}
+			c.r[rBX] = dataBase
+			c.cr0 |= cr0AM
+			fl := uint64(2)
+			if tc.ac {
+				fl |= flagAC
+			}
+			c.setRflags(fl)
+			c.modeChanged()
+			ex := c.Run(10)
+			if tc.fault {
+				if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecAC*16 {
+					t.Errorf("long=%v: exit %v at %#x (%v), want the #AC handler", long, ex.Reason, ex.RIP, ex.Err)
+				}
+				continue
+			}
+			// No fault: the guest reaches its own HLT, which at CPL 3 is #GP.
+			if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecGP*16 {
+				t.Errorf("long=%v ac=%v % x: exit %v at %#x, want no #AC", long, tc.ac, tc.code, ex.Reason, ex.RIP)
+			}
+		}
+	}
+}
