@@ -234,9 +234,9 @@ type CPU struct {
 	// data entries, so every data access takes the slow path, which
 	// checks alignment (acUpdate, mem.go).
 	acArmed bool
-	ss32   bool
-	dmode  uint8
-	csBase uint64
+	ss32    bool
+	dmode   uint8
+	csBase  uint64
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up
