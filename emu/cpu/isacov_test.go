@@ -109,7 +109,7 @@ var verifyingTests = []struct {
 	{"ModeSwitchRules", TestModeSwitchRules}, {"Paging32", TestPaging32}, {"PagingPAE", TestPagingPAE},
 	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16}, {"Prot32System", TestProt32System},
 	{"VectorDelivery", TestVectorDelivery}, {"ProtSegmentTypes", TestProtSegmentTypes},
-	{"AlignmentCheck", TestAlignmentCheck},
+	{"AlignmentCheck", TestAlignmentCheck}, {"IOPermissionBitmap", TestIOPermissionBitmap},
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
 	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},

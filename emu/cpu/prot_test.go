@@ -838,3 +838,44 @@ func TestAlignmentCheck(t *testing.T) {
 		}
 	}
 }
+
+// Above IOPL, IN/OUT consult the TSS I/O permission bitmap: a clear bit
+// lets the access through (an I/O exit), a set bit or a port beyond the
+// TSS limit is #GP(0) (SDM Vol. 1 §19.5).
+func TestIOPermissionBitmap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		code  []byte
+		bits  map[uint64]byte // bitmap bytes
+		limit uint32
+		ok    bool
+	}{
+		{"allowed", []byte{0xe6, 0x80}, map[uint64]byte{0x10: 0xfe}, 0x68 + 0x20, true},
+		{"denied", []byte{0xe6, 0x80}, map[uint64]byte{0x10: 0x01}, 0x68 + 0x20, false},
+		{"word straddles", []byte{0x66, 0xe7, 0x87}, map[uint64]byte{0x10: 0x7f, 0x11: 0x01}, 0x68 + 0x20, false},
+		{"word ok", []byte{0x66, 0xe7, 0x86}, map[uint64]byte{0x10: 0x3f}, 0x68 + 0x20, true},
+		{"beyond limit", []byte{0xe6, 0xf0}, nil, 0x68 + 0x10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, tc.code)
+			ram.w16(tssBase+0x66, 0x68)
+			for off, b := range tc.bits {
+				ram.b[tssBase+0x68+off] = b
+			}
+			c.tr.limit = tc.limit
+			c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+			c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+			c.modeChanged()
+			ex := c.Run(10)
+			if tc.ok {
+				if ex.Reason != ExitInOut {
+					t.Errorf("exit %v at %#x, want the I/O exit", ex.Reason, ex.RIP)
+				}
+				return
+			}
+			if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecGP*16 {
+				t.Errorf("exit %v at %#x, want #GP", ex.Reason, ex.RIP)
+			}
+		})
+	}
+}
