@@ -110,6 +110,7 @@ var verifyingTests = []struct {
 	{"CompatModeFault", TestCompatModeFault}, {"Prot16", TestProt16}, {"Prot32System", TestProt32System},
 	{"VectorDelivery", TestVectorDelivery}, {"ProtSegmentTypes", TestProtSegmentTypes},
 	{"AlignmentCheck", TestAlignmentCheck}, {"IOPermissionBitmap", TestIOPermissionBitmap},
+	{"SingleStep", TestSingleStep},
 	{"RealModeIntIret", TestRealModeIntIret}, {"IntIret", TestIntIret},
 	{"UnadvertisedUD", TestUnadvertisedUD}, {"ProtIcebp", TestProtIcebp},
 	{"DiffBranches", TestDiffBranches}, {"LoopJcxzSizes", TestLoopJcxzSizes}, {"StringModes", TestStringModes},

@@ -879,3 +879,36 @@ func TestIOPermissionBitmap(t *testing.T) {
 		})
 	}
 }
+
+// RFLAGS.TF: a #DB trap after each instruction (DR6.BS set), taken after
+// the instruction following the POPF that sets TF, and owed across an
+// I/O exit to the next Run (SDM Vol. 3 §17.3.1.4).
+func TestSingleStep(t *testing.T) {
+	c, ram := withHandlers(t, []byte{0x90, 0x90, 0xf4})
+	c.setRflags(2 | flagTF)
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+1 || c.dr[6]&(1<<14) == 0 {
+		t.Errorf("#DB return %#x dr6 %#x, want after the first nop", f[0], c.dr[6])
+	}
+	if _, f := frame(c, ram, false); f[2]&flagTF == 0 {
+		t.Errorf("pushed RFLAGS %#x lacks TF", f[2])
+	}
+	// pushfq; or qword [rsp], 0x100; popfq; nop; nop
+	c, ram = withHandlers(t, []byte{0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90, 0x90})
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+11 {
+		t.Errorf("#DB after popf at %#x, want %#x (after the nop following it)", f[0], codeBase+11)
+	}
+	// out 0x80, al with TF: the exit first, the trap on the next Run.
+	c, ram = withHandlers(t, []byte{0xe6, 0x80, 0x90})
+	c.setRflags(2 | flagTF)
+	run(t, c, 10, ExitInOut)
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+2 {
+		t.Errorf("#DB after out at %#x", f[0])
+	}
+	// A faulting instruction takes its fault, not the trap.
+	c, ram = withHandlers(t, []byte{0x0f, 0x0b})
+	c.setRflags(2 | flagTF)
+	haltedIn(t, c, vecUD)
+}
