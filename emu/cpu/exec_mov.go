@@ -488,6 +488,14 @@ const (
 	strSCAS
 )
 
+// repChunk bounds the iterations a REP string instruction runs before it
+// yields: like hardware taking an interrupt between iterations, it stops
+// with RSI/RDI/RCX describing the work done and RIP at itself, and is
+// resumed by the next block lookup. A yield consumes one instruction of
+// Run's budget without retiring anything, so Run(budget) stays bounded
+// (and deterministic) whatever RCX holds.
+const repChunk = 1 << 16
+
 // hString runs MOVS/STOS/LODS/CMPS/SCAS with or without REP. A fault or
 // MMIO exit mid-way leaves RSI/RDI/RCX describing the iterations done and
 // RIP at the instruction, as hardware does.
@@ -501,9 +509,14 @@ func hString(c *CPU, in *insn) {
 	rep := in.rep & repMask
 	srcBase := c.segBase(in.seg)
 	legacy := in.seg != segNone && in.seg&segChecked != 0
-	for {
+	for n := 0; ; n++ {
 		if rep != 0 && c.r[rCX]&am == 0 {
 			break
+		}
+		if n == repChunk {
+			c.abort(in)
+			c.limit--
+			return
 		}
 		si, di := c.r[rSI]&am, c.r[rDI]&am
 		sa, da := si+srcBase, di

@@ -912,3 +912,18 @@ func TestSingleStep(t *testing.T) {
 	c.setRflags(2 | flagTF)
 	haltedIn(t, c, vecUD)
 }
+
+// A REP string instruction with an enormous count yields every repChunk
+// iterations, charging the budget, so Run returns: here RCX = 2^40 and a
+// budget of 5 gives 5 yields, RIP still at the instruction.
+func TestRepYields(t *testing.T) {
+	// mov rcx, 1<<40; mov edi, dataBase; rep stosb
+	c, _ := newGuest(t, []byte{0x48, 0xb9, 0, 0, 0, 0, 0, 1, 0, 0, 0xbf, 0, 0, 2, 0, 0xf3, 0xaa})
+	ex := c.Run(7)
+	if ex.Reason != ExitBudget || c.rip != codeBase+15 || c.Retired() != 2 {
+		t.Fatalf("exit %v rip %#x retired %d", ex.Reason, c.rip, c.Retired())
+	}
+	if done := uint64(1)<<40 - c.r[rCX]; done != 5*repChunk || c.r[rDI] != dataBase+5*repChunk {
+		t.Errorf("%d iterations done, rdi %#x, want %d", done, c.r[rDI], 5*repChunk)
+	}
+}
