@@ -927,3 +927,29 @@ func TestRepYields(t *testing.T) {
 		t.Errorf("%d iterations done, rdi %#x, want %d", done, c.r[rDI], 5*repChunk)
 	}
 }
+
+// A REP STOS over a page holding more than smcDropAll decoded blocks
+// drops them all: the code written there runs, not the stale blocks.
+func TestSMCDropPage(t *testing.T) {
+	var code []byte
+	for i := 0; i < 20; i++ {
+		code = append(code, 0xeb, 0x00) // jmp to the next: 20 one-insn blocks
+	}
+	back := -(40 + 25)
+	rel := uint32(back)
+	code = append(code,
+		0x85, 0xdb, // test ebx, ebx
+		0x75, 21, // jnz done
+		0xff, 0xc3, // inc ebx
+		0xbf, 0x00, 0x00, 0x01, 0x00, // mov edi, codeBase
+		0xb9, 40, 0, 0, 0, // mov ecx, 40
+		0xb0, 0x90, // mov al, nop
+		0xf3, 0xaa, // rep stosb over the jmps
+		0xe9, byte(rel), byte(rel>>8), byte(rel>>16), byte(rel>>24), // jmp codeBase
+		0xf4) // done: hlt
+	c, _ := newGuest(t, code)
+	run(t, c, 1000, ExitHLT)
+	if c.Retired() != 20+8+40+3 {
+		t.Errorf("retired %d, want %d (the 40 new nops, not the 20 old jmps)", c.Retired(), 20+8+40+3)
+	}
+}
