@@ -63,3 +63,21 @@ func BenchmarkALU(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MIPS")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/insn")
 }
+
+// BenchmarkProt32Mem runs a 32-bit protected-mode loop of segment-checked
+// loads, stores and pushes (the legacy-mode memory path, seg.go).
+func BenchmarkProt32Mem(b *testing.B) {
+	// l: mov eax, [ebx]; add eax, 1; mov [ebx], eax; push eax; pop edx; jmp l
+	c, _ := newProt(b, []byte{0x8b, 0x03, 0x83, 0xc0, 0x01, 0x89, 0x03, 0x50, 0x5a, 0xeb, 0xf5})
+	c.r[rBX] = dataBase
+	c.Run(1000)
+	b.ResetTimer()
+	start := c.Retired()
+	for i := 0; i < b.N; i++ {
+		if ex := c.Run(100000); ex.Reason != ExitBudget {
+			b.Fatalf("exit %v at %#x", ex.Reason, ex.RIP)
+		}
+	}
+	n := c.Retired() - start
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MIPS")
+}

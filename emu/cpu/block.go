@@ -262,6 +262,20 @@ func (cc *codeCache) smc(c *CPU, in *insn, gpa, n uint64) {
 	if p == nil || p.mask&chunkMask(gpa&(pageSz-1), n) == 0 {
 		return
 	}
+	if len(p.blocks) > smcDropAll {
+		// A page with many blocks (say, zeroed by REP STOS after
+		// holding code) is dropped whole: one pass instead of a
+		// per-store search and mask rebuild.
+		cur := cc.cur
+		onPage := cur != nil && cur.valid && (cur.gpa&^(pageSz-1) == gpage || len(cur.bytes) > cur.n1 && cur.gpa2 == gpage)
+		cc.dropPage(gpage)
+		if onPage && in != nil {
+			c.stopSMC.rip = in.rip + uint64(in.len)
+			c.stopSMC.cnt = in.cnt
+			in.next = &c.stopSMC
+		}
+		return
+	}
 	var hit []*block
 	for _, b := range p.blocks {
 		if b.overlaps(gpa, n) {
@@ -274,6 +288,35 @@ func (cc *codeCache) smc(c *CPU, in *insn, gpa, n uint64) {
 			c.stopSMC.rip = in.rip + uint64(in.len)
 			c.stopSMC.cnt = in.cnt
 			in.next = &c.stopSMC
+		}
+	}
+}
+
+// smcDropAll is the block count above which a store into a code page
+// drops every block of the page.
+const smcDropAll = 16
+
+// dropPage invalidates every block on a guest-physical page.
+func (cc *codeCache) dropPage(gpage uint64) {
+	p := cc.pages[gpage]
+	if p == nil {
+		return
+	}
+	delete(cc.pages, gpage)
+	for _, b := range p.blocks {
+		if len(b.bytes) > b.n1 {
+			cc.invalidate(b) // also on its other page
+			continue
+		}
+		if !b.valid {
+			continue
+		}
+		b.valid = false
+		if cc.blocks[b.gpa] == b {
+			delete(cc.blocks, b.gpa)
+		}
+		if s := directSlot(b.gpa); cc.direct[s] == b {
+			cc.direct[s] = nil
 		}
 	}
 }

@@ -158,8 +158,11 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	if !legacy && legacyOnly[op] {
 		return
 	}
-	if legacy && c.buildLegacy(in, inst, va) {
-		return
+	if legacy {
+		defer markWrite(in, inst)
+		if c.buildLegacy(in, inst, va) {
+			return
+		}
 	}
 
 	if a, ok := aluOps[op]; ok {
@@ -645,6 +648,31 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.h = hClts
 	case x86asm.WBINVD, x86asm.INVD:
 		in.h = hPrivNop
+	}
+}
+
+// readOnlyDst are the instructions whose first operand, when memory, is
+// only read.
+var readOnlyDst = map[x86asm.Op]bool{
+	x86asm.CMP: true, x86asm.TEST: true, x86asm.BT: true, x86asm.PUSH: true,
+	x86asm.CALL: true, x86asm.JMP: true, x86asm.LJMP: true, x86asm.LCALL: true,
+	x86asm.LGDT: true, x86asm.LIDT: true, x86asm.LLDT: true, x86asm.LTR: true,
+	x86asm.LMSW: true, x86asm.VERR: true, x86asm.VERW: true, x86asm.INVLPG: true,
+	x86asm.NOP: true, x86asm.MUL: true, x86asm.IMUL: true, x86asm.DIV: true,
+	x86asm.IDIV: true, x86asm.XLATB: true, x86asm.PREFETCHNTA: true,
+	x86asm.PREFETCHT0: true, x86asm.PREFETCHT1: true, x86asm.PREFETCHT2: true,
+	x86asm.PREFETCHW: true,
+}
+
+// markWrite flags a legacy-mode memory operand that the instruction
+// writes, for linear's writable-segment check.
+func markWrite(in *insn, inst *x86asm.Inst) {
+	if !in.mem || in.seg == segNone || in.seg&segChecked == 0 {
+		return
+	}
+	_, dst := inst.Args[0].(x86asm.Mem)
+	if dst && !readOnlyDst[inst.Op] || inst.Op == x86asm.XCHG {
+		in.seg |= segWrite
 	}
 }
 

@@ -231,9 +231,14 @@ type CPU struct {
 	cpl    uint8
 	mode64 bool
 	pmode  bool
-	ss32   bool
-	dmode  uint8
-	csBase uint64
+	// acArmed: alignment checking is on (CR0.AM, RFLAGS.AC, CPL 3;
+	// SDM Vol. 3 §6.15 "Interrupt 17"). While it is, the TLB keeps no
+	// data entries, so every data access takes the slow path, which
+	// checks alignment (acUpdate, mem.go).
+	acArmed bool
+	ss32    bool
+	dmode   uint8
+	csBase  uint64
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up
@@ -302,6 +307,16 @@ func (c *CPU) modeChanged() {
 	}
 	c.dmode, c.csBase = dmode, base
 	c.ss32 = c.seg[segSS].access&segDB != 0
+	c.acUpdate()
+}
+
+// acUpdate re-arms alignment checking after CR0, CPL or RFLAGS.AC moved.
+func (c *CPU) acUpdate() {
+	armed := c.cr0&cr0AM != 0 && c.fl&flagAC != 0 && c.cpl == 3 && c.pmode
+	if armed != c.acArmed {
+		c.acArmed = armed
+		c.tlb.flush()
+	}
 }
 
 // Access-rights bits of the segment cache beyond the type (VT-x format,

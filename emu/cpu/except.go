@@ -32,6 +32,19 @@ var ErrEventMMIO = errors.New("cpu: event delivery touched unbacked memory")
 
 type eventState struct {
 	cr2 uint64 // faulting address of a #PF being raised
+	// count increments at every event delivery, so Run can tell an
+	// instruction that retired quietly from one that raised something.
+	count uint64
+	// pendingDB: a single-step trap is owed after an instruction that
+	// ended Run with an exit (I/O, HLT, MSR); the next Run delivers it.
+	pendingDB bool
+}
+
+// singleStep delivers the single-step #DB trap (RFLAGS.TF; SDM Vol. 3
+// §17.3.1.4): DR6.BS set, RIP already past the instruction.
+func (c *CPU) singleStep() {
+	c.dr[6] |= 1 << 14
+	c.deliver(vecDB, 0, false, false, c.rip)
 }
 
 func hasErrCode(vec uint8) bool {
@@ -63,6 +76,7 @@ func (c *CPU) raiseAt(vec uint8, err uint32, hasErr bool) {
 // checked; no EXT bit); ret is the RIP pushed for that first event.
 // It reports whether the first event was delivered without a nested fault.
 func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
+	c.ev.count++
 	faultRIP := c.rip
 	for first := true; ; first = false {
 		if vec == vecPF {

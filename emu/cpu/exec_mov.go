@@ -262,6 +262,7 @@ func hPopf(c *CPU, in *insn) {
 	m := c.popfMask() & sizeMask[in.sz]
 	c.fl = (c.rflags()&^m | v&m) &^ flagRF
 	c.lz.op = lzNone
+	c.acUpdate()
 	c.leave(in, in.rip+uint64(in.len))
 }
 
@@ -487,6 +488,14 @@ const (
 	strSCAS
 )
 
+// repChunk bounds the iterations a REP string instruction runs before it
+// yields: like hardware taking an interrupt between iterations, it stops
+// with RSI/RDI/RCX describing the work done and RIP at itself, and is
+// resumed by the next block lookup. A yield consumes one instruction of
+// Run's budget without retiring anything, so Run(budget) stays bounded
+// (and deterministic) whatever RCX holds.
+const repChunk = 1 << 16
+
 // hString runs MOVS/STOS/LODS/CMPS/SCAS with or without REP. A fault or
 // MMIO exit mid-way leaves RSI/RDI/RCX describing the iterations done and
 // RIP at the instruction, as hardware does.
@@ -500,14 +509,23 @@ func hString(c *CPU, in *insn) {
 	rep := in.rep & repMask
 	srcBase := c.segBase(in.seg)
 	legacy := in.seg != segNone && in.seg&segChecked != 0
-	for {
+	for n := 0; ; n++ {
 		if rep != 0 && c.r[rCX]&am == 0 {
 			break
+		}
+		if n == repChunk {
+			c.abort(in)
+			c.limit--
+			return
 		}
 		si, di := c.r[rSI]&am, c.r[rDI]&am
 		sa, da := si+srcBase, di
 		if legacy {
-			sa, da = c.linear(in.seg&7, si, sz), c.linear(segES, di, sz)
+			da = c.linear(segES|segWrite, di, sz)
+			if in.op != strMOVS && in.op != strSTOS {
+				da = c.linear(segES, di, sz) // CMPS, SCAS read ES:DI
+			}
+			sa = c.linear(in.seg&7, si, sz)
 		}
 		switch in.op {
 		case strMOVS:

@@ -227,6 +227,7 @@ func hIret(c *CPU, in *insn) {
 		m := uint64(flagsWritable &^ (flagVM | flagVIP | flagVIF | flagRF))
 		c.fl = (c.rflags()&^m | fl&m) | flagRsv1
 		c.lz.op = lzNone
+		c.acUpdate()
 		c.realSeg(segCS, cs)
 		c.addSP(3 * int64(sz))
 		c.modeChanged()
@@ -270,6 +271,7 @@ func hIret(c *CPU, in *insn) {
 	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
 	c.fl |= flagRsv1
 	c.lz.op = lzNone
+	c.acUpdate()
 	oldCPL := c.cpl
 	if n == 5 {
 		c.seg[segSS] = ssd

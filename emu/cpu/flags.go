@@ -180,6 +180,7 @@ func (c *CPU) flushFlags() {
 func (c *CPU) setRflags(v uint64) {
 	c.fl = v&flagsWritable | flagRsv1
 	c.lz.op = lzNone
+	c.acUpdate()
 }
 
 // cf returns the carry flag (0 or 1).

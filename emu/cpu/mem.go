@@ -319,6 +319,14 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 		*e = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
 	e.page, e.gpa = pg, gpage
+	if c.acArmed {
+		// No fast data entry while alignment checking is on: the
+		// caller uses e once (the slow path checks alignment).
+		if acc == accExec {
+			e.xtag = vpn
+		}
+		return e, true
+	}
 	e.rtag = vpn
 	if acc == accExec {
 		// Execute permission is known only after a walk for execution.
@@ -392,7 +400,21 @@ func store(p []byte, sz uint8, v uint64) {
 	}
 }
 
+// misaligned records #AC(0) for an sz-byte access at va when alignment
+// checking is armed and the access runs at CPL 3 (event delivery and
+// descriptor-table accesses run with supervisor CPL and are exempt).
+func (c *CPU) misaligned(va uint64, sz uint8) bool {
+	if !c.acArmed || c.cpl != 3 || va&(uint64(sz)-1) == 0 {
+		return false
+	}
+	c.mf = memFault{kind: mfException, vec: vecAC}
+	return true
+}
+
 func (c *CPU) readSlow(va uint64, sz uint8) (uint64, bool) {
+	if c.misaligned(va, sz) {
+		return 0, false
+	}
 	off := va & (pageSz - 1)
 	if off+uint64(sz) <= pageSz {
 		e, ok := c.fill(va, accRead)
@@ -430,6 +452,9 @@ func (c *CPU) write(in *insn, va uint64, sz uint8, v uint64) bool {
 }
 
 func (c *CPU) writeSlow(in *insn, va uint64, sz uint8, v uint64) bool {
+	if c.misaligned(va, sz) {
+		return false
+	}
 	off := va & (pageSz - 1)
 	if off+uint64(sz) > pageSz {
 		// Check both pages before storing anything.

@@ -23,6 +23,7 @@ const (
 	selSmall   = 0x48 // data, base 0, limit 0xfff
 	selConf    = 0x50 // conforming code, DPL 0
 	selLDT     = 0x58 // LDT at 0x1000, limit 0xff
+	selRO      = 0x60 // read-only data, flat
 	tss0SP     = 0x9000
 )
 
@@ -42,7 +43,7 @@ func newProt(t testing.TB, code []byte) (*CPU, *testRAM) {
 		mkDesc(tssBase, 0x67, 0x89, 0), mkDesc(0, 0xfffff, 0x12, 0xc),
 		mkDesc(0, 0xffff, 0x9a, 0), mkDesc(0, 0xfff, 0x96, 0x4),
 		mkDesc(0, 0xfff, 0x92, 0x4), mkDesc(0, 0xfffff, 0x9e, 0xc),
-		mkDesc(0x1000, 0xff, 0x82, 0),
+		mkDesc(0x1000, 0xff, 0x82, 0), mkDesc(0, 0xfffff, 0x90, 0xc),
 	}
 	for i, d := range gdt {
 		ram.w64(0x5000+uint64(i)*8, d)
@@ -110,7 +111,7 @@ func TestProtSegmentLoadFaults(t *testing.T) {
 		vec  uint64
 		err  uint32
 	}{
-		{"beyond GDT limit", []byte{0x66, 0xb8, 0x60, 0x00, 0x8e, 0xd8}, vecGP, 0x60},
+		{"beyond GDT limit", []byte{0x66, 0xb8, 0x68, 0x00, 0x8e, 0xd8}, vecGP, 0x68},
 		{"LDT without LDT", []byte{0x66, 0xb8, 0x0c, 0x00, 0x8e, 0xd8}, vecGP, 0x0c},
 		{"not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd8}, vecNP, selNP},
 		{"SS not present", []byte{0x66, 0xb8, selNP, 0x00, 0x8e, 0xd0}, vecSS, selNP},
@@ -303,7 +304,7 @@ func TestProt32Instructions(t *testing.T) {
 		// (bits 19:16 of the LAR result are undefined)
 		{"lar", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x02, 0xc8}, rCX, 0xfff0ffff, 0x00c09200, -1},
 		{"lsl", []byte{0xb8, selSmall, 0, 0, 0, 0x0f, 0x03, 0xc8}, rCX, ^uint64(0), 0xfff, -1},
-		{"lsl beyond gdt", []byte{0xb9, 7, 0, 0, 0, 0xb8, 0x60, 0, 0, 0, 0x0f, 0x03, 0xc8, 0x0f, 0x94, 0xc1}, rCX, ^uint64(0), 0, -1},
+		{"lsl beyond gdt", []byte{0xb9, 7, 0, 0, 0, 0xb8, 0x68, 0, 0, 0, 0x0f, 0x03, 0xc8, 0x0f, 0x94, 0xc1}, rCX, ^uint64(0), 0, -1},
 		{"verr data", []byte{0xb8, selData32, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 1, -1},
 		{"verw code", []byte{0xb8, selCode32, 0, 0, 0, 0x0f, 0x00, 0xe8, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
 		{"verr tss", []byte{0xb8, selTSS, 0, 0, 0, 0x0f, 0x00, 0xe0, 0x0f, 0x94, 0xc0}, rAX, 0xff, 0, -1},
@@ -706,5 +707,249 @@ func TestVectorDelivery(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Legacy-mode execution allocates nothing either: a 32-bit and a 16-bit
+// loop with segment-checked loads, stores and stack traffic.
+func TestLegacyLoopNoAllocs(t *testing.T) {
+	// l: mov eax, [ebx]; add eax, 1; mov [ebx], eax; push eax; pop edx; jmp l
+	loop := []byte{0x8b, 0x03, 0x83, 0xc0, 0x01, 0x89, 0x03, 0x50, 0x5a, 0xeb, 0xf5}
+	for _, mode := range []int{32, 16} {
+		c, ram := newProt(t, loop)
+		c.r[rBX] = dataBase
+		if mode == 16 {
+			// 16-bit code: the same bytes address [bp+di] and push ax/dx; keep
+			// them in the segment with a 64 KiB CS based at codeBase.
+			c.seg[segCS] = seg{sel: selCode16, base: codeBase, limit: 0xffff, access: 0x9b}
+			c.rip = 0
+			c.modeChanged()
+		}
+		run(t, c, 1000, ExitBudget)
+		calls := ram.calls
+		allocs := testing.AllocsPerRun(100, func() {
+			if ex := c.Run(10000); ex.Reason != ExitBudget {
+				t.Fatalf("exit %v", ex.Reason)
+			}
+		})
+		if allocs != 0 || ram.calls != calls {
+			t.Errorf("%d-bit: AllocsPerRun = %v, PhysMem calls %d", mode, allocs, ram.calls-calls)
+		}
+	}
+}
+
+// Writes need a writable data segment in protected mode (SDM Vol. 3
+// §5.4): a read-only data segment or a code segment (CS override) takes
+// #GP(0) on a write and allows reads; real mode checks nothing.
+func TestProtSegmentTypes(t *testing.T) {
+	// mov ebx, dataBase; mov ax, selRO; mov es, ax; then the access
+	pre := []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0x66, 0xb8, selRO, 0x00, 0x8e, 0xc0}
+	for _, tc := range []struct {
+		name  string
+		op    []byte
+		fault bool
+		at    int // offset of the faulting instruction in op
+	}{
+		{"read ro", []byte{0x26, 0x8b, 0x03}, false, 0},
+		{"write ro", []byte{0x26, 0x89, 0x03}, true, 0},
+		{"rmw ro", []byte{0x26, 0x01, 0x03}, true, 0},
+		{"cmp ro", []byte{0x26, 0x39, 0x03}, false, 0},
+		{"read code", []byte{0x2e, 0x8b, 0x03}, false, 0},
+		{"write code", []byte{0x2e, 0x89, 0x03}, true, 0},
+		{"stos to ro es", []byte{0x89, 0xdf, 0xaa}, true, 2},
+		{"scas ro es", []byte{0x89, 0xdf, 0xae}, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, append(append(append([]byte{}, pre...), tc.op...), 0xf4))
+			if !tc.fault {
+				run(t, c, 100, ExitHLT)
+				if c.rip != codeBase+uint64(len(pre)+len(tc.op))+1 {
+					t.Errorf("halted at %#x", c.rip)
+				}
+				return
+			}
+			haltedIn(t, c, vecGP)
+			if e, eip, _ := protFrame(c, ram, true); e != 0 || uint64(eip) != codeBase+uint64(len(pre)+tc.at) {
+				t.Errorf("err %#x eip %#x", e, eip)
+			}
+		})
+	}
+	// Real mode: a CS-override write is fine.
+	r, ram := newReal(t, []byte{0xbb, 0x00, 0x90, 0x2e, 0x89, 0x07, 0xf4}, 0x7c00)
+	r.r[rAX] = 0x1234
+	run(t, r, 10, ExitHLT)
+	if ram.r16(0x9000) != 0x1234 {
+		t.Errorf("real-mode CS write did not happen")
+	}
+}
+
+// Alignment checking (#AC(0), vector 17): CR0.AM, RFLAGS.AC and CPL 3
+// together make a misaligned data access fault, in protected and long
+// mode; with AC clear, or aligned, nothing happens.
+func TestAlignmentCheck(t *testing.T) {
+	// mov eax, [ebx+1] (misaligned dword); mov eax, [ebx] (aligned)
+	mis, al := []byte{0x8b, 0x43, 0x01, 0xf4}, []byte{0x8b, 0x03, 0xf4}
+	for _, long := range []bool{false, true} {
+		for _, tc := range []struct {
+			code  []byte
+			ac    bool
+			fault bool
+		}{{mis, true, true}, {mis, false, false}, {al, true, false}} {
+			var c *CPU
+			var ram *testRAM
+			if long {
+				c, ram = withHandlers(t, tc.code)
+				ram.w64(0x5018, 0x0020f80000000000) // ring-3 64-bit code
+				ram.w64(0x5020, 0x0000f20000000000) // ring-3 data
+				c.gdtr.limit = 39
+				c.seg[segCS] = seg{sel: 0x1b, access: 0x20fb}
+				c.seg[segSS] = seg{sel: 0x23, access: 0xf3}
+				// user pages: the harness maps them supervisor-only
+				for i := uint64(0); i < 512; i++ {
+					ram.w64(0x4000+i*8, i<<21|0x87)
+				}
+				ram.w64(tssBase+4, stackTop-0x1000) // RSP0
+				c.FlushCaches()
+			} else {
+				c, ram = newProt(t, tc.code)
+				c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+				c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+				c.seg[segDS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+			}
+			c.r[rBX] = dataBase
+			c.cr0 |= cr0AM
+			fl := uint64(2)
+			if tc.ac {
+				fl |= flagAC
+			}
+			c.setRflags(fl)
+			c.modeChanged()
+			ex := c.Run(10)
+			if tc.fault {
+				if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecAC*16 {
+					t.Errorf("long=%v: exit %v at %#x (%v), want the #AC handler", long, ex.Reason, ex.RIP, ex.Err)
+				}
+				continue
+			}
+			// No fault: the guest reaches its own HLT, which at CPL 3 is #GP.
+			if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecGP*16 {
+				t.Errorf("long=%v ac=%v % x: exit %v at %#x, want no #AC", long, tc.ac, tc.code, ex.Reason, ex.RIP)
+			}
+		}
+	}
+}
+
+// Above IOPL, IN/OUT consult the TSS I/O permission bitmap: a clear bit
+// lets the access through (an I/O exit), a set bit or a port beyond the
+// TSS limit is #GP(0) (SDM Vol. 1 §19.5).
+func TestIOPermissionBitmap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		code  []byte
+		bits  map[uint64]byte // bitmap bytes
+		limit uint32
+		ok    bool
+	}{
+		{"allowed", []byte{0xe6, 0x80}, map[uint64]byte{0x10: 0xfe}, 0x68 + 0x20, true},
+		{"denied", []byte{0xe6, 0x80}, map[uint64]byte{0x10: 0x01}, 0x68 + 0x20, false},
+		{"word straddles", []byte{0x66, 0xe7, 0x87}, map[uint64]byte{0x10: 0x7f, 0x11: 0x01}, 0x68 + 0x20, false},
+		{"word ok", []byte{0x66, 0xe7, 0x86}, map[uint64]byte{0x10: 0x3f}, 0x68 + 0x20, true},
+		{"beyond limit", []byte{0xe6, 0xf0}, nil, 0x68 + 0x10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := newProt(t, tc.code)
+			ram.w16(tssBase+0x66, 0x68)
+			for off, b := range tc.bits {
+				ram.b[tssBase+0x68+off] = b
+			}
+			c.tr.limit = tc.limit
+			c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+			c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+			c.modeChanged()
+			ex := c.Run(10)
+			if tc.ok {
+				if ex.Reason != ExitInOut {
+					t.Errorf("exit %v at %#x, want the I/O exit", ex.Reason, ex.RIP)
+				}
+				return
+			}
+			if ex.Reason != ExitHLT || ex.RIP != handlerVA+vecGP*16 {
+				t.Errorf("exit %v at %#x, want #GP", ex.Reason, ex.RIP)
+			}
+		})
+	}
+}
+
+// RFLAGS.TF: a #DB trap after each instruction (DR6.BS set), taken after
+// the instruction following the POPF that sets TF, and owed across an
+// I/O exit to the next Run (SDM Vol. 3 §17.3.1.4).
+func TestSingleStep(t *testing.T) {
+	c, ram := withHandlers(t, []byte{0x90, 0x90, 0xf4})
+	c.setRflags(2 | flagTF)
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+1 || c.dr[6]&(1<<14) == 0 {
+		t.Errorf("#DB return %#x dr6 %#x, want after the first nop", f[0], c.dr[6])
+	}
+	if _, f := frame(c, ram, false); f[2]&flagTF == 0 {
+		t.Errorf("pushed RFLAGS %#x lacks TF", f[2])
+	}
+	// pushfq; or qword [rsp], 0x100; popfq; nop; nop
+	c, ram = withHandlers(t, []byte{0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90, 0x90})
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+11 {
+		t.Errorf("#DB after popf at %#x, want %#x (after the nop following it)", f[0], codeBase+11)
+	}
+	// out 0x80, al with TF: the exit first, the trap on the next Run.
+	c, ram = withHandlers(t, []byte{0xe6, 0x80, 0x90})
+	c.setRflags(2 | flagTF)
+	run(t, c, 10, ExitInOut)
+	haltedIn(t, c, vecDB)
+	if _, f := frame(c, ram, false); f[0] != codeBase+2 {
+		t.Errorf("#DB after out at %#x", f[0])
+	}
+	// A faulting instruction takes its fault, not the trap.
+	c, ram = withHandlers(t, []byte{0x0f, 0x0b})
+	c.setRflags(2 | flagTF)
+	haltedIn(t, c, vecUD)
+}
+
+// A REP string instruction with an enormous count yields every repChunk
+// iterations, charging the budget, so Run returns: here RCX = 2^40 and a
+// budget of 5 gives 5 yields, RIP still at the instruction.
+func TestRepYields(t *testing.T) {
+	// mov rcx, 1<<40; mov edi, dataBase; rep stosb
+	c, _ := newGuest(t, []byte{0x48, 0xb9, 0, 0, 0, 0, 0, 1, 0, 0, 0xbf, 0, 0, 2, 0, 0xf3, 0xaa})
+	ex := c.Run(7)
+	if ex.Reason != ExitBudget || c.rip != codeBase+15 || c.Retired() != 2 {
+		t.Fatalf("exit %v rip %#x retired %d", ex.Reason, c.rip, c.Retired())
+	}
+	if done := uint64(1)<<40 - c.r[rCX]; done != 5*repChunk || c.r[rDI] != dataBase+5*repChunk {
+		t.Errorf("%d iterations done, rdi %#x, want %d", done, c.r[rDI], 5*repChunk)
+	}
+}
+
+// A REP STOS over a page holding more than smcDropAll decoded blocks
+// drops them all: the code written there runs, not the stale blocks.
+func TestSMCDropPage(t *testing.T) {
+	var code []byte
+	for i := 0; i < 20; i++ {
+		code = append(code, 0xeb, 0x00) // jmp to the next: 20 one-insn blocks
+	}
+	back := -(40 + 25)
+	rel := uint32(back)
+	code = append(code,
+		0x85, 0xdb, // test ebx, ebx
+		0x75, 21, // jnz done
+		0xff, 0xc3, // inc ebx
+		0xbf, 0x00, 0x00, 0x01, 0x00, // mov edi, codeBase
+		0xb9, 40, 0, 0, 0, // mov ecx, 40
+		0xb0, 0x90, // mov al, nop
+		0xf3, 0xaa, // rep stosb over the jmps
+		0xe9, byte(rel), byte(rel>>8), byte(rel>>16), byte(rel>>24), // jmp codeBase
+		0xf4) // done: hlt
+	c, _ := newGuest(t, code)
+	run(t, c, 1000, ExitHLT)
+	if c.Retired() != 20+8+40+3 {
+		t.Errorf("retired %d, want %d (the 40 new nops, not the 20 old jmps)", c.Retired(), 20+8+40+3)
 	}
 }

@@ -149,8 +149,8 @@ func FuzzInsnBytes(f *testing.F) {
 		var code [48]byte
 		copy(code[:], data[1:])
 		// A hang is a failure too: crash the worker so the fuzzer keeps
-		// the input (Run of 20 instructions takes microseconds).
-		dog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("hang in %s on % x", mode, code)) })
+		// the input (Run of 20 instructions takes microseconds; 30 s leaves room for a loaded machine).
+		dog := time.AfterFunc(30*time.Second, func() { panic(fmt.Sprintf("hang in %s on % x", mode, code)) })
 		defer dog.Stop()
 		g.runBytes(t, code[:], func(r int) uint64 { return dataBase + uint64(r)*0x40 })
 	})

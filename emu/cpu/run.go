@@ -30,6 +30,10 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = ex
 		}
 	}()
+	if c.ev.pendingDB {
+		c.ev.pendingDB = false
+		c.singleStep()
+	}
 	for c.exit.Reason == ExitNone {
 		if c.intrRaised() {
 			c.checkIntr()
@@ -57,11 +61,15 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			k = int(rem)
 		}
 		shadow := c.intrShadow
-		if shadow {
+		// RFLAGS.TF as the instruction starts decides its single-step
+		// trap (a POPF that sets TF traps only after the next one).
+		step := c.fl&flagTF != 0
+		if shadow || step {
 			// STI / MOV SS blocking lasts one instruction.
 			k = 1
 		}
-		if k < b.n {
+		before, events := c.retired, c.ev.count
+		if k < b.n || step {
 			last := &b.ins[k-1]
 			saved := last.next
 			c.stopBudget.rip = last.rip + uint64(last.len)
@@ -96,6 +104,14 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		}
 		if shadow {
 			c.intrShadow = false
+		}
+		if step && c.retired == before+1 && c.ev.count == events {
+			switch c.exit.Reason {
+			case ExitNone:
+				c.singleStep()
+			case ExitInOut, ExitHLT, ExitRDMSR, ExitWRMSR:
+				c.ev.pendingDB = true
+			}
 		}
 	}
 	return c.exit

@@ -8,8 +8,14 @@ package cpu
 // build marks legacy operands with segChecked and ea sends only those
 // here.
 
-// segChecked in insn.seg means: offset into segment seg&7, limit-checked.
-const segChecked = 0x10
+// segChecked in insn.seg means: offset into segment seg&7, limit-checked;
+// segWrite adds that the operand is written, so the segment must be
+// writable data (SDM Vol. 3 §5.4: #GP(0) for a write to a code segment or
+// a read-only data segment in protected mode).
+const (
+	segChecked = 0x10
+	segWrite   = 0x20
+)
 
 // A limit violation is not raised where it is found (ea has no way to
 // fail); linear returns a poisoned linear address instead. Poisoned
@@ -40,14 +46,17 @@ func (c *CPU) linearIn(in *insn, off uint64) uint64 {
 	if n == 0 {
 		n = in.sz
 	}
-	return c.linear(in.seg&7, off, n)
+	return c.linear(in.seg&(7|segWrite), off, n)
 }
 
 // linear returns the linear address of an n-byte access at offset off of
-// segment s, or a poisoned address when the access breaks the segment's
-// limit (expand-down data segments are valid above the limit) or uses a
-// null (unusable) segment in protected mode.
+// segment s&7, or a poisoned address when the access breaks the segment's
+// limit (expand-down data segments are valid above the limit), uses a
+// null (unusable) segment in protected mode, or writes (s&segWrite) a
+// segment that is not writable data in protected mode.
 func (c *CPU) linear(s uint8, off uint64, n uint8) uint64 {
+	write := s&segWrite != 0
+	s &= 7
 	sg := &c.seg[s]
 	acc := sg.access
 	end := off + uint64(n) - 1
@@ -64,7 +73,7 @@ func (c *CPU) linear(s uint8, off uint64, n uint8) uint64 {
 	} else {
 		bad = end > uint64(sg.limit)
 	}
-	if acc&segUnusable != 0 && c.pmode {
+	if c.pmode && (acc&segUnusable != 0 || write && acc&segS != 0 && acc&0xa != 2) {
 		bad = true
 	}
 	if bad {
@@ -114,7 +123,7 @@ func (c *CPU) addSP(k int64) {
 
 func (c *CPU) pushLegacy(in *insn, sz uint8, v uint64) bool {
 	sp := (c.r[rSP] - uint64(sz)) & c.spMask()
-	if !c.write(in, c.linear(segSS, sp, sz), sz, v) {
+	if !c.write(in, c.linear(segSS|segWrite, sp, sz), sz, v) {
 		return false
 	}
 	c.setSP(sp)

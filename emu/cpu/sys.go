@@ -56,22 +56,56 @@ func hHlt(c *CPU, in *insn) {
 	c.exit = Exit{Reason: ExitHLT, RIP: in.rip, InstLen: int(in.len)}
 }
 
-// hInOut: IN (op 1) / OUT (op 0); ssz 1 = immediate port. Without an I/O
-// permission bitmap model, CPL > IOPL is #GP(0).
+// hInOut: IN (op 1) / OUT (op 0); ssz 1 = immediate port. Above IOPL
+// the TSS I/O permission bitmap decides (ioAllowed).
 func hInOut(c *CPU, in *insn) {
-	if c.cpl > uint8(c.fl>>12)&3 {
-		c.fault(in, vecGP, 0)
-		return
-	}
 	port := uint16(c.r[rDX])
 	if in.ssz == 1 {
 		port = uint16(in.imm)
+	}
+	if c.pmode && c.cpl > uint8(c.fl>>12)&3 && !c.ioAllowed(port, in.sz) {
+		if c.mf.kind == mfException && c.mf.vec == vecPF || c.mf.kind == mfMMIO {
+			c.memFault(in)
+			return
+		}
+		c.fault(in, vecGP, 0)
+		return
 	}
 	c.leave(in, in.rip+uint64(in.len))
 	c.exit = Exit{Reason: ExitInOut, RIP: in.rip, InstLen: int(in.len), Port: port, Bytes: in.sz, In: in.op == 1}
 	if in.op == 0 {
 		c.exit.EAX = uint32(c.r[rAX] & sizeMask[in.sz])
 	}
+}
+
+// ioAllowed consults the I/O permission bitmap of the current 32/64-bit
+// TSS (SDM Vol. 1 §19.5.2): the bitmap starts at the 16-bit offset at
+// TSS+0x66; every bit for port..port+n-1 must be clear and inside the TSS
+// limit. A 16-bit TSS has no bitmap. A page fault reading it is left in
+// c.mf.
+func (c *CPU) ioAllowed(port uint16, n uint8) bool {
+	c.mf.kind = mfNone
+	if c.tr.access&8 == 0 || c.tr.limit < 0x67 {
+		return false
+	}
+	base, ok := c.sysRead(c.tr.base+0x66, 2)
+	if !ok {
+		return false
+	}
+	first := base + uint64(port)/8
+	last := base + (uint64(port)+uint64(n)-1)/8
+	if last > uint64(c.tr.limit) {
+		return false
+	}
+	w, ok := c.sysRead(c.tr.base+first, 2)
+	if !ok {
+		return false
+	}
+	if first == last {
+		w &= 0xff
+	}
+	mask := (uint64(1)<<n - 1) << (port % 8)
+	return w&mask == 0
 }
 
 func hCli(c *CPU, in *insn) {
