@@ -25,7 +25,7 @@ test: vet
 # `make fuzz FUZZTIME=10m` to search longer). Go fuzzes one target per
 # invocation.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = FuzzDecode:./emu/abi FuzzIoctls:./emu/vmm FuzzLoadELF64:./emu/boot FuzzLoadMultiboot:./emu/boot FuzzLoadLinux:./emu/boot FuzzUARTAccesses:./emu/userdev FuzzX87Arith:./emu/cpu/internal/fp FuzzSSEArith:./emu/cpu/internal/fp
+FUZZ_TARGETS = FuzzDecode:./emu/abi FuzzInsnBytes:./emu/cpu FuzzIoctls:./emu/vmm FuzzLoadELF64:./emu/boot FuzzLoadMultiboot:./emu/boot FuzzLoadLinux:./emu/boot FuzzUARTAccesses:./emu/userdev FuzzX87Arith:./emu/cpu/internal/fp FuzzSSEArith:./emu/cpu/internal/fp
 
 # Rebuild every guest image from its sources with GNU as/ld/gcc, and refresh
 # the copy of the demo guest that cmd/softvmm embeds.
@@ -33,6 +33,7 @@ testdata:
 	$(MAKE) -C testdata
 	$(MAKE) -C bench/testdata
 	$(MAKE) -C emu/vmm/testdata
+	$(MAKE) -C emu/cpu/testdata
 	cp testdata/demo.elf cmd/softvmm/demo.elf
 
 run:
