@@ -10,12 +10,13 @@ import "encoding/binary"
 //	leaf 0           EAX 1 (max basic leaf), vendor "SoftvmmGoCPU"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
-//	                 ECX CX16 (13), HYPERVISOR (31)
+//	                     | 8 << 8 (CLFLUSH line size: 8 quadwords)
+//	                 ECX CX16 (13), MOVBE (22), POPCNT (23), HYPERVISOR (31)
 //	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15)
+//	                     PGE (13), CMOV (15), CLFSH (19)
 //	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
 //	0x80000000       EAX 0x80000004 (max extended leaf)
-//	0x80000001       ECX LAHF/SAHF (0); EDX SYSCALL (11), NX (20),
+//	0x80000001       ECX LAHF/SAHF (0), ABM/LZCNT (5); EDX SYSCALL (11), NX (20),
 //	                 1 GiB pages (26), LM (29)
 //	0x80000002-4     brand string "softvmm x86-64 interpreter"
 //	anything else    zeros
@@ -41,15 +42,15 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
 		return 1, b, cx, d
 	case 1:
-		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16, 1<<13 | 1<<31,
-			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15
+		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16 | 8<<8, 1<<13 | 1<<22 | 1<<23 | 1<<31,
+			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15 | 1<<19
 	case 0x40000000:
 		b, cx, d = reg3("bhyve bhyve ")
 		return 0x40000000, b, cx, d
 	case 0x80000000:
 		return 0x80000004, 0, 0, 0
 	case 0x80000001:
-		return 0, 0, 1, 1<<11 | 1<<20 | 1<<26 | 1<<29
+		return 0, 0, 1 | 1<<5, 1<<11 | 1<<20 | 1<<26 | 1<<29
 	case 0x80000002, 0x80000003, 0x80000004:
 		var buf [48]byte
 		copy(buf[:], cpuidBrand)

@@ -1,0 +1,227 @@
+package cpu
+
+import (
+	"math/bits"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// General-purpose rows the first slice of the interpreter left out, found
+// by the x86.csv-driven coverage report (isacov_test.go) and checked
+// against the host by the row-driven differential test (isadiff_test.go).
+// build calls buildISA for any op its own switch does not know.
+
+func (c *CPU) buildISA(in *insn, inst *x86asm.Inst, va uint64) {
+	switch inst.Op {
+	case x86asm.XLATB:
+		m, ok := inst.Args[0].(x86asm.Mem)
+		if !ok {
+			return
+		}
+		setMem(in, inst, m, va)
+		in.h = hXlat
+	case x86asm.POPCNT, x86asm.LZCNT:
+		if inst.Op == x86asm.LZCNT {
+			in.op = 1
+		}
+		in.h = pick(operands(in, inst, va), map[int]handler{fRR: hPopcnt, fRM: hPopcnt})
+	case x86asm.MOVBE:
+		f := operands(in, inst, va)
+		if f == fMR {
+			in.op = 1 // store
+		}
+		in.h = pick(f, map[int]handler{fRM: hMovbe, fMR: hMovbe})
+	case x86asm.CLFLUSH:
+		// A no-op (no cache is modelled) that still checks its operand
+		// the way a load would (SDM CLFLUSH: #PF, #GP for a bad address).
+		m, ok := inst.Args[0].(x86asm.Mem)
+		if !ok {
+			return
+		}
+		setMem(in, inst, m, va)
+		in.sz = 1
+		in.h = hClflush
+	case x86asm.ENTER:
+		in.sz = stackSize(inst)
+		in.imm = uint64(inst.Args[0].(x86asm.Imm)) & 0xffff
+		in.ssz = uint8(inst.Args[1].(x86asm.Imm)) & 31
+		in.h = hEnter
+	case x86asm.ICEBP:
+		in.h = hIcebp
+		in.rep |= repTerm
+	case x86asm.RDPMC:
+		in.h = hRdpmc
+		in.rep |= repTerm
+	case x86asm.SMSW, x86asm.SLDT, x86asm.STR:
+		in.op = map[x86asm.Op]uint8{x86asm.SMSW: 0, x86asm.SLDT: 1, x86asm.STR: 2}[inst.Op]
+		f := operands(in, inst, va)
+		if f == fM {
+			in.sz = 2 // a memory destination is always a word
+		}
+		in.h = pick(f, map[int]handler{fR: hStoreSys, fM: hStoreSys})
+	case x86asm.LMSW:
+		in.sz = 2
+		in.h = pick(operands(in, inst, va), map[int]handler{fR: hLmsw, fM: hLmsw})
+		in.rep |= repTerm
+	}
+}
+
+// hXlat: AL = [RBX + zero-extended AL], with the address size's wrap.
+func hXlat(c *CPU, in *insn) {
+	a := (c.r[rBX] + c.r[rAX]&0xff + in.disp) & sizeMask[in.asz]
+	v, ok := c.read(a+c.segBase(in.seg), 1)
+	if !ok {
+		c.memFault(in)
+		return
+	}
+	c.setReg(rAX, 1, v)
+	in.next.h(c, in.next)
+}
+
+// hPopcnt: POPCNT (op 0) and LZCNT (op 1). POPCNT clears OF SF AF CF PF
+// and sets ZF for a zero source (SDM POPCNT); LZCNT sets CF for a zero
+// source and ZF for a zero result, leaving OF SF AF PF undefined (SDM
+// LZCNT), which softvmm clears.
+func hPopcnt(c *CPU, in *insn) {
+	src, ok := c.rmSrc(in, in.sz)
+	if !ok {
+		c.memFault(in)
+		return
+	}
+	var r, f uint64
+	if in.op == 0 {
+		r = uint64(bits.OnesCount64(src))
+		if src == 0 {
+			f = flagZF
+		}
+	} else {
+		r = uint64(bits.LeadingZeros64(src)) - uint64(64-8*int(in.sz))
+		if src == 0 {
+			f |= flagCF
+		}
+		if r == 0 {
+			f |= flagZF
+		}
+	}
+	c.setFlags(flagsArith, f)
+	c.setReg(in.d, in.sz, r)
+	in.next.h(c, in.next)
+}
+
+// hMovbe: MOVBE r, m (load) or m, r (store), byte-swapped.
+func hMovbe(c *CPU, in *insn) {
+	swap := func(v uint64) uint64 { return bits.ReverseBytes64(v) >> (64 - 8*uint(in.sz)) }
+	addr := c.ea(in)
+	if in.op == 0 {
+		v, ok := c.read(addr, in.sz)
+		if !ok {
+			c.memFault(in)
+			return
+		}
+		c.setReg(in.d, in.sz, swap(v))
+	} else if !c.write(in, addr, in.sz, swap(c.getReg(in.s, in.sz))) {
+		c.memFault(in)
+		return
+	}
+	in.next.h(c, in.next)
+}
+
+func hClflush(c *CPU, in *insn) {
+	if _, ok := c.read(c.ea(in), 1); !ok {
+		c.memFault(in)
+		return
+	}
+	in.next.h(c, in.next)
+}
+
+// hIcebp: INT1 (F1) raises #DB as a trap, without the gate-DPL check of
+// INT n (SDM INT n/INTO/INT3/INT1).
+func hIcebp(c *CPU, in *insn) {
+	c.abort(in)
+	if c.deliver(vecDB, 0, false, false, in.rip+uint64(in.len)) {
+		c.retired++
+	}
+}
+
+// hRdpmc: softvmm's CPU model has no performance counters (CPUID leaf
+// 0AH is not offered), so every counter index is invalid: #GP(0) (SDM
+// RDPMC), as is CPL > 0 without CR4.PCE.
+func hRdpmc(c *CPU, in *insn) { c.fault(in, vecGP, 0) }
+
+// hStoreSys: SMSW (op 0), SLDT (op 1), STR (op 2). A register destination
+// takes the full operand size, zero-extended; memory takes a word (SDM
+// SMSW, SLDT, STR). UMIP is not offered, so they work at any CPL.
+func hStoreSys(c *CPU, in *insn) {
+	var v uint64
+	switch in.op {
+	case 0:
+		v = c.cr0
+	case 1:
+		v = uint64(c.ldtr.sel)
+	case 2:
+		v = uint64(c.tr.sel)
+	}
+	if in.op != 0 || in.sz == 2 {
+		v &= 0xffff
+	}
+	if in.mem {
+		if !c.write(in, c.ea(in), 2, v) {
+			c.memFault(in)
+			return
+		}
+	} else {
+		c.setReg(in.d, in.sz, v)
+	}
+	in.next.h(c, in.next)
+}
+
+// hLmsw loads CR0.PE, MP, EM and TS from the source's low four bits; it
+// can set PE but never clear it (SDM LMSW). CPL 0 only.
+func hLmsw(c *CPU, in *insn) {
+	if !c.priv(in) {
+		return
+	}
+	v, ok := c.rm1(in)
+	if !ok {
+		c.memFault(in)
+		return
+	}
+	c.cr0 = c.cr0&^0xe | v&0xe | (c.cr0|v)&cr0PE
+	c.rip = in.rip + uint64(in.len)
+	c.retired += uint64(in.cnt)
+}
+
+// hEnter: ENTER alloc (in.imm), level (in.ssz, already mod 32), in 64-bit
+// mode (SDM ENTER, Operation): push RBP; copy level-1 frame pointers from
+// the old frame; push the new frame pointer if level > 0; RBP = the
+// frame; RSP -= alloc. Registers change only once every store succeeded.
+func hEnter(c *CPU, in *insn) {
+	sz := uint64(in.sz)
+	sp, bp := c.r[rSP], c.r[rBP]
+	push := func(v uint64) bool {
+		sp -= sz
+		return c.write(in, sp, in.sz, v)
+	}
+	if !push(bp) {
+		c.memFault(in)
+		return
+	}
+	frame := sp
+	if lvl := in.ssz; lvl > 0 {
+		for i := uint8(1); i < lvl; i++ {
+			bp -= sz
+			v, ok := c.read(bp, in.sz)
+			if !ok || !push(v) {
+				c.memFault(in)
+				return
+			}
+		}
+		if !push(frame) {
+			c.memFault(in)
+			return
+		}
+	}
+	c.setReg(rBP, in.sz, frame)
+	c.r[rSP] = sp - in.imm
+	in.next.h(c, in.next)
+}
