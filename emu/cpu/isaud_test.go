@@ -1,0 +1,111 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"softvmm/emu/cpu/internal/hostexec"
+)
+
+// An instruction of a feature softvmm's CPUID (cpuid.go) does not
+// advertise raises #UD as on a processor without it (SDM Vol. 2, each
+// instruction's "#UD If CPUID.xx:reg.FEATURE[bit] = 0"), with RIP at the
+// instruction and nothing retired.
+func TestUnadvertisedFeatureUD(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		code      []byte
+		leaf, reg uint32
+		bit       uint
+	}{
+		{"MONITOR", []byte{0x0f, 0x01, 0xc8}, 1, 2, 3},
+		{"MWAIT", []byte{0x0f, 0x01, 0xc9}, 1, 2, 3},
+		{"SYSENTER", []byte{0x0f, 0x34}, 1, 3, 11},
+		{"SYSEXIT", []byte{0x0f, 0x35}, 1, 3, 11},
+		{"RDTSCP", []byte{0x0f, 0x01, 0xf9}, 0x80000001, 3, 27},
+		{"RDRAND", []byte{0x0f, 0xc7, 0xf0}, 1, 2, 30},
+		{"RDSEED (no leaf 7)", []byte{0x0f, 0xc7, 0xf8}, 7, 1, 18},
+		{"ADCX (no leaf 7)", []byte{0x66, 0x0f, 0x38, 0xf6, 0xc3}, 7, 1, 19},
+		{"ANDN (BMI1, VEX)", []byte{0xc4, 0xe2, 0x78, 0xf2, 0xc3}, 7, 1, 3},
+		{"CRC32 (SSE4.2)", []byte{0xf2, 0x0f, 0x38, 0xf0, 0xc3}, 1, 2, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := withHandlers(t, append(append([]byte{}, tc.code...), 0xf4))
+			a, b, cx, d := c.cpuid(tc.leaf, 0)
+			if [4]uint32{a, b, cx, d}[tc.reg]>>tc.bit&1 != 0 {
+				t.Fatalf("CPUID %#x advertises bit %d: the test's premise is gone", tc.leaf, tc.bit)
+			}
+			if max, _, _, _ := c.cpuid(tc.leaf&0x80000000, 0); tc.leaf > max {
+				// The leaf is beyond the maximum: not offered at all.
+				t.Logf("leaf %#x above max %#x", tc.leaf, max)
+			}
+			ex := run(t, c, 10, ExitHLT)
+			if ex.RIP != handlerVA+vecUD*16 {
+				t.Fatalf("% x: halted at %#x, want the #UD handler", tc.code, ex.RIP)
+			}
+			if _, f := frame(c, ram, false); f[0] != codeBase {
+				t.Fatalf("#UD frame RIP %#x, want %#x", f[0], codeBase)
+			}
+			if c.Retired() != 1 { // only the handler's HLT
+				t.Fatalf("retired %d, want 1", c.Retired())
+			}
+		})
+	}
+}
+
+// Without BMI1, F3 0F BC is BSF with an ignored REP prefix (SDM TZCNT:
+// "on processors that do not support TZCNT, the instruction byte encoding
+// is executed as BSF"); the host's BSF is the oracle.
+func TestTZCNTWithoutBMI1IsBSF(t *testing.T) {
+	if !hostexec.Available {
+		t.Skip("no native execution on this host")
+	}
+	c, ram := newGuest(t, nil)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range sizes[1:] {
+		bsf := enc(sz, 0, 0x0f, 0xbc, 0xc3) // bsf ax/eax/rax, bx/ebx/rbx
+		i := 0
+		if bsf[0] == 0x66 {
+			i = 1
+		}
+		tz := append(append(append([]byte{}, bsf[:i]...), 0xf3), bsf[i:]...)
+		copy(ram.b[codeBase:], append(append([]byte{}, tz...), 0xf4))
+		for _, in := range inputs(rng, 300) {
+			nat := in
+			if err := hostexec.Exec(bsf, &nat); err != nil {
+				t.Skip(err)
+			}
+			for _, r := range testRegs {
+				c.r[r] = in.Regs[r]
+			}
+			c.setRflags(in.Flags | 2)
+			c.rip = codeBase
+			if ex := c.Run(10); ex.Reason != ExitHLT {
+				t.Fatalf("% x: exit %v", tz, ex.Reason)
+			}
+			zero := in.Regs[rBX]&sizeMask[sz.sz] == 0
+			if (c.rflags()^nat.Flags)&flagZF != 0 || !zero && c.r[rAX] != nat.Regs[rAX] {
+				t.Fatalf("% x vs host bsf: input %s\n  host   %s\n  interp %s", tz, fmtIn(&in), fmtOut(&nat, nat.Flags), fmtOutC(c))
+			}
+		}
+	}
+}
+
+// LZCNT (advertised through CPUID.80000001H:ECX.ABM[5]) against the host:
+// CF for a zero source, ZF for a zero result; OF SF AF PF undefined (SDM
+// LZCNT).
+func TestDiffLZCNT(t *testing.T) {
+	var cs []diffCase
+	for _, sz := range sizes[1:] {
+		code := enc(sz, 0, 0x0f, 0xbd, 0xc3)
+		i := 0
+		if code[0] == 0x66 {
+			i = 1
+		}
+		code = append(code[:i], append([]byte{0xf3}, code[i:]...)...)
+		cs = append(cs, diffCase{name: fmt.Sprintf("lzcnt%d", sz.sz*8), code: code,
+			undef: constUndef(flagOF | flagSF | flagAF | flagPF)})
+	}
+	runDiffN(t, cs, 1000)
+}
