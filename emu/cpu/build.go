@@ -145,6 +145,9 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	term := func() { in.rep |= repTerm }
 	next := va + uint64(inst.Len)
 	op := inst.Op
+	if badLock(inst) {
+		return // #UD (exec_isa.go)
+	}
 
 	if a, ok := aluOps[op]; ok {
 		in.op = a

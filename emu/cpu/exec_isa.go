@@ -66,6 +66,25 @@ func (c *CPU) buildISA(in *insn, inst *x86asm.Inst, va uint64) {
 	}
 }
 
+// lockable are the instructions a LOCK prefix may precede, and then only
+// with a memory destination (SDM LOCK: "#UD If the LOCK prefix is used
+// with an instruction not listed" or "the destination operand is not a
+// memory operand").
+var lockable = map[x86asm.Op]bool{
+	x86asm.ADD: true, x86asm.ADC: true, x86asm.AND: true, x86asm.BTC: true, x86asm.BTR: true,
+	x86asm.BTS: true, x86asm.CMPXCHG: true, x86asm.CMPXCHG8B: true, x86asm.CMPXCHG16B: true,
+	x86asm.DEC: true, x86asm.INC: true, x86asm.NEG: true, x86asm.NOT: true, x86asm.OR: true,
+	x86asm.SBB: true, x86asm.SUB: true, x86asm.XOR: true, x86asm.XADD: true, x86asm.XCHG: true,
+}
+
+func badLock(inst *x86asm.Inst) bool {
+	if !hasPrefix(inst, x86asm.PrefixLOCK) {
+		return false
+	}
+	_, mem := inst.Args[0].(x86asm.Mem)
+	return !lockable[inst.Op] || !mem
+}
+
 // hXlat: AL = [RBX + zero-extended AL], with the address size's wrap.
 func hXlat(c *CPU, in *insn) {
 	a := (c.r[rBX] + c.r[rAX]&0xff + in.disp) & sizeMask[in.asz]
@@ -224,4 +243,17 @@ func hEnter(c *CPU, in *insn) {
 	c.setReg(rBP, in.sz, frame)
 	c.r[rSP] = sp - in.imm
 	in.next.h(c, in.next)
+}
+
+// tscAt is the TSC as in's execution sees it. c.retired counts only the
+// blocks already left; the instructions of this block before in have
+// retired too (in.cnt-1 of them), and the virtual clock (and a VM clock
+// that reads Retired) must include them, or two RDTSCs in one block would
+// read the same value.
+func (c *CPU) tscAt(in *insn) uint64 {
+	n := uint64(in.cnt) - 1
+	c.retired += n
+	t := c.tsc()
+	c.retired -= n
+	return t
 }

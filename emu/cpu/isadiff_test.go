@@ -317,6 +317,15 @@ func (g *rowGen) val() uint64 {
 
 var stringRows = map[string]bool{}
 
+// lockableRows may take LOCK with a memory destination (SDM LOCK).
+var lockableRows = map[string]bool{}
+
+func init() {
+	for _, m := range strings.Fields("ADD ADC AND BTC BTR BTS CMPXCHG CMPXCHG8B CMPXCHG16B DEC INC NEG NOT OR SBB SUB XOR XADD XCHG") {
+		lockableRows[m] = true
+	}
+}
+
 func init() {
 	for _, p := range []string{"MOVS", "CMPS", "STOS", "LODS", "SCAS"} {
 		for _, s := range []string{"B", "W", "D", "Q"} {
@@ -385,6 +394,19 @@ func (g *rowGen) gen() (*rowCase, error) {
 				st.Regs[idx] = iv
 				ea += iv << o.scale
 			}
+		}
+	}
+	if o.mem && len(r.args) > 0 && (strings.HasPrefix(r.args[0], "r/m") || strings.HasPrefix(r.args[0], "m")) &&
+		lockableRows[r.mn] && rng.IntN(4) == 0 {
+		o.prefixes = append(o.prefixes, 0xf0)
+	}
+	if o.mem && rng.IntN(5) == 0 {
+		// 32-bit addressing: the upper halves of base and index must not
+		// matter (SDM Vol. 1 3.3.7).
+		o.prefixes = append(o.prefixes, 0x67)
+		st.Regs[o.base] |= rng.Uint64() << 32
+		if o.index != noReg {
+			st.Regs[o.index] |= rng.Uint64() << 32
 		}
 	}
 	// The destination whose result may be undefined: the ModRM reg

@@ -109,3 +109,33 @@ func TestDiffLZCNT(t *testing.T) {
 	}
 	runDiffN(t, cs, 1000)
 }
+
+// LOCK is #UD unless it precedes a lockable instruction with a memory
+// destination (SDM LOCK), and harmless (the interpreter is one thread per
+// vCPU and serialises memory) where it is allowed.
+func TestLockPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		code []byte
+		ud   bool
+	}{
+		{[]byte{0xf0, 0x48, 0x01, 0x03}, false},       // lock add [rbx], rax
+		{[]byte{0xf0, 0x48, 0x01, 0xc3}, true},        // lock add rbx, rax
+		{[]byte{0xf0, 0x48, 0x03, 0x03}, true},        // lock add rax, [rbx]
+		{[]byte{0xf0, 0x48, 0x8b, 0x03}, true},        // lock mov rax, [rbx]
+		{[]byte{0xf0, 0x48, 0x0f, 0xa3, 0x03}, true},  // lock bt [rbx], rax
+		{[]byte{0xf0, 0x48, 0x0f, 0xab, 0x03}, false}, // lock bts [rbx], rax
+		{[]byte{0xf0, 0x48, 0x87, 0x03}, false},       // lock xchg [rbx], rax
+		{[]byte{0xf0, 0x0f, 0xc7, 0x0b}, false},       // lock cmpxchg8b [rbx]
+		{[]byte{0xf0, 0x90}, true},                    // lock nop
+		{[]byte{0xf0, 0xff, 0x03}, false},             // lock inc dword [rbx]
+		{[]byte{0xf0, 0xf7, 0x1b}, false},             // lock neg dword [rbx]
+		{[]byte{0xf0, 0xf7, 0x03, 1, 0, 0, 0}, true},  // lock test dword [rbx], 1
+	} {
+		c, _ := withHandlers(t, append(append([]byte{}, tc.code...), 0xf4))
+		c.r[rBX] = dataBase
+		ex := run(t, c, 10, ExitHLT)
+		if gotUD := ex.RIP == handlerVA+vecUD*16; gotUD != tc.ud {
+			t.Errorf("% x: #UD %v, want %v (halted at %#x)", tc.code, gotUD, tc.ud, ex.RIP)
+		}
+	}
+}

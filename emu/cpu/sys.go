@@ -83,7 +83,7 @@ func hRdtsc(c *CPU, in *insn) {
 		c.fault(in, vecGP, 0)
 		return
 	}
-	t := c.tsc()
+	t := c.tscAt(in)
 	c.r[rAX] = t & 0xffffffff
 	c.r[rDX] = t >> 32
 	in.next.h(c, in.next)
@@ -98,7 +98,9 @@ func hRdmsr(c *CPU, in *insn) {
 		return
 	}
 	msr := uint32(c.r[rCX])
+	c.retired += uint64(in.cnt) - 1 // IA32_TSC reads the clock at this instruction
 	v, ok, gp := c.rdmsr(msr)
+	c.retired -= uint64(in.cnt) - 1
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
@@ -118,7 +120,9 @@ func hWrmsr(c *CPU, in *insn) {
 	}
 	msr := uint32(c.r[rCX])
 	v := c.r[rDX]<<32 | c.r[rAX]&0xffffffff
+	c.retired += uint64(in.cnt) - 1 // IA32_TSC writes the clock at this instruction
 	ok, gp := c.wrmsr(msr, v)
+	c.retired -= uint64(in.cnt) - 1
 	if gp {
 		c.fault(in, vecGP, 0)
 		return
