@@ -182,6 +182,8 @@ type CPU struct {
 	star, lstar, cstar      uint64
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
+	tscAux                  uint64 // IA32_TSC_AUX, read by RDTSCP
+	randState               uint64 // RDRAND generator (exec_isa.go)
 	intrShadow              bool
 	intr                    intrState // intr.go
 

@@ -46,6 +46,24 @@ func (c *CPU) buildISA(in *insn, inst *x86asm.Inst, va uint64) {
 		in.imm = uint64(inst.Args[0].(x86asm.Imm)) & 0xffff
 		in.ssz = uint8(inst.Args[1].(x86asm.Imm)) & 31
 		in.h = hEnter
+	case x86asm.RDRAND:
+		// RDSEED (0F C7 /7) is not advertised: x86asm does not decode it,
+		// so it stays #UD.
+		if inst.Args[0] == nil {
+			// x86asm drops the operand of REX.W RDRAND; read it from
+			// the bytes.
+			b, _ := c.peek(va)
+			r, ok := rexRMReg(b)
+			if !ok {
+				return
+			}
+			in.d, in.sz = r, 8
+			in.h = hRdrand
+			return
+		}
+		in.h = pick(operands(in, inst, va), map[int]handler{fR: hRdrand})
+	case x86asm.RDTSCP:
+		in.h = hRdtscp
 	case x86asm.ICEBP:
 		in.h = hIcebp
 		in.rep |= repTerm
@@ -256,4 +274,63 @@ func (c *CPU) tscAt(in *insn) uint64 {
 	t := c.tsc()
 	c.retired -= n
 	return t
+}
+
+// msrTSCAux is IA32_TSC_AUX (SDM Vol. 4 Table 2-2), the value RDTSCP
+// returns in ECX; 0 after reset.
+const msrTSCAux = 0xc0000103
+
+// hRdtscp: EDX:EAX = TSC, ECX = IA32_TSC_AUX[31:0] (SDM RDTSCP), with
+// RDTSC's CR4.TSD check.
+func hRdtscp(c *CPU, in *insn) {
+	if c.cr4&cr4TSD != 0 && c.cpl != 0 {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	t := c.tscAt(in)
+	c.r[rAX] = t & 0xffffffff
+	c.r[rDX] = t >> 32
+	c.r[rCX] = c.tscAux & 0xffffffff
+	in.next.h(c, in.next)
+}
+
+// randSeed starts every vCPU's RDRAND sequence (mixed with the
+// vCPU id): softvmm promises the same answer every run (DESIGN.md
+// "Determinism"), so its random numbers are a fixed pseudo-random
+// sequence, never host entropy. Guests that need real entropy must get it
+// from a device the host seeds.
+const randSeed = 0x5eed_50f7_0000_0001
+
+// hRdrand: RDRAND always succeeds: the destination
+// gets the next splitmix64 output truncated to the operand size, CF = 1
+// and OF SF ZF AF PF = 0 (SDM RDRAND).
+func hRdrand(c *CPU, in *insn) {
+	if c.randState == 0 {
+		c.randState = randSeed ^ uint64(c.vcpuid)<<32
+	}
+	c.randState += 0x9e3779b97f4a7c15
+	z := c.randState
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	c.setReg(in.d, in.sz, z)
+	c.setFlags(flagsArith, flagCF)
+	in.next.h(c, in.next)
+}
+
+// rexRMReg finds the ModRM r/m register (with REX.B) of a 0F-map
+// instruction in b, after its legacy and REX prefixes.
+func rexRMReg(b []byte) (uint8, bool) {
+	rex := byte(0)
+	i := 0
+	for i < len(b) && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf2 || b[i] == 0xf3 || b[i]&0xf0 == 0x40) {
+		if b[i]&0xf0 == 0x40 {
+			rex = b[i]
+		}
+		i++
+	}
+	if i+2 >= len(b) || b[i] != 0x0f || b[i+2]>>6 != 3 {
+		return 0, false
+	}
+	return b[i+2]&7 | (rex&1)<<3, true
 }

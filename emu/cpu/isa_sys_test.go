@@ -194,6 +194,22 @@ func TestISASystemRows(t *testing.T) {
 			}
 			return haltedAt(ex, codeBase+6)
 		}})
+	// RDTSCP: EDX:EAX as RDTSC, ECX = IA32_TSC_AUX (written by WRMSR;
+	// SDM RDTSCP).
+	rdtscp := []byte{
+		0xb9, 0x03, 0x01, 0x00, 0xc0, // mov ecx, TSC_AUX
+		0xb8, 0x07, 0x00, 0x00, 0x00, // mov eax, 7
+		0x31, 0xd2, // xor edx, edx
+		0x0f, 0x30, // wrmsr (ends the block: retired 4)
+		0x0f, 0x01, 0xf9, // rdtscp
+	}
+	add(sysCase{rows: []string{"RDTSCP"}, code: rdtscp,
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if c.r[rCX] != 7 || c.r[rAX] != 4 || c.r[rDX] != 0 {
+				return fmt.Sprintf("ecx %#x eax %#x edx %#x", c.r[rCX], c.r[rAX], c.r[rDX])
+			}
+			return haltedAt(ex, end(rdtscp))
+		}})
 	// SLDT, STR, SMSW: register forms take the operand size (zero-
 	// extended), memory a word.
 	store := func(op byte, sub byte, val func(c *CPU) uint64, rows []string) {
