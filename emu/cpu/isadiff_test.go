@@ -270,6 +270,7 @@ type rowGen struct {
 	r     *isaRow
 	rng   *rand.Rand
 	width uint8 // operand width in bits (from the first sized operand)
+	buf   []byte
 }
 
 func rowWidth(r *isaRow) uint8 {
@@ -337,7 +338,12 @@ func init() {
 // gen makes one case; ok is false when the row cannot be encoded so.
 func (g *rowGen) gen() (*rowCase, error) {
 	r, rng := g.r, g.rng
-	k := &rowCase{mem: make([]byte, hostexec.WindowSize)}
+	// The window buffer is reused: every byte gen may set lies in the
+	// spans it rewrites below, and callers copy it before running.
+	if g.buf == nil {
+		g.buf = make([]byte, hostexec.WindowSize)
+	}
+	k := &rowCase{mem: g.buf}
 	// Random data where operands and the stack point, zeros elsewhere.
 	for _, span := range [][2]int{{0xc000, 0x1a000}, {0x2e000, 0x32000}} {
 		for i := span[0]; i < span[1]; i += 8 {
@@ -356,6 +362,18 @@ func (g *rowGen) gen() (*rowCase, error) {
 		o.rex = 0x40 // SPL..DIL instead of AH..BH
 	}
 	o.mem = r.allowsMem() && (!r.allowsReg() || rng.IntN(2) == 0)
+	for i, a := range r.args {
+		switch {
+		case a == "Sreg" && i == 0:
+			o.reg = []uint8{0, 2, 3, 4, 5}[rng.IntN(5)] // not CS
+		case a == "Sreg":
+			o.reg = uint8(rng.IntN(6))
+		case strings.HasPrefix(a, "CR"):
+			o.reg = []uint8{0, 2, 3, 4, 8}[rng.IntN(5)]
+		case strings.HasPrefix(a, "DR"):
+			o.reg = uint8(rng.IntN(8))
+		}
+	}
 	var ea uint64
 	if o.mem {
 		o.base = uint8(rng.IntN(16))
@@ -383,7 +401,16 @@ func (g *rowGen) gen() (*rowCase, error) {
 			o.dispLen = 1
 		}
 		ea += uint64(int64(o.disp))
-		if rng.IntN(3) == 0 {
+		if rng.IntN(6) == 0 {
+			// [RIP+disp32]: the displacement is fixed up once the
+			// length is known (below).
+			o.ripRel = true
+			ea = dgData + uint64(rng.IntN(0x2000))
+			if r.mn == "CMPXCHG16B" {
+				ea &^= 15
+			}
+		}
+		if !o.ripRel && rng.IntN(3) == 0 {
 			idx := uint8(rng.IntN(16))
 			if idx != rSP && idx != o.base {
 				o.index, o.scale = idx, uint8(rng.IntN(4))
@@ -545,6 +572,12 @@ func (g *rowGen) gen() (*rowCase, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.ripRel {
+		o.disp = int32(int64(ea) - int64(hostexec.CodeAddr+len(code)))
+		if code, err = r.encode(64, o); err != nil {
+			return nil, err
+		}
+	}
 	k.code = code
 	tail := uint64(hostexec.CodeAddr + len(code))
 	switch r.mn {
@@ -582,6 +615,7 @@ func runRowDiff(t *testing.T, n int) map[int]*rowDiffResult {
 		t.Skip(err)
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
+	var mem []byte
 	for _, r := range isaRows(t) {
 		if r.excluded != "" || r.valid64 != "V" || nativeReason(r) != "" {
 			continue
@@ -618,7 +652,7 @@ func runRowDiff(t *testing.T, n int) map[int]*rowDiffResult {
 				continue
 			}
 			nat := k.st
-			mem := append([]byte(nil), k.mem...)
+			mem = append(mem[:0], k.mem...)
 			if err := hostexec.ExecFull(k.code, &nat, mem, g.image); err != nil {
 				t.Fatal(err)
 			}

@@ -202,6 +202,7 @@ type encOpts struct {
 	rex      byte   // extra REX bits (0x40 forced for byte-register rows)
 	prefixes []byte // extra legacy prefixes (REP, segment)
 	fixReg   *uint8 // ModRM reg forced by the row (CR/DR/Sreg number)
+	ripRel   bool   // memory operand [RIP+disp32] (64-bit mode)
 }
 
 // operandSize returns the row's operand size in bits for mode, and the
@@ -388,6 +389,10 @@ func (r *isaRow) modrm(mode int, addr67 bool, o encOpts, reg uint8, rex *byte) (
 		return []byte{0xc0 | reg<<3 | o.rm&7}, true
 	}
 	asz16 := mode == 16 && !addr67 || mode == 32 && addr67
+	if o.ripRel && mode == 64 {
+		d := uint32(o.disp)
+		return []byte{0x05 | reg<<3, byte(d), byte(d >> 8), byte(d >> 16), byte(d >> 24)}, true
+	}
 	if asz16 {
 		return []byte{0x47 | reg<<3, byte(o.disp)}, true // [BX+disp8]
 	}
