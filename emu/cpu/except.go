@@ -282,12 +282,15 @@ func (c *CPU) softInt(in *insn, vec uint8) {
 	}
 }
 
-// hIretq returns from an interrupt or exception handler in 64-bit mode.
+// hIretq returns from an interrupt or exception handler in 64-bit mode,
+// with a frame of in.sz-byte slots (IRETQ 8, IRETD 4, 66 IRET 2; SDM
+// IRET: in 64-bit mode every size pops SS:RSP; a 16-bit IRET loads only
+// FLAGS[15:0]).
 func hIretq(c *CPU, in *insn) {
 	sp := c.r[rSP]
 	var fr [5]uint64
 	for i := range fr {
-		v, ok := c.read(sp+uint64(i)*8, 8)
+		v, ok := c.read(sp+uint64(i)*uint64(in.sz), in.sz)
 		if !ok {
 			c.memFault(in)
 			return
@@ -330,6 +333,9 @@ func hIretq(c *CPU, in *insn) {
 		ssd = seg{sel: ss, base: descBase(sd), limit: descLimit(sd), access: descAccess(sd)}
 	}
 	m := c.popfMask()
+	if in.sz == 2 {
+		m &= 0xffff
+	}
 	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
 	c.fl |= flagRsv1
 	c.lz.op = lzNone

@@ -64,6 +64,9 @@ func (c *CPU) buildISA(in *insn, inst *x86asm.Inst, va uint64) {
 		in.h = pick(operands(in, inst, va), map[int]handler{fR: hRdrand})
 	case x86asm.RDTSCP:
 		in.h = hRdtscp
+	case x86asm.IRET, x86asm.IRETD:
+		in.h = hIretq // in.sz is 2 or 4 (except.go)
+		in.rep |= repTerm
 	case x86asm.ICEBP:
 		in.h = hIcebp
 		in.rep |= repTerm

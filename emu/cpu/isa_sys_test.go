@@ -210,6 +210,42 @@ func TestISASystemRows(t *testing.T) {
 			}
 			return haltedAt(ex, end(rdtscp))
 		}})
+	// IRETD and 16-bit IRET in 64-bit mode pop 4- and 2-byte slots,
+	// zero-extended, SS:RSP included (SDM IRET); 16-bit IRET loads only
+	// FLAGS[15:0], so AC (bit 18) survives.
+	for _, k := range []struct {
+		row            string
+		code           []byte
+		sz             uint64
+		target, newRSP uint64 // within the slot size
+	}{{"IRETD", []byte{0xcf}, 4, codeBase + 0x40, stackTop - 0x40}, {"IRET", []byte{0x66, 0xcf}, 2, 0x8000, 0xf000}} {
+		k := k
+		target := k.target
+		add(sysCase{rows: []string{k.row}, code: k.code,
+			setup: func(c *CPU, ram *testRAM) {
+				c.setRflags(2 | flagAC)
+				sp := uint64(stackTop - 0x100)
+				c.r[rSP] = sp
+				for i, v := range []uint64{target, 8, 0x2c3 | 0xff0000, k.newRSP, 0x10} {
+					for b := uint64(0); b < k.sz; b++ {
+						ram.b[sp+uint64(i)*k.sz+b] = byte(v >> (8 * b))
+					}
+				}
+				ram.b[target] = 0xf4
+			},
+			check: func(c *CPU, _ *testRAM, ex Exit) string {
+				wantFl := uint64(0x2c3)
+				if k.sz == 2 {
+					wantFl |= flagAC
+				} else {
+					wantFl |= 0xff0000 & c.popfMask()
+				}
+				if c.r[rSP] != k.newRSP || c.rflags()&^uint64(flagRF) != wantFl || c.seg[segSS].sel != 0x10 {
+					return fmt.Sprintf("rsp %#x rflags %#x (want %#x) ss %#x", c.r[rSP], c.rflags(), wantFl, c.seg[segSS].sel)
+				}
+				return haltedAt(ex, target)
+			}})
+	}
 	// SLDT, STR, SMSW: register forms take the operand size (zero-
 	// extended), memory a word.
 	store := func(op byte, sub byte, val func(c *CPU) uint64, rows []string) {
