@@ -541,6 +541,30 @@ func (g *rowGen) gen() (*rowCase, error) {
 	} else if strings.Contains(r.intel, ", imm8") {
 		k.info.count = o.imm[0] & 0xff
 	}
+	if r.mn == "DIV" || r.mn == "IDIV" {
+		// Half the cases get a dividend whose quotient can fit (RDX or
+		// AH the zero/sign extension of RAX or AL).
+		if rng.IntN(2) == 0 {
+			if g.width == 8 {
+				st.Regs[rAX] = st.Regs[rAX]&^0xff00 | uint64(int64(int8(st.Regs[rAX]))>>8&0xff)<<8
+				if r.mn == "DIV" {
+					st.Regs[rAX] &^= 0xff00
+				}
+			} else if r.mn == "DIV" {
+				st.Regs[rDX] = 0
+			} else {
+				st.Regs[rDX] = uint64(int64(st.Regs[rAX]<<(64-g.width)) >> 63)
+			}
+		}
+		if o.mem {
+			k.info.src = binary.LittleEndian.Uint64(k.mem[ea-hostexec.WindowBase:])
+		} else {
+			k.info.src = st.Regs[o.rm]
+			if g.width == 8 && o.rex == 0 && o.rm >= 4 && o.rm < 8 {
+				k.info.src = st.Regs[o.rm-4] >> 8 // AH..BH
+			}
+		}
+	}
 	if r.mn == "BSF" || r.mn == "BSR" {
 		if rng.IntN(4) == 0 {
 			if o.mem {
@@ -649,6 +673,17 @@ func runRowDiff(t *testing.T, n int) map[int]*rowDiffResult {
 				continue
 			case outFault:
 				rr.faulted++
+				if r.mn == "DIV" || r.mn == "IDIV" {
+					// #DE exactly when math/big says the quotient does
+					// not fit or the divisor is 0 (SDM DIV, IDIV).
+					in := hostexec.State{}
+					in.Regs[rAX], in.Regs[rDX], in.Regs[rBX] = k.st.Regs[rAX], k.st.Regs[rDX], k.info.src
+					_, ok := bigDiv(&in, gen.width/8, r.mn == "IDIV")
+					if gotDE := what == "vector 0"; gotDE == ok {
+						rr.mismatch++
+						t.Errorf("%s (% x): #DE %v, math/big says the quotient fits: %v\n  in   %s", r.intel, k.code, gotDE, ok, fmtFull(&k.st))
+					}
+				}
 				continue
 			}
 			nat := k.st
