@@ -142,6 +142,7 @@ type diffGuest struct {
 	c     *CPU
 	ram   *testRAM
 	image []byte // the code page as both sides see it
+	save  CPU    // the CPL 3 state every case starts from
 }
 
 const (
@@ -205,7 +206,7 @@ func newDiffGuest(t testing.TB) *diffGuest {
 	}
 	img := make([]byte, 4096)
 	copy(img, ram.b[hostexec.CodePage:])
-	return &diffGuest{c: c, ram: ram, image: img}
+	return &diffGuest{c: c, ram: ram, image: img, save: *c}
 }
 
 // rowCase is one generated case of a row.
@@ -228,6 +229,9 @@ const (
 // outDone the guest registers, flags and window are left in g.
 func (g *diffGuest) run(k *rowCase) (int, string) {
 	c := g.c
+	// A fault in the previous case left the vCPU in its ring-0 handler.
+	*c = g.save
+	c.FlushCaches()
 	copy(g.ram.b[hostexec.WindowBase:], k.mem)
 	copy(g.ram.b[hostexec.CodePage:], g.image)
 	copy(g.ram.b[hostexec.CodeAddr:], k.code)
@@ -426,6 +430,12 @@ func (g *rowGen) gen() (*rowCase, error) {
 	if o.mem && len(r.args) > 0 && (strings.HasPrefix(r.args[0], "r/m") || strings.HasPrefix(r.args[0], "m")) &&
 		lockableRows[r.mn] && rng.IntN(4) == 0 {
 		o.prefixes = append(o.prefixes, 0xf0)
+	}
+	if (o.mem || stringRows[r.mn]) && rng.IntN(6) == 0 {
+		// ES/CS/SS/DS overrides are ignored in 64-bit mode (SDM Vol. 1
+		// 3.3.7.1). FS and GS are not generated: the host's FS base is
+		// Go's TLS.
+		o.prefixes = append(o.prefixes, []byte{0x26, 0x2e, 0x36, 0x3e}[rng.IntN(4)])
 	}
 	if o.mem && rng.IntN(5) == 0 {
 		// 32-bit addressing: the upper halves of base and index must not
@@ -681,7 +691,7 @@ func runRowDiff(t *testing.T, n int) map[int]*rowDiffResult {
 					_, ok := bigDiv(&in, gen.width/8, r.mn == "IDIV")
 					if gotDE := what == "vector 0"; gotDE == ok {
 						rr.mismatch++
-						t.Errorf("%s (% x): #DE %v, math/big says the quotient fits: %v\n  in   %s", r.intel, k.code, gotDE, ok, fmtFull(&k.st))
+						t.Errorf("%s (% x): %s, math/big says the quotient fits: %v\n  in   %s", r.intel, k.code, what, ok, fmtFull(&k.st))
 					}
 				}
 				continue
