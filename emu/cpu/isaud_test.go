@@ -168,3 +168,33 @@ func TestRdrandDeterministic(t *testing.T) {
 		t.Errorf("vCPU 0 %#x, vCPU 1 %#x: sequences must differ", a, other)
 	}
 }
+
+// A non-canonical address through an RBP- or RSP-based operand is
+// #SS(0); through any other base, or with an FS/GS override, #GP(0) (SDM
+// Vol. 3 6.15, interrupts 12 and 13).
+func TestNonCanonicalStackOperandIsSS(t *testing.T) {
+	const nc = 0x8000000000001000
+	for _, tc := range []struct {
+		code     []byte
+		rbp, rbx uint64
+		vec      uint64
+	}{
+		{[]byte{0x48, 0x8b, 0x45, 0x00}, nc, 0, vecSS},              // mov rax, [rbp]
+		{[]byte{0x48, 0x89, 0x44, 0x1d, 0x00}, dataBase, nc, vecSS}, // mov [rbp+rbx], rax
+		{[]byte{0x48, 0x8b, 0x44, 0x1c, 0x08}, 0, nc, vecSS},        // mov rax, [rsp+rbx+8]
+		{[]byte{0x48, 0x8b, 0x03}, 0, nc, vecGP},                    // mov rax, [rbx]
+		{[]byte{0x48, 0x8b, 0x04, 0x2b}, nc, 0, vecGP},              // mov rax, [rbx+rbp] (base rbx)
+		{[]byte{0x64, 0x48, 0x8b, 0x45, 0x00}, nc, 0, vecGP},        // mov rax, fs:[rbp]
+	} {
+		c, ram := withHandlers(t, append(append([]byte{}, tc.code...), 0xf4))
+		c.r[rBP], c.r[rBX] = tc.rbp, tc.rbx
+		ex := run(t, c, 10, ExitHLT)
+		if ex.RIP != handlerVA+tc.vec*16 {
+			t.Errorf("% x: halted at %#x, want vector %d", tc.code, ex.RIP, tc.vec)
+			continue
+		}
+		if e, f := frame(c, ram, true); e != 0 || f[0] != codeBase {
+			t.Errorf("% x: error code %#x rip %#x", tc.code, e, f[0])
+		}
+	}
+}
