@@ -22,9 +22,10 @@ import (
 // interpreter at CPL 3 in a guest whose page tables map only that window
 // and the code page. The interpreter runs first; a case it faults on is
 // not run natively (so a wild address or #DE cannot crash the test), and
-// #DE itself is checked against math/big in TestDiffUnary. Registers,
+// each #DE of DIV/IDIV is checked against math/big instead. Registers,
 // RFLAGS (arithmetic flags and DF, less the undefined ones of
-// undefinedFlags) and the whole window must agree.
+// undefinedFlags) and the whole window must agree. Every case starts at
+// CPL 3 with IF set, as a Linux process runs.
 
 // rowNotNative are in-scope 64-bit rows the harness does not run on the
 // host, with the reason: ring-0 or I/O instructions (#GP at CPL 3),
