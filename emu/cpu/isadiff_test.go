@@ -555,7 +555,8 @@ func (g *rowGen) gen() (*rowCase, error) {
 	if r.mn == "DIV" || r.mn == "IDIV" {
 		// Half the cases get a dividend whose quotient can fit (RDX or
 		// AH the zero/sign extension of RAX or AL).
-		if rng.IntN(2) == 0 {
+		addrReg := o.mem && !o.ripRel && (o.base == rAX || o.base == rDX || o.index == rAX || o.index == rDX)
+		if rng.IntN(2) == 0 && !addrReg { // RAX/RDX holding the address stay as they are
 			if g.width == 8 {
 				st.Regs[rAX] = st.Regs[rAX]&^0xff00 | uint64(int64(int8(st.Regs[rAX]))>>8&0xff)<<8
 				if r.mn == "DIV" {
