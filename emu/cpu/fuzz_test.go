@@ -16,7 +16,8 @@ import (
 // Guest memory is reached only through the 4 KiB slices testRAM.Page hands
 // out, so an access outside guest RAM would be such a panic; a hang (a
 // REP or loop the budget does not bound) stalls the fuzzer, which reports
-// it.
+// it. Each input also runs twice from the same state and must end the
+// same way.
 
 // fuzzModes set a fresh vCPU up for one mode. The modes of issue 3 that
 // the interpreter does not run yet (real, 16/32-bit protected,
@@ -67,35 +68,48 @@ func FuzzInterp(f *testing.F) {
 			fuzzEnv.snap = append([]byte(nil), fuzzEnv.ram.b...)
 		}
 		c, ram := fuzzEnv.c, fuzzEnv.ram
-		*c = fuzzEnv.save
-		c.FlushCaches()
-		copy(ram.b, fuzzEnv.snap)
-		copy(ram.b[codeBase:], code)
-		rng := rand.New(rand.NewPCG(seed, uint64(len(code))))
-		for i := range c.r {
-			switch rng.IntN(3) {
-			case 0:
-				c.r[i] = dataBase + uint64(rng.IntN(0x1000))
-			case 1:
-				c.r[i] = edges[rng.IntN(len(edges))]
-			default:
-				c.r[i] = rng.Uint64()
+		// Each input runs twice from the same state: the outcome must be
+		// the same (DESIGN.md "Determinism").
+		var first [16]uint64
+		var firstEx Exit
+		var firstFl, firstRIP uint64
+		for pass := 0; pass < 2; pass++ {
+			*c = fuzzEnv.save
+			c.FlushCaches()
+			copy(ram.b, fuzzEnv.snap)
+			copy(ram.b[codeBase:], code)
+			rng := rand.New(rand.NewPCG(seed, uint64(len(code))))
+			for i := range c.r {
+				switch rng.IntN(3) {
+				case 0:
+					c.r[i] = dataBase + uint64(rng.IntN(0x1000))
+				case 1:
+					c.r[i] = edges[rng.IntN(len(edges))]
+				default:
+					c.r[i] = rng.Uint64()
+				}
 			}
-		}
-		c.r[rSP] = stackTop - uint64(rng.IntN(64))*8
-		c.setRflags(rng.Uint64()&(flagsArith|flagDF) | 2)
-		fuzzModes[int(mode)%len(fuzzModes)].setup(c)
-		const budget = 64
-		before := c.Retired()
-		ex := c.Run(budget)
-		if ex.Reason == ExitError && !errors.Is(ex.Err, errMode) && !errors.Is(ex.Err, ErrEventMMIO) {
-			t.Fatalf("% x: %v", code, ex.Err)
-		}
-		if c.Retired()-before > budget {
-			t.Fatalf("% x: %d instructions retired on a budget of %d", code, c.Retired()-before, budget)
-		}
-		if ex.Reason == ExitBudget && c.Retired()-before != budget {
-			t.Fatalf("% x: ExitBudget after %d of %d instructions", code, c.Retired()-before, budget)
+			c.r[rSP] = stackTop - uint64(rng.IntN(64))*8
+			c.setRflags(rng.Uint64()&(flagsArith|flagDF) | 2)
+			fuzzModes[int(mode)%len(fuzzModes)].setup(c)
+			const budget = 64
+			before := c.Retired()
+			ex := c.Run(budget)
+			if ex.Reason == ExitError && !errors.Is(ex.Err, errMode) && !errors.Is(ex.Err, ErrEventMMIO) {
+				t.Fatalf("% x: %v", code, ex.Err)
+			}
+			if c.Retired()-before > budget {
+				t.Fatalf("% x: %d instructions retired on a budget of %d", code, c.Retired()-before, budget)
+			}
+			if ex.Reason == ExitBudget && c.Retired()-before != budget {
+				t.Fatalf("% x: ExitBudget after %d of %d instructions", code, c.Retired()-before, budget)
+			}
+			ex.Insn, ex.Err = nil, nil
+			if pass == 0 {
+				first, firstEx, firstFl, firstRIP = c.r, ex, c.rflags(), c.rip
+			} else if c.r != first || !exitEq(ex, firstEx) || c.rflags() != firstFl || c.rip != firstRIP {
+				t.Fatalf("% x: two runs from the same state differ: %+v vs %+v", code, firstEx, ex)
+			}
 		}
 	})
 }
