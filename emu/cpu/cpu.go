@@ -182,8 +182,6 @@ type CPU struct {
 	star, lstar, cstar      uint64
 	sfmask, kgsbase, pat    uint64
 	tscOffset               uint64
-	tscAux                  uint64 // IA32_TSC_AUX, read by RDTSCP
-	randState               uint64 // RDRAND generator (exec_isa.go)
 	intrShadow              bool
 	intr                    intrState // intr.go
 
@@ -212,6 +210,10 @@ type CPU struct {
 	// cpl caches CS.DPL; 64-bit mode flag caches EFER.LMA && CS.L.
 	cpl    uint8
 	mode64 bool
+
+	// Cold state last, so the hot fields above keep their offsets.
+	tscAux    uint64 // IA32_TSC_AUX, read by RDTSCP
+	randState uint64 // RDRAND generator (exec_isa.go)
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up
