@@ -154,6 +154,9 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	term := func() { in.rep |= repTerm }
 	next := va + uint64(inst.Len)
 	op := inst.Op
+	if badLock(inst) {
+		return // #UD (exec_isa.go)
+	}
 	legacy := inst.Mode != 64
 	if !legacy && legacyOnly[op] {
 		return
@@ -184,6 +187,9 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	}
 	if s, ok := shiftOps[op]; ok {
 		in.op = s
+		if _, ok := inst.Args[0].(x86asm.Mem); ok {
+			in.sz = uint8(inst.MemBytes) // opSize would take CL's width
+		}
 		f := operands(in, inst, va)
 		if r, ok := inst.Args[1].(x86asm.Reg); ok && r == x86asm.CL {
 			in.ssz = 1 // count from CL
@@ -383,9 +389,12 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		in.h = pick(f, map[int]handler{fRR: hBt, fRI: hBt, fMR: hBt, fMI: hBt})
 	case x86asm.BSF, x86asm.BSR, x86asm.TZCNT, x86asm.LZCNT:
-		if op == x86asm.TZCNT || op == x86asm.LZCNT {
-			return // BMI/ABM not advertised
+		if op == x86asm.LZCNT {
+			c.buildISA(in, inst, va) // ABM is advertised (exec_isa.go)
+			return
 		}
+		// TZCNT needs BMI1, which is not advertised: without it F3 0F BC
+		// is BSF with an ignored REP prefix (SDM TZCNT).
 		if op == x86asm.BSR {
 			in.op = 1
 		}
@@ -648,6 +657,8 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		in.h = hClts
 	case x86asm.WBINVD, x86asm.INVD:
 		in.h = hPrivNop
+	default:
+		c.buildISA(in, inst, va) // exec_isa.go
 	}
 }
 

@@ -239,6 +239,10 @@ type CPU struct {
 	ss32    bool
 	dmode   uint8
 	csBase  uint64
+
+	// Cold state last, so the hot fields above keep their offsets.
+	tscAux    uint64 // IA32_TSC_AUX, read by RDTSCP
+	randState uint64 // RDRAND generator (exec_isa.go)
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up

@@ -10,14 +10,17 @@ import "encoding/binary"
 //	leaf 0           EAX 1 (max basic leaf), vendor "SoftvmmGoCPU"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
-//	                 ECX CX16 (13), HYPERVISOR (31); x2APIC (21) when the
-//	                     attached LAPIC is in x2APIC mode
+//	                     | 8 << 8 (CLFLUSH line size: 8 quadwords)
+//	                 ECX CX16 (13), MOVBE (22), POPCNT (23), RDRAND (30),
+//	                     HYPERVISOR (31); x2APIC (21) when the attached
+//	                     LAPIC is in x2APIC mode
 //	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15); APIC (9) when a LAPIC is attached
+//	                     PGE (13), CMOV (15), CLFSH (19); APIC (9) when a
+//	                     LAPIC is attached
 //	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
 //	0x80000000       EAX 0x80000004 (max extended leaf)
-//	0x80000001       ECX LAHF/SAHF (0); EDX SYSCALL (11), NX (20),
-//	                 1 GiB pages (26), LM (29)
+//	0x80000001       ECX LAHF/SAHF (0), ABM/LZCNT (5); EDX SYSCALL (11), NX (20),
+//	                 1 GiB pages (26), RDTSCP (27), LM (29)
 //	0x80000002-4     brand string "softvmm x86-64 interpreter"
 //	anything else    zeros
 //
@@ -42,8 +45,8 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
 		return 1, b, cx, d
 	case 1:
-		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16, 1<<13|1<<31,
-			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15
+		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16|8<<8, 1<<13|1<<22|1<<23|1<<30|1<<31,
+			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15|1<<19
 		if ctl := c.intr.ctl; ctl != nil {
 			// A LAPIC is attached (intr.go): APIC (EDX 9), and x2APIC
 			// (ECX 21) as its state says (reference §12 leaf 0x1).
@@ -59,7 +62,7 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 	case 0x80000000:
 		return 0x80000004, 0, 0, 0
 	case 0x80000001:
-		return 0, 0, 1, 1<<11 | 1<<20 | 1<<26 | 1<<29
+		return 0, 0, 1 | 1<<5, 1<<11 | 1<<20 | 1<<26 | 1<<27 | 1<<29
 	case 0x80000002, 0x80000003, 0x80000004:
 		var buf [48]byte
 		copy(buf[:], cpuidBrand)

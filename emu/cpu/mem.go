@@ -350,7 +350,11 @@ func (c *CPU) memFault(in *insn) {
 	case mfMMIO:
 		c.exitMMIO(in, c.mf.gpa, c.mf.write)
 	case mfException:
-		c.raiseAt(c.mf.vec, c.mf.err, hasErrCode(c.mf.vec))
+		vec := c.mf.vec
+		if vec == vecGP && c.mf.err == 0 && ssOperand(in) {
+			vec = vecSS // exec_isa.go
+		}
+		c.raiseAt(vec, c.mf.err, hasErrCode(vec))
 	}
 }
 

@@ -214,6 +214,8 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 		return v, true, false
 	case msrPAT:
 		return c.pat, true, false
+	case msrTSCAux:
+		return c.tscAux, true, false
 	case msrEFER:
 		return c.efer, true, false
 	case msrSTAR:
@@ -240,6 +242,11 @@ func (c *CPU) wrmsr(msr uint32, v uint64) (ok, gp bool) {
 		c.tscOffset = v - c.timeNow()
 	case msrAPICBase:
 		return false, false // the local APIC's business
+	case msrTSCAux:
+		if v>>32 != 0 {
+			return false, true // bits 63:32 are reserved
+		}
+		c.tscAux = v
 	case msrPAT:
 		for i := 0; i < 8; i++ {
 			switch t := v >> (8 * i) & 0xff; t {

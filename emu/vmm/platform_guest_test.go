@@ -3,7 +3,6 @@ package vmm_test
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"math/big"
 	"os"
 	"strconv"
@@ -307,7 +306,9 @@ func checkRealtimeTimer(g timerGuest, scale uint32, r guestRun) string {
 	if g.oneShot {
 		want = (float64(scale*g.n) + 0.5) * p
 	}
-	if r.a == wa && math.Abs(float64(r.elapsed)-want) > want/100 {
+	// Host scheduling can only make the run longer (the vCPU is late to
+	// see its deadlines), so the tolerance is 1% short and 5% long.
+	if e := float64(r.elapsed); r.a == wa && (e < want*0.99 || e > want*1.05) {
 		return fmt.Sprintf("ran %v of host time, the device says %v", r.elapsed, time.Duration(want))
 	}
 	return ""
