@@ -145,6 +145,9 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	term := func() { in.rep |= repTerm }
 	next := va + uint64(inst.Len)
 	op := inst.Op
+	if c.buildFP(in, inst, va) { // x87, MMX, SSE: build_fp.go
+		return
+	}
 
 	if a, ok := aluOps[op]; ok {
 		in.op = a

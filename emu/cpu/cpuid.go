@@ -10,9 +10,11 @@ import "encoding/binary"
 //	leaf 0           EAX 1 (max basic leaf), vendor "SoftvmmGoCPU"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
-//	                 ECX CX16 (13), HYPERVISOR (31)
-//	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15)
+//	                 ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), CX16 (13),
+//	                     SSE4.1 (19), POPCNT (23), HYPERVISOR (31)
+//	                 EDX FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
+//	                     PGE (13), CMOV (15), MMX (23), FXSR (24), SSE (25),
+//	                     SSE2 (26)
 //	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
 //	0x80000000       EAX 0x80000004 (max extended leaf)
 //	0x80000001       ECX LAHF/SAHF (0); EDX SYSCALL (11), NX (20),
@@ -21,8 +23,8 @@ import "encoding/binary"
 //	anything else    zeros
 //
 // The vendor string is deliberately neither Intel's nor AMD's, so guests
-// take their generic paths instead of vendor-specific ones. No FPU, SSE or
-// APIC bit: x87/SSE belong to a later issue and the local APIC is a device
+// take their generic paths instead of vendor-specific ones. The x87/SSE
+// bits are fpstate.go's (cpuidFPEDX/ECX). No APIC bit: the local APIC is a device
 // the CPU does not know about (emu/vmm may add the APIC bit when it wires
 // one).
 const (
@@ -41,8 +43,8 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
 		return 1, b, cx, d
 	case 1:
-		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16, 1<<13 | 1<<31,
-			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15
+		return 0x6f1, uint32(c.vcpuid&0xff)<<24 | 1<<16, 1<<13 | 1<<31 | cpuidFPECX,
+			1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<8 | 1<<13 | 1<<15 | cpuidFPEDX
 	case 0x40000000:
 		b, cx, d = reg3("bhyve bhyve ")
 		return 0x40000000, b, cx, d
