@@ -42,8 +42,9 @@ func hMmx(c *CPU, in *insn) {
 	default:
 		s[0] = f.st[in.s&7].Mant
 	}
-	d := x128{f.st[in.d&7].Mant, 0}
-	xfns[in.imm](c, in, &d, s)
+	d := &f.tmp
+	*d = x128{f.st[in.d&7].Mant, 0}
+	xfns[in.imm](c, in, d, s)
 	f.mmxEnter()
 	f.mmxSet(in.d, d[0])
 	in.next.h(c, in.next)

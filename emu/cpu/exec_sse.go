@@ -311,11 +311,14 @@ func hXmm(c *CPU, in *insn) {
 	default:
 		s = c.fpu.xmm[in.s&15]
 	}
-	d := c.fpu.xmm[in.d&15]
-	if fl := xfns[in.imm](c, in, &d, s); fl != 0 && !c.simdFault(in, fl) {
+	// The lane function works on a copy, c.fpu.tmp rather than a local,
+	// whose address passed to an indirect call would escape to the heap.
+	d := &c.fpu.tmp
+	*d = c.fpu.xmm[in.d&15]
+	if fl := xfns[in.imm](c, in, d, s); fl != 0 && !c.simdFault(in, fl) {
 		return
 	}
-	c.fpu.xmm[in.d&15] = d
+	c.fpu.xmm[in.d&15] = *d
 	in.next.h(c, in.next)
 }
 

@@ -341,3 +341,48 @@ func runFPDiff(t *testing.T, file string, n int) {
 func TestFPDiffSSE(t *testing.T) { runFPDiff(t, "sse_forms.txt", 160) }
 
 func TestFPDiffX87(t *testing.T) { runFPDiff(t, "x87_forms.txt", 400) }
+
+// TestFPFormsDecode checks every form of the differential lists against
+// GNU objdump's reading of the same bytes: the interpreter decodes the
+// whole instruction (same length) and builds a handler for it, i.e. no
+// listed form falls to #UD.
+func TestFPFormsDecode(t *testing.T) {
+	c := New(&testRAM{}, 0)
+	for _, file := range []string{"sse_forms.txt", "x87_forms.txt"} {
+		for _, f := range loadForms(t, file) {
+			buf := make([]byte, 15)
+			copy(buf, f.code)
+			inst, ok := decode(buf)
+			if !ok || inst.Len != len(f.code) {
+				t.Errorf("%s (% x): decode ok=%v len %d, objdump %d", f.text, f.code, ok, inst.Len, len(f.code))
+				continue
+			}
+			var in insn
+			c.build(&in, &inst, codeBase)
+			if in.h == nil {
+				t.Errorf("%s (% x): no handler", f.text, f.code)
+			}
+		}
+	}
+}
+
+// TestFPNoAlloc: SSE, x87 and MMX instructions allocate nothing once
+// decoded.
+func TestFPNoAlloc(t *testing.T) {
+	// addps xmm0,xmm1; mulsd xmm2,[rsi]; pshufb xmm3,xmm4; fld1; fadd st,st(0);
+	// fstp qword [rsi+8]; paddw mm0,mm1; cvtsi2sd xmm5,rax; comisd xmm5,xmm2
+	code := []byte{0x0f, 0x58, 0xc1, 0xf2, 0x0f, 0x59, 0x16, 0x66, 0x0f, 0x38, 0x00, 0xdc, 0xd9, 0xe8,
+		0xd8, 0xc0, 0xdd, 0x5e, 0x08, 0x0f, 0xfd, 0xc1, 0xf2, 0x48, 0x0f, 0x2a, 0xe8, 0x66, 0x0f, 0x2f, 0xea}
+	c, _ := fpGuest(t, code)
+	run := func() {
+		c.rip = codeBase
+		c.fpu.ftw = 0
+		if ex := c.Run(100); ex.Reason != ExitHLT {
+			t.Fatalf("exit %v", ex.Reason)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Errorf("%v allocations per run", n)
+	}
+}

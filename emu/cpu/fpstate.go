@@ -44,6 +44,7 @@ type fpuState struct {
 	fcs, fds uint16
 	mxcsr    uint32
 	xmm      [16][2]uint64
+	tmp      x128 // scratch destination of the lane functions
 }
 
 // reset is the FPU area vmm installs for a new or reinitialised vCPU
