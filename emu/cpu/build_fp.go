@@ -6,7 +6,7 @@ import (
 	"softvmm/emu/cpu/internal/fp"
 )
 
-// buildFP is build's entry for x87, MMX, SSE-SSE4.1 and the state
+// buildFP is build's entry for x87, MMX, SSE-SSE4.2, POPCNT, PCLMULQDQ and the state
 // instructions: it reports whether it took the instruction (leaving in.h
 // nil, i.e. #UD, for forms it does not implement).
 
@@ -284,6 +284,55 @@ func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 		if f == fRR || f == fRM {
 			in.h = hPopcnt
 		}
+		return true
+	case x86asm.CRC32:
+		d, dsz, ok1 := gprArg(inst.Args[0])
+		if !ok1 {
+			return true
+		}
+		in.d, in.sz = d, dsz
+		switch a := inst.Args[1].(type) {
+		case x86asm.Mem:
+			setMem(in, inst, a, va)
+			in.ssz = uint8(inst.MemBytes)
+		case x86asm.Reg:
+			r, sz, ok := regNum(a)
+			if !ok {
+				return true
+			}
+			in.s, in.ssz = r, sz
+		}
+		if in.ssz != 0 {
+			in.h = hCrc32
+		}
+		return true
+	case x86asm.PCMPESTRI, x86asm.PCMPESTRM, x86asm.PCMPISTRI, x86asm.PCMPISTRM:
+		x0, ok0 := xmmNum(inst.Args[0])
+		imm, ok2 := inst.Args[2].(x86asm.Imm)
+		if !ok0 || !ok2 {
+			return true
+		}
+		in.d, in.op = x0, uint8(imm)
+		if op == x86asm.PCMPESTRI || op == x86asm.PCMPESTRM {
+			in.ssz |= strExplicit
+		}
+		if op == x86asm.PCMPESTRM || op == x86asm.PCMPISTRM {
+			in.ssz |= strMask
+		}
+		if inst.DataSize == 64 {
+			in.ssz |= strW64
+		}
+		switch a := inst.Args[1].(type) {
+		case x86asm.Mem:
+			setMem(in, inst, a, va)
+		case x86asm.Reg:
+			x1, ok := xmmNum(a)
+			if !ok {
+				return true
+			}
+			in.s = x1
+		}
+		in.h = hPcmpstr
 		return true
 	case x86asm.MOVNTI:
 		if operands(in, inst, va) == fMR {
