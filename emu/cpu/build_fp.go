@@ -143,6 +143,8 @@ func init() {
 	v[x86asm.ROUNDPS], v[x86asm.ROUNDPD], v[x86asm.ROUNDSS], v[x86asm.ROUNDSD] = roundps, roundpd, roundss, roundsd
 	v[x86asm.DPPS], v[x86asm.DPPD] = dpps, dppd
 	v[x86asm.PCLMULQDQ] = pclmul
+	v[x86asm.RCPPS], v[x86asm.RCPSS] = rcpps(false), rcpss(false)
+	v[x86asm.RSQRTPS], v[x86asm.RSQRTSS] = rcpps(true), rcpss(true)
 
 	for _, op := range sortedOps(vecOps) {
 		vecIdx[op] = xfnIndex(vecOps[op])

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"math"
 	"math/bits"
 
 	"softvmm/emu/cpu/internal/fp"
@@ -492,4 +493,54 @@ func hPopcnt(c *CPU, in *insn) {
 	c.setReg(in.d, in.sz, uint64(bits.OnesCount64(v)))
 	c.setFlags(flagsArith, f)
 	in.next.h(c, in.next)
+}
+
+// RCPPS/RCPSS/RSQRTPS/RSQRTSS return approximations whose bits the SDM
+// leaves to the implementation (relative error at most 1.5·2^-12, Vol. 2
+// RCPPS). softvmm's are the exact value truncated to 12 significand bits,
+// the same on every host; the special cases are the SDM's: a zero or
+// denormal input gives the signed infinity, an infinity the signed zero,
+// a result below the normal range a signed zero, a NaN its quiet form,
+// and RSQRT of a negative number the default NaN. No flag is raised.
+func rcpApprox(x uint32, rsqrt bool) uint32 {
+	sign := x & 0x80000000
+	e := x >> 23 & 0xff
+	switch {
+	case e == 0xff && x&0x7fffff != 0:
+		return x | 0x400000
+	case e == 0:
+		return sign | 0x7f800000
+	case rsqrt && sign != 0:
+		return 0xffc00000
+	case e == 0xff:
+		return sign
+	}
+	v := float64(math.Float32frombits(x &^ 0x80000000))
+	var r float64
+	if rsqrt {
+		r = 1 / math.Sqrt(v)
+	} else {
+		r = 1 / v
+	}
+	bits := math.Float32bits(float32(r))
+	if r < 0x1p-126 {
+		return sign
+	}
+	return sign | bits&^0x7ff
+}
+
+func rcpps(rsqrt bool) xfn {
+	return func(_ *CPU, _ *insn, d *x128, s x128) uint32 {
+		for i := 0; i < 4; i++ {
+			setD32(d, i, rcpApprox(d32(s, i), rsqrt))
+		}
+		return 0
+	}
+}
+
+func rcpss(rsqrt bool) xfn {
+	return func(_ *CPU, _ *insn, d *x128, s x128) uint32 {
+		setD32(d, 0, rcpApprox(d32(s, 0), rsqrt))
+		return 0
+	}
 }

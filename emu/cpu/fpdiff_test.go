@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -192,6 +193,35 @@ func interpFX(t *testing.T, c *CPU, ram *testRAM, code []byte, st *hostexec.Stat
 // ours: TestEMMS) does not.
 var hostSpecific = map[string]bool{"emms": true}
 
+// approximate forms (RCP/RSQRT) return implementation-defined bits: each
+// float32 lane must be within twice the SDM's 1.5·2^-12 relative error (the
+// host's error plus ours) of the host's, special values equal.
+var approximate = map[string]bool{}
+
+func init() {
+	for _, m := range []string{"rcpps", "rcpss", "rsqrtps", "rsqrtss"} {
+		for _, a := range []string{"%xmm1,%xmm0", "0x10(%rsi),%xmm3", "0x4(%rsi),%xmm2"} {
+			approximate[m+" "+a] = true
+		}
+	}
+}
+
+// acceptApprox copies into got the XMM lanes that match host's within
+// the approximation bound.
+func acceptApprox(host, got *[512]byte) {
+	for o := 160; o < 416; o += 4 {
+		h := binary.LittleEndian.Uint32(host[o:])
+		g := binary.LittleEndian.Uint32(got[o:])
+		if h == g || h>>23&0xff == 0xff || g>>23&0xff == 0xff || h&0x7fffffff == 0 || g&0x7fffffff == 0 {
+			continue
+		}
+		hf, gf := float64(math.Float32frombits(h)), float64(math.Float32frombits(g))
+		if math.Abs(hf-gf) <= 3*0x1p-12*math.Abs(hf) {
+			copy(got[o:o+4], host[o:o+4])
+		}
+	}
+}
+
 // transcendental forms are compared to one unit in the last place, with
 // C1 free: internal/fp rounds them correctly, the host not always (fp
 // package doc).
@@ -307,6 +337,9 @@ func runFPDiff(t *testing.T, file string, n int) {
 			if ex.Reason != ExitHLT {
 				why = fmt.Sprintf(" exit %v (err %v)", ex.Reason, ex.Err)
 			} else {
+				if approximate[f.text] {
+					acceptApprox(&fx.Image, &got)
+				}
 				why = fxDiff(&fx.Image, &got, transcendental[f.text])
 				for _, r := range testRegs {
 					if r != rSI && c.r[r] != nat.Regs[r] {

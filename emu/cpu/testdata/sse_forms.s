@@ -1066,3 +1066,11 @@ crc32q %rax,%rcx
 crc32l 0x4(%rsi),%r9d
 crc32q 0x8(%rsi),%r10
 crc32b %al,%rcx
+rcpps %xmm1,%xmm0
+rcpps 0x10(%rsi),%xmm3
+rcpss %xmm1,%xmm0
+rcpss 0x4(%rsi),%xmm2
+rsqrtps %xmm1,%xmm0
+rsqrtps 0x10(%rsi),%xmm3
+rsqrtss %xmm1,%xmm0
+rsqrtss 0x4(%rsi),%xmm2
