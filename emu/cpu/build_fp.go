@@ -248,6 +248,11 @@ var fpStateOps = map[x86asm.Op]uint8{
 	x86asm.FNSAVE: fsFNSAVE, x86asm.FRSTOR: fsFRSTOR, x86asm.FWAIT: fsFWAIT, x86asm.EMMS: fsEMMS,
 }
 
+var cvtPIOps = map[x86asm.Op]uint8{
+	x86asm.CVTPI2PS: cvPI2PS, x86asm.CVTPS2PI: cvPS2PI, x86asm.CVTTPS2PI: cvTPS2PI,
+	x86asm.CVTPI2PD: cvPI2PD, x86asm.CVTPD2PI: cvPD2PI, x86asm.CVTTPD2PI: cvTPD2PI,
+}
+
 func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 	op := inst.Op
 	if s, ok := fpStateOps[op]; ok {
@@ -343,6 +348,53 @@ func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 		return true
 	}
 	a0, a1 := inst.Args[0], inst.Args[1]
+	if k, ok := cvtPIOps[op]; ok {
+		in.op = k
+		if r, ok := mmNum(a0); ok {
+			in.d = r
+		} else if r, ok := xmmNum(a0); ok {
+			in.d = r
+		} else {
+			return true
+		}
+		switch a := a1.(type) {
+		case x86asm.Mem:
+			setMem(in, inst, a, va)
+			in.sz = uint8(inst.MemBytes)
+			if in.sz == 0 {
+				in.sz = 16
+			}
+		case x86asm.Reg:
+			if r, ok := mmNum(a); ok {
+				in.s = r
+			} else if r, ok := xmmNum(a); ok {
+				in.s = r
+			} else {
+				return true
+			}
+		}
+		in.h = hCvtPI
+		return true
+	}
+	if op == x86asm.MASKMOVDQU || op == x86asm.MASKMOVQ {
+		in.sz = 16
+		if op == x86asm.MASKMOVQ {
+			in.sz = 8
+		}
+		var ok0, ok1 bool
+		if in.sz == 16 {
+			in.d, ok0 = xmmNum(a0)
+			in.s, ok1 = xmmNum(a1)
+		} else {
+			in.d, ok0 = mmNum(a0)
+			in.s, ok1 = mmNum(a1)
+		}
+		in.asz = uint8(inst.AddrSize / 8)
+		if ok0 && ok1 {
+			in.h = hMaskmov
+		}
+		return true
+	}
 	_, m0 := mmNum(a0)
 	_, m1 := mmNum(a1)
 	if m0 || m1 {

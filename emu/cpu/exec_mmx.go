@@ -191,3 +191,126 @@ func init() {
 		mmxLaneOps[op] = true
 	}
 }
+
+// The conversions between MMX and SSE registers (in.op: cvPI2PS ...).
+// With an MMX register operand they make the MMX transition and, like
+// MMX instructions, deliver a pending x87 error first (SDM Vol. 1 §11.6.8).
+const (
+	cvPI2PS = iota
+	cvPS2PI
+	cvTPS2PI
+	cvPI2PD
+	cvPD2PI
+	cvTPD2PI
+)
+
+func hCvtPI(c *CPU, in *insn) {
+	if !c.sseOK(in) {
+		return
+	}
+	f := &c.fpu
+	mmxSrc := (in.op == cvPI2PS || in.op == cvPI2PD) && !in.mem
+	mmxDst := in.op != cvPI2PS && in.op != cvPI2PD
+	if (mmxSrc || mmxDst) && f.fsw&fswES != 0 && c.cr0&cr0NE != 0 {
+		c.fault(in, vecMF, 0)
+		return
+	}
+	var s x128
+	switch {
+	case in.mem:
+		va := c.ea(in)
+		if in.sz == 16 && va&15 != 0 {
+			c.fault(in, vecGP, 0)
+			return
+		}
+		var ok bool
+		if s, ok = c.readN(va, in.sz); !ok {
+			c.memFault(in)
+			return
+		}
+	case mmxSrc:
+		s[0] = f.st[in.s&7].Mant
+	default:
+		s = f.xmm[in.s&15]
+	}
+	mx := f.mxcsr
+	var fl uint32
+	var r x128
+	switch in.op {
+	case cvPI2PS:
+		r = f.xmm[in.d&15]
+		for i := 0; i < 2; i++ {
+			v, e := fp.IntToF32(int64(int32(d32(s, i))), mx)
+			setD32(&r, i, v)
+			fl |= e
+		}
+	case cvPI2PD:
+		r[0], _ = fp.IntToF64(int64(int32(s[0])), mx)
+		r[1], _ = fp.IntToF64(int64(int32(s[0]>>32)), mx)
+	case cvPS2PI, cvTPS2PI:
+		for i := 0; i < 2; i++ {
+			v, e := fp.F32ToInt(d32(s, i), mx, 32, in.op == cvTPS2PI)
+			setD32(&r, i, uint32(v))
+			fl |= e
+		}
+	default:
+		for i := 0; i < 2; i++ {
+			v, e := fp.F64ToInt(s[i], mx, 32, in.op == cvTPD2PI)
+			setD32(&r, i, uint32(v))
+			fl |= e
+		}
+	}
+	if fl != 0 && !c.simdFault(in, fl) {
+		return
+	}
+	if mmxSrc || mmxDst {
+		f.mmxEnter()
+	}
+	if mmxDst {
+		f.mmxSet(in.d, r[0])
+	} else {
+		f.xmm[in.d&15] = r
+	}
+	in.next.h(c, in.next)
+}
+
+// hMaskmov is MASKMOVDQU (in.sz 16) and MASKMOVQ (in.sz 8): the bytes of
+// in.d whose mask byte in in.s has its top bit set go to [RDI] (DS; the
+// address size from in.asz). Both ends are checked first.
+func hMaskmov(c *CPU, in *insn) {
+	f := &c.fpu
+	var v, m x128
+	if in.sz == 16 {
+		if !c.sseOK(in) {
+			return
+		}
+		v, m = f.xmm[in.d&15], f.xmm[in.s&15]
+	} else {
+		if !c.sseOK(in) || !c.mmxOK(in) {
+			return
+		}
+		v[0], m[0] = f.st[in.d&7].Mant, f.st[in.s&7].Mant
+		f.mmxEnter()
+	}
+	va := c.r[rDI]
+	if in.asz == 4 {
+		va = uint64(uint32(va))
+	}
+	if m != (x128{}) {
+		if _, ok := c.translateW(va); !ok {
+			c.memFault(in)
+			return
+		}
+		if _, ok := c.translateW(va + uint64(in.sz) - 1); !ok {
+			c.memFault(in)
+			return
+		}
+	}
+	for i := 0; i < int(in.sz); i++ {
+		if b8(m, i)&0x80 != 0 && !c.write(in, va+uint64(i), 1, uint64(b8(v, i))) {
+			c.memFault(in)
+			return
+		}
+	}
+	in.next.h(c, in.next)
+}

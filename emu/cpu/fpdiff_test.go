@@ -328,10 +328,15 @@ func runFPDiff(t *testing.T, file string, n int) {
 			}
 			in := fx
 			nat := st
-			if err := hostexec.ExecFX(f.code, &nat, &fx); err != nil {
+			code := f.code
+			if strings.HasPrefix(f.text, "maskmov") {
+				// The store goes to [RDI]: point it at the memory block.
+				code = append([]byte{0x48, 0x89, 0xf7}, code...) // mov rdi, rsi
+			}
+			if err := hostexec.ExecFX(code, &nat, &fx); err != nil {
 				t.Skip(err)
 			}
-			ex, got := interpFX(t, c, ram, f.code, &st, &in)
+			ex, got := interpFX(t, c, ram, code, &st, &in)
 			runs++
 			var why string
 			if ex.Reason != ExitHLT {
@@ -342,7 +347,7 @@ func runFPDiff(t *testing.T, file string, n int) {
 				}
 				why = fxDiff(&fx.Image, &got, transcendental[f.text])
 				for _, r := range testRegs {
-					if r != rSI && c.r[r] != nat.Regs[r] {
+					if r != rSI && !(r == rDI && strings.HasPrefix(f.text, "maskmov")) && c.r[r] != nat.Regs[r] {
 						why += fmt.Sprintf(" r%d host %#x got %#x;", r, nat.Regs[r], c.r[r])
 					}
 				}
