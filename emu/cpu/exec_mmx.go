@@ -218,14 +218,8 @@ func hCvtPI(c *CPU, in *insn) {
 	var s x128
 	switch {
 	case in.mem:
-		va := c.ea(in)
-		if in.sz == 16 && va&15 != 0 {
-			c.fault(in, vecGP, 0)
-			return
-		}
 		var ok bool
-		if s, ok = c.readN(va, in.sz); !ok {
-			c.memFault(in)
+		if s, ok = c.simdLoad(in, in.sz == 16); !ok {
 			return
 		}
 	case mmxSrc:

@@ -286,6 +286,22 @@ func xfnIndex(f xfn) uint64 {
 	return uint64(len(xfns) - 1)
 }
 
+// simdLoad reads in.sz bytes of the memory operand, raising #GP(0) for a
+// misaligned one when align is set (SDM Vol. 1 §11.6.8) or the memory
+// fault; false means the instruction faulted.
+func (c *CPU) simdLoad(in *insn, align bool) (x128, bool) {
+	va := c.ea(in)
+	if align && va&15 != 0 {
+		c.fault(in, vecGP, 0)
+		return x128{}, false
+	}
+	s, ok := c.readN(va, in.sz)
+	if !ok {
+		c.memFault(in)
+	}
+	return s, ok
+}
+
 // hXmm: d = d op s with d an XMM register and s an XMM register, memory,
 // a general register or an immediate.
 func hXmm(c *CPU, in *insn) {
@@ -295,14 +311,8 @@ func hXmm(c *CPU, in *insn) {
 	var s x128
 	switch {
 	case in.mem:
-		va := c.ea(in)
-		if in.ssz&xsAlign != 0 && va&15 != 0 {
-			c.fault(in, vecGP, 0)
-			return
-		}
 		var ok bool
-		if s, ok = c.readN(va, in.sz); !ok {
-			c.memFault(in)
+		if s, ok = c.simdLoad(in, in.ssz&xsAlign != 0); !ok {
 			return
 		}
 	case in.ssz&xsGPR != 0:
@@ -436,13 +446,7 @@ func hComi(c *CPU, in *insn) {
 	var s x128
 	if in.mem {
 		var ok bool
-		va := c.ea(in)
-		if in.ssz&xsAlign != 0 && va&15 != 0 {
-			c.fault(in, vecGP, 0)
-			return
-		}
-		if s, ok = c.readN(va, in.sz); !ok {
-			c.memFault(in)
+		if s, ok = c.simdLoad(in, in.ssz&xsAlign != 0); !ok {
 			return
 		}
 	} else {
