@@ -119,9 +119,9 @@ func hX87(c *CPU, in *insn) {
 	grp, reg := in.op>>3, in.op&7
 	i := int(in.s)
 	// FOP/FIP/FDP record the last non-control instruction.
-	f.fop, f.fip = uint16(in.imm), in.rip
+	f.fop, f.fip, f.fcs = uint16(in.imm), in.rip, c.seg[segCS].sel
 	if in.mem {
-		f.fdp = va
+		f.fdp, f.fds = va, c.seg[segDS].sel
 	}
 	cw := f.fcw
 	ok := true

@@ -482,41 +482,65 @@ func (c *CPU) fpControl(in *insn, va uint64) bool {
 	return true
 }
 
-// envImage writes the protected-mode x87 environment (SDM Vol. 1 §8.1.10,
-// figures 8-9 and 8-10; 64-bit mode uses the 32-bit format) and returns
-// its length.
+// envImage writes the x87 environment (SDM Vol. 1 §8.1.10, figures 8-9
+// to 8-12; 64-bit mode uses the 32-bit protected-mode format) and returns
+// its length. In real mode and virtual-8086 mode FIP and FDP are linear
+// addresses split around FOP.
 func (c *CPU) envImage(b []byte, short bool) int {
 	f := &c.fpu
 	le := binary.LittleEndian
+	real := c.cr0&cr0PE == 0 || c.fl&flagVM != 0
+	fip, fdp := f.fip, f.fdp
+	if real {
+		fip += uint64(f.fcs) << 4
+		fdp += uint64(f.fds) << 4
+	}
 	if short {
 		le.PutUint16(b[0:], f.fcw)
 		le.PutUint16(b[2:], f.fsw)
 		le.PutUint16(b[4:], f.fullTag())
-		le.PutUint16(b[6:], uint16(f.fip))
+		le.PutUint16(b[6:], uint16(fip))
 		le.PutUint16(b[8:], f.fcs)
-		le.PutUint16(b[10:], uint16(f.fdp))
+		le.PutUint16(b[10:], uint16(fdp))
 		le.PutUint16(b[12:], f.fds)
+		if real {
+			le.PutUint16(b[8:], uint16(fip>>16&0xf)<<12|f.fop)
+			le.PutUint16(b[12:], uint16(fdp>>16&0xf)<<12)
+		}
 		return 14
 	}
 	le.PutUint32(b[0:], 0xffff0000|uint32(f.fcw))
 	le.PutUint32(b[4:], 0xffff0000|uint32(f.fsw))
 	le.PutUint32(b[8:], 0xffff0000|uint32(f.fullTag()))
-	le.PutUint32(b[12:], uint32(f.fip))
+	le.PutUint32(b[12:], uint32(fip))
 	le.PutUint32(b[16:], uint32(f.fcs)|uint32(f.fop)<<16)
-	le.PutUint32(b[20:], uint32(f.fdp))
+	le.PutUint32(b[20:], uint32(fdp))
 	le.PutUint32(b[24:], 0xffff0000|uint32(f.fds))
+	if real {
+		le.PutUint32(b[12:], 0xffff0000|uint32(fip&0xffff))
+		le.PutUint32(b[16:], uint32(fip>>16&0xffff)<<12|uint32(f.fop))
+		le.PutUint32(b[20:], 0xffff0000|uint32(fdp&0xffff))
+		le.PutUint32(b[24:], uint32(fdp>>16&0xffff)<<12)
+	}
 	return 28
 }
 
 func (c *CPU) loadEnv(b []byte, short bool) {
 	f := &c.fpu
 	le := binary.LittleEndian
+	real := c.cr0&cr0PE == 0 || c.fl&flagVM != 0
 	var tw uint16
 	if short {
 		f.fcw, f.fsw, tw = le.Uint16(b[0:]), le.Uint16(b[2:]), le.Uint16(b[4:])
 		f.fip, f.fcs = uint64(le.Uint16(b[6:])), le.Uint16(b[8:])
 		f.fdp, f.fds = uint64(le.Uint16(b[10:])), le.Uint16(b[12:])
 		f.fop = 0
+		if real {
+			f.fip |= uint64(f.fcs>>12) << 16
+			f.fop = f.fcs & 0x7ff
+			f.fdp |= uint64(f.fds>>12) << 16
+			f.fcs, f.fds = 0, 0
+		}
 	} else {
 		f.fcw, f.fsw, tw = le.Uint16(b[0:]), le.Uint16(b[4:]), le.Uint16(b[8:])
 		f.fip = uint64(le.Uint32(b[12:]))
@@ -524,13 +548,20 @@ func (c *CPU) loadEnv(b []byte, short bool) {
 		f.fop = le.Uint16(b[18:]) & 0x7ff
 		f.fdp = uint64(le.Uint32(b[20:]))
 		f.fds = le.Uint16(b[24:])
+		if real {
+			w := le.Uint32(b[16:])
+			f.fip = f.fip&0xffff | uint64(w>>12&0xffff)<<16
+			f.fop = uint16(w & 0x7ff)
+			f.fdp = f.fdp&0xffff | uint64(le.Uint32(b[24:])>>12&0xffff)<<16
+			f.fcs, f.fds = 0, 0
+		}
 	}
 	f.ftw = fp.AbridgedTag(tw)
 	f.fcw = fcwLoad(f.fcw)
 	f.updateES()
 }
 
-// CPUID leaf 1 bits for what fpstate.go, exec_x87.go, exec_mmx.go and
+// CPUID leaf 1 bits for what fpstate.go, exec_x87.go, exec_mmx.go,
 // exec_sse.go, exec_sse42.go implement (each form host-checked by
 // fpdiff_test.go): EDX FPU (0), MMX (23), FXSR (24), SSE (25), SSE2 (26);
 // ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), SSE4.1 (19), SSE4.2 (20),

@@ -242,3 +242,33 @@ func TestEMMS(t *testing.T) {
 		t.Errorf("vector %d FTW %#x FSW %#x, want 0 and 0x0021 (TOP 0 from PADDB)", v, c.fpu.ftw, c.fpu.fsw)
 	}
 }
+
+// The real-mode environment formats (SDM Vol. 1 figures 8-10, 8-12): FIP
+// and FDP are linear (segment*16 + offset), their top bits shifted above
+// FOP; loading reads them back.
+func TestFPEnvRealMode(t *testing.T) {
+	c := New(&testRAM{}, 0)
+	c.cr0 &^= cr0PE
+	f := &c.fpu
+	f.fcw, f.fsw, f.ftw = 0x037f, 0x3800, 0
+	f.fip, f.fcs, f.fdp, f.fds, f.fop = 0x1234, 0xf000, 0x5678, 0x0040, 0x5e9
+	var b [28]byte
+	if n := c.envImage(b[:], false); n != 28 {
+		t.Fatalf("length %d", n)
+	}
+	le := binary.LittleEndian
+	// FIP = 0xf0000 + 0x1234 = 0xf1234, FDP = 0x400 + 0x5678 = 0x5a78.
+	if le.Uint32(b[12:]) != 0xffff1234 || le.Uint32(b[16:]) != 0xf<<12|0x5e9 ||
+		le.Uint32(b[20:]) != 0xffff5a78 || le.Uint32(b[24:]) != 0 || le.Uint16(b[8:]) != 0xffff {
+		t.Errorf("32-bit image % x", b)
+	}
+	var s [14]byte
+	c.envImage(s[:], true)
+	if le.Uint16(s[6:]) != 0x1234 || le.Uint16(s[8:]) != 0xf000|0x5e9 || le.Uint16(s[10:]) != 0x5a78 || le.Uint16(s[12:]) != 0 {
+		t.Errorf("16-bit image % x", s)
+	}
+	c.loadEnv(b[:], false)
+	if f.fip != 0xf1234 || f.fdp != 0x5a78 || f.fop != 0x5e9 || f.fcs != 0 {
+		t.Errorf("FLDENV: FIP %#x FDP %#x FOP %#x FCS %#x", f.fip, f.fdp, f.fop, f.fcs)
+	}
+}
