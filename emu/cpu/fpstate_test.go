@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"encoding/binary"
+	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -270,5 +272,74 @@ func TestFPEnvRealMode(t *testing.T) {
 	c.loadEnv(b[:], false)
 	if f.fip != 0xf1234 || f.fdp != 0x5a78 || f.fop != 0x5e9 || f.fcs != 0 {
 		t.Errorf("FLDENV: FIP %#x FDP %#x FOP %#x FCS %#x", f.fip, f.fdp, f.fop, f.fcs)
+	}
+}
+
+// Random SSE, MMX and x87 encodings with SSE enabled must never make the
+// interpreter fail internally (as TestRandomBytesNoInternalError, with
+// OSFXSR/OSXMMEXCPT set and the bytes biased to 66/F2/F3 0F [38|3A] xx and
+// D8-DF).
+func TestRandomSIMDNoInternalError(t *testing.T) {
+	n := 60000
+	if testing.Short() {
+		n = 8000
+	}
+	c, ram := withHandlers(t, nil)
+	rng := rand.New(rand.NewPCG(11, seedOffset))
+	reasons := map[ExitReason]int{}
+	// Random stores land anywhere: restore the page tables, GDT, IDT, TSS
+	// and handlers each time, or later iterations only triple-fault.
+	sys := append([]byte(nil), ram.b[0x2000:0x8000]...)
+	hnd := append([]byte(nil), ram.b[handlerVA:handlerVA+0x1000]...)
+	// ... and the descriptor tables and segments (LIDT/LGDT/MOV Sreg).
+	idtr, gdtr, tr, segs := c.idtr, c.gdtr, c.tr, c.seg
+	var code [48]byte
+	for i := 0; i < n; i++ {
+		for j := range code {
+			code[j] = byte(rng.Uint32())
+		}
+		k := 0
+		if p := rng.IntN(4); p < 3 {
+			code[k] = []byte{0x66, 0xf2, 0xf3}[p]
+			k++
+		}
+		if rng.IntN(3) == 0 {
+			code[k] = 0x40 | byte(rng.IntN(16))
+			k++
+		}
+		switch rng.IntN(4) {
+		case 0:
+			code[k] = 0xd8 + byte(rng.IntN(8))
+		case 1:
+			code[k], code[k+1] = 0x0f, []byte{0x38, 0x3a}[rng.IntN(2)]
+		default:
+			code[k] = 0x0f
+		}
+		copy(ram.b[codeBase:], code[:])
+		copy(ram.b[0x2000:], sys)
+		copy(ram.b[handlerVA:], hnd)
+		c.idtr, c.gdtr, c.tr, c.seg = idtr, gdtr, tr, segs
+		for r := range c.r {
+			c.r[r] = dataBase + uint64(rng.IntN(0x1000))
+		}
+		c.r[rSP] = stackTop
+		c.setRflags(2)
+		c.rip = codeBase
+		c.cr0, c.cr3, c.cr4, c.efer = 0x80000021, 0x2000, 0x620, 0x500
+		c.fpu.fsw = 0
+		c.fpu.mxcsr = uint32(rng.Uint32()) & 0xffff
+		c.fpu.fcw = uint16(rng.Uint32())
+		c.modeChanged()
+		c.tlb.flush()
+		c.code.init() // the bytes were written behind the code cache's back
+		ex := c.Run(20)
+		reasons[ex.Reason]++
+		if ex.Reason == ExitError && ex.Err != errMode && !errors.Is(ex.Err, ErrEventMMIO) {
+			t.Fatalf("bytes % x: %v (insn % x)", code[:16], ex.Err, ex.Insn)
+		}
+	}
+	t.Logf("exit reasons %v", reasons)
+	if reasons[ExitTripleFault] > n/10 {
+		t.Errorf("%d triple faults in %d runs: the harness is broken", reasons[ExitTripleFault], n)
 	}
 }
