@@ -143,6 +143,9 @@ func init() {
 	v[x86asm.ROUNDPS], v[x86asm.ROUNDPD], v[x86asm.ROUNDSS], v[x86asm.ROUNDSD] = roundps, roundpd, roundss, roundsd
 	v[x86asm.DPPS], v[x86asm.DPPD] = dpps, dppd
 	v[x86asm.PCLMULQDQ] = pclmul
+	v[x86asm.AESENC], v[x86asm.AESENCLAST] = aesRound(0), aesRound(1)
+	v[x86asm.AESDEC], v[x86asm.AESDECLAST] = aesRound(2), aesRound(3)
+	v[x86asm.AESIMC], v[x86asm.AESKEYGENASSIST] = aesimc, aeskeygenassist
 	v[x86asm.RCPPS], v[x86asm.RCPSS] = rcpps(false), rcpss(false)
 	v[x86asm.RSQRTPS], v[x86asm.RSQRTSS] = rcpps(true), rcpss(true)
 

@@ -11,7 +11,7 @@ import "encoding/binary"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
 //	                 ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), CX16 (13),
-//	                     SSE4.1 (19), SSE4.2 (20), POPCNT (23),
+//	                     SSE4.1 (19), SSE4.2 (20), POPCNT (23), AES (25),
 //	                     HYPERVISOR (31)
 //	                 EDX FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
 //	                     PGE (13), CMOV (15), MMX (23), FXSR (24), SSE (25),

@@ -562,11 +562,12 @@ func (c *CPU) loadEnv(b []byte, short bool) {
 }
 
 // CPUID leaf 1 bits for what fpstate.go, exec_x87.go, exec_mmx.go,
-// exec_sse.go, exec_sse42.go implement (each form host-checked by
-// fpdiff_test.go): EDX FPU (0), MMX (23), FXSR (24), SSE (25), SSE2 (26);
-// ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), SSE4.1 (19), SSE4.2 (20),
-// POPCNT (23). MONITOR (3), AES (25), XSAVE (26) and AVX stay clear.
+// exec_sse.go, exec_sse42.go, exec_aes.go implement (each form
+// host-checked by fpdiff_test.go): EDX FPU (0), MMX (23), FXSR (24), SSE
+// (25), SSE2 (26); ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), SSE4.1 (19),
+// SSE4.2 (20), POPCNT (23), AES (25). MONITOR (3), XSAVE (26) and AVX
+// stay clear.
 const (
 	cpuidFPEDX = 1<<0 | 1<<23 | 1<<24 | 1<<25 | 1<<26
-	cpuidFPECX = 1<<0 | 1<<1 | 1<<9 | 1<<19 | 1<<20 | 1<<23
+	cpuidFPECX = 1<<0 | 1<<1 | 1<<9 | 1<<19 | 1<<20 | 1<<23 | 1<<25
 )

@@ -1090,3 +1090,16 @@ maskmovdqu %xmm1,%xmm0
 maskmovdqu %xmm9,%xmm12
 maskmovq %mm1,%mm0
 movntq %mm2,0x18(%rsi)
+aesenc %xmm1,%xmm0
+aesenc 0x10(%rsi),%xmm3
+aesenclast %xmm1,%xmm0
+aesenclast 0x10(%rsi),%xmm3
+aesdec %xmm1,%xmm0
+aesdec 0x10(%rsi),%xmm3
+aesdeclast %xmm1,%xmm0
+aesdeclast 0x10(%rsi),%xmm3
+aesimc %xmm1,%xmm0
+aesimc 0x10(%rsi),%xmm3
+aeskeygenassist $0x1,%xmm1,%xmm0
+aeskeygenassist $0x36,%xmm9,%xmm8
+aeskeygenassist $0x80,0x10(%rsi),%xmm3
