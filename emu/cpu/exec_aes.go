@@ -9,20 +9,10 @@ package cpu
 var aesSbox, aesInvSbox [256]byte
 
 func init() {
-	mul := func(a, b byte) byte {
-		var p byte
-		for ; b != 0; b >>= 1 {
-			if b&1 != 0 {
-				p ^= a
-			}
-			a = a<<1 ^ 0x1b*(a>>7)
-		}
-		return p
-	}
 	for x := 0; x < 256; x++ {
 		var inv byte
 		for y := 1; y < 256 && x != 0; y++ {
-			if mul(byte(x), byte(y)) == 1 {
+			if gmul(byte(x), byte(y)) == 1 {
 				inv = byte(y)
 				break
 			}
