@@ -251,6 +251,26 @@ var fpStateOps = map[x86asm.Op]uint8{
 	x86asm.FNSAVE: fsFNSAVE, x86asm.FRSTOR: fsFRSTOR, x86asm.FWAIT: fsFWAIT, x86asm.EMMS: fsEMMS,
 }
 
+// fpClaims reports whether buildFP handles inst at all (for the LOCK
+// check, which must not swallow LOCKed integer instructions).
+func (c *CPU) fpClaims(inst *x86asm.Inst) bool {
+	if _, ok := fpStateOps[inst.Op]; ok || inst.Op == x86asm.FNSTSW || inst.Op == x86asm.POPCNT || inst.Op == x86asm.CRC32 {
+		return true
+	}
+	if b := inst.Opcode >> 24; b >= 0xd8 && b <= 0xdf {
+		return true
+	}
+	for _, a := range inst.Args[:2] {
+		if _, ok := xmmNum(a); ok {
+			return true
+		}
+		if _, ok := mmNum(a); ok {
+			return true
+		}
+	}
+	return false
+}
+
 var cvtPIOps = map[x86asm.Op]uint8{
 	x86asm.CVTPI2PS: cvPI2PS, x86asm.CVTPS2PI: cvPS2PI, x86asm.CVTTPS2PI: cvTPS2PI,
 	x86asm.CVTPI2PD: cvPI2PD, x86asm.CVTPD2PI: cvPD2PI, x86asm.CVTTPD2PI: cvTPD2PI,
@@ -258,6 +278,9 @@ var cvtPIOps = map[x86asm.Op]uint8{
 
 func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 	op := inst.Op
+	if hasPrefix(inst, x86asm.PrefixLOCK) && c.fpClaims(inst) {
+		return true // LOCK with x87/MMX/SSE is #UD
+	}
 	if s, ok := fpStateOps[op]; ok {
 		in.op = s
 		in.sz = uint8(inst.DataSize / 8)

@@ -75,6 +75,8 @@ func TestFPGates(t *testing.T) {
 		{"wait EM", fwait, cr0EM, 0, -1},
 		{"fxsave TS", fxsave, cr0TS, 0, vecNM},
 		{"fxsave EM", fxsave, cr0EM, 0, vecNM},
+		{"lock addps", append([]byte{0xf0}, addps...), 0, 0, vecUD},
+		{"lock fld1", append([]byte{0xf0}, fld1...), 0, 0, vecUD},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := fpGuest(t, tc.code)
