@@ -163,9 +163,12 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	}
 	if legacy {
 		defer markWrite(in, inst)
-		if c.buildLegacy(in, inst, va) {
-			return
-		}
+	}
+	if c.buildFP(in, inst, va) { // x87, MMX, SSE: build_fp.go
+		return
+	}
+	if legacy && c.buildLegacy(in, inst, va) {
+		return
 	}
 
 	if a, ok := aluOps[op]; ok {

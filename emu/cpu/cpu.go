@@ -213,6 +213,8 @@ type CPU struct {
 	tlb  tlb
 	code codeCache
 
+	fpu fpuState // x87/MMX/SSE registers (fpstate.go)
+
 	// event delivery state (except.go)
 	ev eventState
 
@@ -274,6 +276,7 @@ func (c *CPU) reset() {
 	c.tr = seg{access: 0x8b}
 	c.ldtr = seg{limit: 0xffff, access: 0x82}
 	c.pat = 0x0007040600070406
+	c.fpu.reset()
 	c.modeChanged()
 }
 

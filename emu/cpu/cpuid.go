@@ -11,12 +11,13 @@ import "encoding/binary"
 //	leaf 1           EAX 0x000006F1 (family 6, model 15, stepping 1)
 //	                 EBX APIC id << 24 | 1 << 16 (one logical processor)
 //	                     | 8 << 8 (CLFLUSH line size: 8 quadwords)
-//	                 ECX CX16 (13), MOVBE (22), POPCNT (23), RDRAND (30),
-//	                     HYPERVISOR (31); x2APIC (21) when the attached
-//	                     LAPIC is in x2APIC mode
-//	                 EDX PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15), CLFSH (19); APIC (9) when a
-//	                     LAPIC is attached
+//	                 ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), CX16 (13),
+//	                     SSE4.1 (19), SSE4.2 (20), MOVBE (22), POPCNT (23),
+//	                     AES (25), RDRAND (30), HYPERVISOR (31); x2APIC (21)
+//	                     when the attached LAPIC is in x2APIC mode
+//	                 EDX FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
+//	                     PGE (13), CMOV (15), CLFSH (19), MMX (23), FXSR (24),
+//	                     SSE (25), SSE2 (26); APIC (9) when a LAPIC is attached
 //	0x40000000       EAX 0x40000000, EBX:ECX:EDX "bhyve bhyve "
 //	0x80000000       EAX 0x80000004 (max extended leaf)
 //	0x80000001       ECX LAHF/SAHF (0), ABM/LZCNT (5); EDX SYSCALL (11), NX (20),
@@ -25,10 +26,10 @@ import "encoding/binary"
 //	anything else    zeros
 //
 // The vendor string is deliberately neither Intel's nor AMD's, so guests
-// take their generic paths instead of vendor-specific ones. No FPU or SSE
-// bit: x87/SSE belong to a later issue. The APIC bit (and x2APIC) appear
-// only with an interrupt controller attached (intr.go), since the local
-// APIC is a device the CPU does not know about.
+// take their generic paths instead of vendor-specific ones. The x87/SSE
+// bits are fpstate.go's (cpuidFPEDX/ECX). The APIC bit (and x2APIC)
+// appear only with an interrupt controller attached (intr.go), since the
+// local APIC is a device the CPU does not know about.
 const (
 	cpuidVendor = "SoftvmmGoCPU"
 	cpuidBrand  = "softvmm x86-64 interpreter"
@@ -45,8 +46,8 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		b, d, cx = reg3(cpuidVendor) // EBX, EDX, ECX order
 		return 1, b, cx, d
 	case 1:
-		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16|8<<8, 1<<13|1<<22|1<<23|1<<30|1<<31,
-			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15|1<<19
+		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16|8<<8, 1<<13|1<<22|1<<23|1<<30|1<<31|cpuidFPECX,
+			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15|1<<19|cpuidFPEDX
 		if ctl := c.intr.ctl; ctl != nil {
 			// A LAPIC is attached (intr.go): APIC (EDX 9), and x2APIC
 			// (ECX 21) as its state says (reference §12 leaf 0x1).

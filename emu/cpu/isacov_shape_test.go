@@ -137,12 +137,10 @@ func TestUnadvertisedUD(t *testing.T) {
 		code []byte
 	}{
 		{"MONITOR", []byte{0x0f, 0x01, 0xc8}}, {"MWAIT", []byte{0x0f, 0x01, 0xc9}},
-		{"CRC32", []byte{0xf2, 0x0f, 0x38, 0xf1, 0xc1}},
 		{"SYSENTER", []byte{0x0f, 0x34}}, {"SYSEXIT", []byte{0x0f, 0x35}},
 		{"RSM", []byte{0x0f, 0xaa}},
 		{"XGETBV", []byte{0x0f, 0x01, 0xd0}}, {"XSETBV", []byte{0x0f, 0x01, 0xd1}},
 		{"UD0", []byte{0x0f, 0xff, 0xc0}}, {"UD1", []byte{0x0f, 0xb9, 0xc0}},
-		{"MOVNTI", []byte{0x0f, 0xc3, 0x0b}},
 	} {
 		for _, mode := range []int{64, 32, 16} {
 			var c *CPU
@@ -173,10 +171,9 @@ func TestUnadvertisedUD(t *testing.T) {
 // unadvertised are instructions of features softvmm's CPUID leaves out
 // (cpuid.go): implemented means they raise #UD.
 var unadvertised = map[string]bool{
-	"MONITOR": true, "MWAIT": true, "CRC32": true,
+	"MONITOR": true, "MWAIT": true,
 	"SYSENTER": true, "SYSEXIT": true, "RSM": true,
-	"XGETBV": true, "XSETBV": true, "UD0": true, "UD1": true,
-	"MOVNTI": true, // SSE2 not advertised
+	"XGETBV": true, "XSETBV": true, "UD0": true, "UD1": true, // XSAVE not advertised
 }
 
 // excluded are the families the x87/SSE issue covers.
