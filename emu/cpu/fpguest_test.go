@@ -44,32 +44,4 @@ func TestFPGuest(t *testing.T) {
 
 // BenchmarkFPGuest runs fpguest.bin (SSE2 doubles and vectorised loops,
 // x87 long doubles) and reports MIPS.
-func BenchmarkFPGuest(b *testing.B) {
-	img, err := os.ReadFile("testdata/fpguest.bin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, ram := newGuest(b, img)
-	snapshot := append([]byte(nil), ram.b[:0x100000]...)
-	var n uint64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		copy(ram.b, snapshot)
-		c.code.init()
-		c.rip, c.r[rSP] = codeBase, stackTop
-		start := c.Retired()
-		b.StartTimer()
-		for {
-			ex := c.Run(1 << 30)
-			if ex.Reason == ExitHLT {
-				break
-			}
-			if ex.Reason != ExitInOut {
-				b.Fatalf("exit %v", ex.Reason)
-			}
-		}
-		n += c.Retired() - start
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MIPS")
-}
+func BenchmarkFPGuest(b *testing.B) { benchGuestImage(b, "testdata/fpguest.bin") }
