@@ -220,6 +220,20 @@ func TestROMImage(t *testing.T) {
 	}
 }
 
+// COM1's interrupt output reaches the guest as edges on ISA IRQ 4 through
+// IOAPIC pin 4 (testdata/uartirq.S): enabling IER.ETBEI with THR empty
+// interrupts, and so does each THR write after the handler's IIR read
+// acknowledged THRE. Before the runner forwarded only changes of the
+// line (isaLine), the reset level's deassert left the pin's count at −1,
+// no assert ever took it 0→1, and the guest waited in HLT forever (exit
+// 8): Linux's tty output after "Run /init as init process" did the same.
+func TestUARTInterruptThroughIOAPIC(t *testing.T) {
+	out, errOut, status := runMain(t, "run", "--boot", "raw32", "--max-insns", "100000", "../../testdata/uartirq.bin")
+	if status != 33 || out != "I!" {
+		t.Errorf("status %d, stdout %q, stderr:\n%s\nwant status 33 and \"I!\"", status, out, errOut)
+	}
+}
+
 // A guest finds the tables the runner wrote the way Linux looks for them:
 // the RSDP signature on a 16-byte boundary in 0xE0000-0xFFFFF, then the
 // RSDT it points to. Assembled by GNU as from:

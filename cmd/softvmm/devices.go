@@ -33,14 +33,7 @@ type machine struct {
 func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Writer, dbgcon io.Writer) *machine {
 	m := &machine{ports: &userdev.PortBus{}}
 	m.uart = userdev.NewUART(lineFlusher{out})
-	m.uart.SetIRQ(func(level bool) {
-		irq := abi.VMIsaIRQ{AtpicIrq: userdev.COM1IRQ, IoapicIrq: userdev.COM1IRQ}
-		cmd := abi.VM_ISA_DEASSERT_IRQ
-		if level {
-			cmd = abi.VM_ISA_ASSERT_IRQ
-		}
-		ctx.Dev().Ioctl(ctx.Thread(), cmd, &irq) // no interrupt controllers yet: ENOTTY, and polling still works
-	})
+	m.uart.SetIRQ(isaLine(ctx, userdev.COM1IRQ))
 	if in, async := serialInput(stdin); in != nil {
 		m.uart.SetInput(in)
 		m.asyncInput = async
@@ -101,4 +94,34 @@ func serialInput(stdin io.Reader) (in io.Reader, async bool) {
 		return userdev.NewAsyncReader(f), true
 	}
 	return nil, false
+}
+
+// isaLine returns the interrupt-output callback of a device wired to ISA
+// IRQ irq (8259 pin and IOAPIC pin irq): one VM_ISA_ASSERT_IRQ when the
+// output goes high, one VM_ISA_DEASSERT_IRQ when it goes low, nothing when
+// it reports the level the line already has.
+//
+// The last rule is what makes the line work. vmm's pins are assertion
+// counts that deliver on the count's 0→1 step (vioapic and vatpic acnt;
+// reference/vmm-devices.md §3.4, §4). A deassert of a line that was
+// never asserted takes the count to −1, after which every assert only
+// brings it back to 0 and an edge-triggered pin never interrupts again.
+// UART.SetIRQ reports the reset level (low) at once, so forwarding every
+// report did exactly that to IRQ 4: Linux's interrupt-driven tty output
+// (8250 IER.THRI) waited forever for its first THRE interrupt after "Run
+// /init as init process". The line starts low, as the pins do.
+func isaLine(ctx *vmmapi.VMCtx, irq int32) func(level bool) {
+	high := false
+	return func(level bool) {
+		if level == high {
+			return
+		}
+		high = level
+		isa := abi.VMIsaIRQ{AtpicIrq: irq, IoapicIrq: irq}
+		cmd := abi.VM_ISA_DEASSERT_IRQ
+		if level {
+			cmd = abi.VM_ISA_ASSERT_IRQ
+		}
+		ctx.Dev().Ioctl(ctx.Thread(), cmd, &isa) // no interrupt controllers yet: ENOTTY, and polling still works
+	}
 }

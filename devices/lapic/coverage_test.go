@@ -107,7 +107,7 @@ var reference = []reftest.Row{
 	{"2.12", "guest cannot switch modes", "TestX2APIC", ""},
 	{"2.12", "VM_SET_X2APIC_STATE: APICBASE bit 10, ID, LDR, DFR", "TestX2APIC", ""},
 	{"2.12", "CPUID leaf 1 ECX bit 21 iff not DISABLED", "", "CPUID is the interpreter's (emu/vmm), not the LAPIC's"},
-	{"2.13", "MSI address check, destination, logical iff RH and DM, mode, vector, edge", "TestDecodeMSI TestGroupDeliverIntrAndMSI", ""},
+	{"2.13", "MSI address check, destination, logical iff DM (B and L: RH and DM), mode, vector, edge", "TestDecodeMSI TestGroupDeliverIntrAndMSI", ""},
 	{"2.14", "state kept for snapshot parity", "TestStateRoundTrip", ""},
 	{"12.7", "INIT/SIPI (B reproduced)", "TestICR TestGroupIPIs", ""},
 	{"12.8", "lowest-priority/SMI/remote-read IPIs error", "TestICR", ""},

@@ -96,15 +96,27 @@ func Targets(views []DestView, ipi IPI) []int {
 
 // DecodeMSI takes an MSI address/data pair apart as lapic_intr_msi does
 // (§2.13): the address must be 0xFEExxxxx; destination = addr[19:12];
-// logical only when both the redirection hint (bit 3) and the destination
-// mode (bit 2) are set; delivery mode = data[10:8]; vector = data[7:0];
-// always edge.
+// delivery mode = data[10:8]; vector = data[7:0]; always edge.
+//
+// One deliberate difference (package doc, "MSI destination mode"): the
+// destination is logical whenever the destination-mode bit (2) is set, as
+// Intel's chipsets, QEMU (apic_send_msi) and KVM read it; the redirection
+// hint (bit 3) only enables lowest-priority redirection (SDM vol. 3A,
+// "Message Address Register Format"). FreeBSD's vmm wants both bits for
+// logical. Linux in flat logical mode composes every MSI with RH = 0,
+// DM = 1 and a CPU bitmask as destination (0xFEE01004 for CPU 0), so under
+// FreeBSD's rule the HPET's per-CPU FSB timer, which Linux makes its tick
+// when the CPU lacks ARAT, went to physical APIC ID 1 and the boot stopped
+// ticking.
+// msiAddrDM is the MSI address's destination-mode bit (1: logical).
+const msiAddrDM = 0x4
+
 func DecodeMSI(addr, data uint64) (dest uint32, phys bool, delmode uint32, vector uint8, ok bool) {
 	if addr&0xFFF00000 != DefaultBase {
 		return 0, false, 0, 0, false
 	}
 	dest = uint32(addr>>12) & 0xFF
-	phys = addr&0xC != 0xC
+	phys = addr&msiAddrDM == 0
 	return dest, phys, uint32(data) & LVTDelMode, uint8(data), true
 }
 

@@ -45,6 +45,11 @@
 //     4 bytes at a 16-byte boundary, sub-dword reads see the low bytes,
 //     wrong-mode accesses silently read 0 / are ignored, SVR and the LVT
 //     delivery-status bit are stored as written).
+//   - MSI destination mode (§2.13): fixed beyond B and L, like #9. An
+//     MSI address with the destination-mode bit set is logical, whatever
+//     the redirection hint, as hardware, QEMU and KVM decode it; FreeBSD
+//     treats it as physical unless the hint is set too, which misroutes
+//     every MSI Linux sends in flat logical mode (DecodeMSI).
 //
 // Reset differs from vlapic_reset in one way on purpose: it also empties
 // the in-service stack and the pending ESR bits and stops the timer, as

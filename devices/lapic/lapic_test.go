@@ -966,7 +966,7 @@ func TestCalcdest(t *testing.T) {
 }
 
 // ref §2.13 / reference/vmm-interface.md §8.4: MSI decoding.
-// Rows: §2.13 row "MSI address check, destination, logical iff RH and DM, mode, vector, edge";
+// Rows: §2.13 row "MSI address check, destination, logical iff DM (B and L: RH and DM), mode, vector, edge";
 func TestDecodeMSI(t *testing.T) {
 	rows := []struct {
 		addr, data uint64
@@ -978,8 +978,11 @@ func TestDecodeMSI(t *testing.T) {
 	}{
 		{0xFEE01000, 0x0041, 1, true, 0, 0x41, true},
 		{0xFEE0300C, 0x8141, 3, false, 0x100, 0x41, true}, // RH+DM: logical; trigger bit ignored
-		{0xFEE03004, 0x0441, 3, true, 0x400, 0x41, true},  // DM without RH: physical
-		{0xFEE03008, 0x0741, 3, true, 0x700, 0x41, true},  // RH without DM: physical
+		// DM without RH: logical, as hardware, QEMU and KVM decode it
+		// (FreeBSD: physical). This is Linux's flat-mode MSI to CPU 0.
+		{0xFEE01004, 0x0022, 1, false, 0, 0x22, true},
+		{0xFEE03004, 0x0441, 3, false, 0x400, 0x41, true},
+		{0xFEE03008, 0x0741, 3, true, 0x700, 0x41, true}, // RH without DM: physical
 		{0xFEEFF000, 0x0030, 0xFF, true, 0, 0x30, true},
 		{0xFED01000, 0x0041, 0, false, 0, 0, false},
 		{0x1FEE01000, 0x0041, 1, true, 0, 0x41, true}, // only bits 31:20 are checked
@@ -1078,7 +1081,7 @@ func TestGroupIPIs(t *testing.T) {
 // Rows: §2.6 row "trigger_lvt invalid index EINVAL";
 // §2.10 row "only fixed, lowest priority, ExtINT honoured";
 // §2.10 row "vector 16-255 else refused";
-// §2.13 row "MSI address check, destination, logical iff RH and DM, mode, vector, edge";
+// §2.13 row "MSI address check, destination, logical iff DM (B and L: RH and DM), mode, vector, edge";
 func TestGroupDeliverIntrAndMSI(t *testing.T) {
 	gr := newGroup(3)
 	for i, l := range gr.g.LAPICs {
@@ -1101,6 +1104,16 @@ func TestGroupDeliverIntrAndMSI(t *testing.T) {
 		t.Fatal(err)
 	}
 	eqTrace(t, gr.spy.take(), []string{"cpu2 notify"})
+	// Linux's HPET per-CPU timer message for CPU 0 in flat logical mode:
+	// RH = 0, DM = 1, destination bitmask 0x01. Logical: vCPU 0, whose
+	// LDR is 1<<24 (FreeBSD would deliver to APIC ID 1).
+	if err := gr.g.MSI(0xFEE01004, 0x22); err != nil {
+		t.Fatal(err)
+	}
+	eqTrace(t, gr.spy.take(), []string{"cpu0 notify"})
+	if got := rd(t, gr.g.LAPICs[0], 0x210); got != 1<<2 {
+		t.Fatalf("cpu0 IRR1 after the MSI = %#x, want vector 0x22 (%#x)", got, 1<<2)
+	}
 	if err := gr.g.MSI(0xFEC02000, 0x49); err != abi.EINVAL {
 		t.Fatalf("MSI bad address = %v", err)
 	}
