@@ -122,6 +122,7 @@ var verifyingTests = []struct {
 	{"ControlRegisters", TestControlRegisters}, {"PagingInvlpgAndCR3", TestPagingInvlpgAndCR3},
 	{"StringOps", TestStringOps}, {"CallRetStack", TestCallRetStack}, {"MemoryForms", TestMemoryForms},
 	{"SegmentBases", TestSegmentBases}, {"CompatModeFault64", TestCompatModeFault},
+	{"StrIOExit", TestStrIOExit}, {"StrIOPermission", TestStrIOPermission},
 }
 
 // udVerified records "mode MNEMONIC" for each unadvertised instruction
