@@ -7,11 +7,11 @@ import "errors"
 // These are how a guest changes CS, and so its mode: 16/32-bit code by
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
-// errGateTask is the ExitError cause for a far transfer through a call
-// gate, task gate or TSS, and an IRET with NT set: hardware task
-// switching and call gates come with the BIOS/ROM work (issue 3 "make
-// room for them").
-var errGateTask = errors.New("cpu: call gates and task switches are not implemented")
+// errGateTask is the ExitError cause for a far transfer through a task
+// gate or to a TSS, an IRET with NT set, and virtual-8086 mode: hardware
+// task switching comes with the BIOS/ROM work (issue 3 "make room for
+// them"). Call gates are gate.go's.
+var errGateTask = errors.New("cpu: task switches and virtual-8086 mode are not implemented")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).
@@ -49,10 +49,14 @@ func (c *CPU) eaOff(in *insn) uint64 {
 
 // farTarget reads and checks the target of a far JMP or CALL; false
 // when in was aborted.
-func (c *CPU) farTarget(in *insn) (seg, uint64, bool) {
+func (c *CPU) farTarget(in *insn, call bool) (seg, uint64, bool) {
 	sel, off, ok := c.farOperand(in)
 	if !ok {
 		c.memFault(in)
+		return seg{}, 0, false
+	}
+	if g, ok := c.gateAt(sel); ok {
+		c.callGate(in, sel, g, call) // the whole transfer (gate.go)
 		return seg{}, 0, false
 	}
 	ns, ok := c.codeTarget(in, sel, off)
@@ -63,7 +67,7 @@ func (c *CPU) farTarget(in *insn) (seg, uint64, bool) {
 }
 
 func hFarJmp(c *CPU, in *insn) {
-	if ns, off, ok := c.farTarget(in); ok {
+	if ns, off, ok := c.farTarget(in, false); ok {
 		c.setCS(ns)
 		c.leave(in, off)
 	}
@@ -80,7 +84,7 @@ func (c *CPU) farFail(in *insn) {
 }
 
 func hFarCall(c *CPU, in *insn) {
-	ns, off, ok := c.farTarget(in)
+	ns, off, ok := c.farTarget(in, true)
 	if !ok {
 		return
 	}

@@ -123,6 +123,7 @@ var verifyingTests = []struct {
 	{"StringOps", TestStringOps}, {"CallRetStack", TestCallRetStack}, {"MemoryForms", TestMemoryForms},
 	{"SegmentBases", TestSegmentBases}, {"CompatModeFault64", TestCompatModeFault},
 	{"StrIOExit", TestStrIOExit}, {"StrIOPermission", TestStrIOPermission},
+	{"CallGate32", TestCallGate32}, {"CallGate16", TestCallGate16}, {"CallGate64", TestCallGate64},
 }
 
 // udVerified records "mode MNEMONIC" for each unadvertised instruction
