@@ -168,6 +168,12 @@ func TestCallGateFaults(t *testing.T) {
 			func(c *CPU, ram *testRAM) {
 				ram.w64(0x5000+selData1, mkDesc(0, 0xfffff, 0x32, 0xc))
 			}, vecSS, selData1, 0},
+		{"new stack beyond its limit", mkGate(0xc, 3, selCode1, gateCode, 2, true), false,
+			func(c *CPU, ram *testRAM) {
+				ram.w64(0x5000+0x70, mkDesc(0, 0xfff, 0xb2, 0x4)) // ring 1 data, limit 0xfff
+				ram.w32(tssBase+12, 0x2000)
+				ram.w32(tssBase+16, 0x71)
+			}, vecSS, 0x70, 0},
 		{"TSS too short for SS1", mkGate(0xc, 3, selCode1, gateCode, 0, true), false,
 			func(c *CPU, ram *testRAM) { c.tr.limit = 0x10 }, vecTS, selTSS, 0},
 	} {
