@@ -15,8 +15,10 @@
 // events go through the IVT or IDT of the current mode (except.go,
 // deliverVector for external interrupts); far CALL/JMP through call
 // gates of every size are gate.go's. INS/OUTS leave Run with
-// ExitInOutStr for the caller to emulate (strio.go). Virtual-8086 mode
-// and hardware task switching end Run with ExitError.
+// ExitInOutStr for the caller to emulate (strio.go). Task switches
+// between 32-bit TSSs (far JMP/CALL to a TSS or task gate, IRET with NT)
+// are task.go's; 16-bit TSSs, task gates in the IDT and virtual-8086
+// mode end Run with ExitError.
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),
 // run.go (the Run loop), block.go (decoded-block cache, self-modifying

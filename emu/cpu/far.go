@@ -7,10 +7,10 @@ import "errors"
 // These are how a guest changes CS, and so its mode: 16/32-bit code by
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
-// errGateTask is the ExitError cause for a far transfer through a task
-// gate or to a TSS, an IRET with NT set, and virtual-8086 mode: hardware
-// task switching comes with the BIOS/ROM work (issue 3 "make room for
-// them"). Call gates are gate.go's.
+// errGateTask is the ExitError cause for what hardware task switching
+// and virtual-8086 mode still lack: a 16-bit TSS, a task gate in the IDT,
+// entering or leaving virtual-8086 mode (issue 3 "make room for them").
+// Call gates are gate.go's, 32-bit task switches task.go's.
 var errGateTask = errors.New("cpu: task switches and virtual-8086 mode are not implemented")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
@@ -57,6 +57,10 @@ func (c *CPU) farTarget(in *insn, call bool) (seg, uint64, bool) {
 	}
 	if g, ok := c.gateAt(sel); ok {
 		c.callGate(in, sel, g, call) // the whole transfer (gate.go)
+		return seg{}, 0, false
+	}
+	if c.taskAt(sel) {
+		c.farTask(in, sel, call) // a task switch (task.go)
 		return seg{}, 0, false
 	}
 	ns, ok := c.codeTarget(in, sel, off)
@@ -205,6 +209,21 @@ func hRetf(c *CPU, in *insn) {
 // SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
 	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
+	if c.pmode && c.fl&flagNT != 0 && c.fl&flagVM == 0 {
+		if c.efer&eferLMA != 0 {
+			c.fault(in, vecGP, 0) // no task switches in IA-32e mode
+			return
+		}
+		// Return to the task whose selector is this TSS's back link;
+		// nothing is popped.
+		link, ok := c.sysRead(c.tr.base, 2)
+		if !ok {
+			c.memFault(in)
+			return
+		}
+		c.taskSwitch(in, uint16(link), taskIret)
+		return
+	}
 	sz := in.sz
 	var fr [5]uint64
 	n := 3
@@ -238,7 +257,7 @@ func hIret(c *CPU, in *insn) {
 		c.leave(in, rip)
 		return
 	}
-	if c.fl&flagNT != 0 || c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
+	if c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
 		c.abort(in)
 		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
 		return
