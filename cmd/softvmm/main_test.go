@@ -38,6 +38,8 @@ func TestGuests(t *testing.T) {
 		{[]string{"run"}, "demo.out", 0},
 		{[]string{"run", "../../testdata/hello.elf"}, "hello.out", 0},
 		{[]string{"run", "../../testdata/exit33.elf"}, "exit33.out", 33},
+		{[]string{"run", "../../testdata/strio.elf"}, "strio.out", 0},    // INS/OUTS (inoutstr.go)
+		{[]string{"run", "../../testdata/gate64.elf"}, "gate64.out", 33}, // 64-bit call gate, ring 3 -> 0 -> 3
 	} {
 		t.Run(c.out, func(t *testing.T) {
 			want, err := os.ReadFile("../../testdata/" + c.out)

@@ -226,6 +226,10 @@ func (s *sched) exit(id int, ex *abi.VMExit) (status int, done, end bool) {
 			mask := uint64(1)<<(8*uint(io.Bytes)) - 1
 			ctx.SetRegister(id, abi.VM_REG_GUEST_RAX, rax&^mask|uint64(val)&mask)
 		}
+	case abi.VM_EXITCODE_INOUT_STR:
+		if status, done := s.inoutStr(id, ex); done {
+			return status, true, false
+		}
 	case abi.VM_EXITCODE_RDMSR:
 		// An MSR neither the interpreter nor the kernel owns reads as
 		// 0, as with bhyve -w; writes are ignored.

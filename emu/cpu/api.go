@@ -1,5 +1,7 @@
 package cpu
 
+import "softvmm/emu/abi"
+
 // This file is the contract between the interpreter and the rest of softvmm
 // (emu/vmm drives it; tests drive it directly). The interpreter sees guest
 // RAM only through PhysMem and never imports a device: I/O ports and
@@ -29,6 +31,7 @@ const (
 	ExitWRMSR                  // WRMSR of an MSR the interpreter does not own: MSR, MSRVal
 	ExitError                  // emulator failure: Err says what, Bytes of the instruction in Insn
 	ExitPause                  // PAUSE retired while SetPauseExit is on (VM_CAP_PAUSE_EXIT)
+	ExitInOutStr               // INS/OUTS: Port, Bytes, In and Str (strio.go)
 )
 
 // Exit describes how Run stopped. For ExitInOut the instruction has
@@ -51,6 +54,27 @@ type Exit struct {
 	MSR    uint32 // ExitRDMSR, ExitWRMSR: ECX
 	MSRVal uint64 // ExitWRMSR: EDX:EAX
 
+	Str StrIO // ExitInOutStr
+
 	Insn []byte // ExitError, ExitMMIO: the instruction bytes
 	Err  error  // ExitError
+}
+
+// StrIO is what vmm's VM_EXITCODE_INOUT_STR carries beyond u.inout
+// (reference/vmm-interface.md §3.1), plus GLA: the linear address of the
+// first element (segment base, outside 64-bit mode or for FS/GS, plus the
+// index masked to AddrSize), before any limit or canonical check. For
+// ExitInOutStr RIP is past the instruction, as for ExitInOut; the caller
+// moves the data, updates RSI/RDI/RCX and rewinds RIP while work remains.
+type StrIO struct {
+	Rep      bool
+	AddrSize uint8       // 2, 4 or 8
+	SegName  int32       // VM_REG_GUEST_ES (INS) or the OUTS segment
+	Seg      abi.SegDesc // that segment's descriptor cache
+	Index    uint64      // RDI (INS) or RSI (OUTS), the whole register
+	Count    uint64      // RCX masked to AddrSize if Rep, else 1
+	GLA      uint64
+	Rflags   uint64
+	CR0      uint64
+	Paging   abi.VMGuestPaging
 }

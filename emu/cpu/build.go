@@ -545,6 +545,9 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	case x86asm.IN, x86asm.OUT:
 		c.buildIO(in, inst)
 		term()
+	case x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		c.buildStrIO(in, inst)
+		term()
 	case x86asm.RDMSR:
 		in.h = hRdmsr
 		term()

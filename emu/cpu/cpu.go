@@ -13,8 +13,12 @@
 // CR0.PG/CR4.PAE/EFER.LMA (none, 32-bit with PSE, PAE, 4-level).
 // Mode switches are MOV CR0, WRMSR EFER and the far transfers of far.go;
 // events go through the IVT or IDT of the current mode (except.go,
-// deliverVector for external interrupts). Virtual-8086 mode, call gates
-// and hardware task switching end Run with ExitError.
+// deliverVector for external interrupts); far CALL/JMP through call
+// gates of every size are gate.go's. INS/OUTS leave Run with
+// ExitInOutStr for the caller to emulate (strio.go). Task switches
+// between 32-bit TSSs (far JMP/CALL to a TSS or task gate, IRET with NT)
+// are task.go's; 16-bit TSSs, task gates in the IDT and virtual-8086
+// mode end Run with ExitError.
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),
 // run.go (the Run loop), block.go (decoded-block cache, self-modifying

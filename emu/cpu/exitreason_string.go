@@ -6,6 +6,7 @@ var exitNames = [...]string{
 	ExitNone: "ExitNone", ExitBudget: "ExitBudget", ExitInOut: "ExitInOut", ExitHLT: "ExitHLT",
 	ExitMMIO: "ExitMMIO", ExitTripleFault: "ExitTripleFault", ExitRDMSR: "ExitRDMSR",
 	ExitWRMSR: "ExitWRMSR", ExitError: "ExitError", ExitPause: "ExitPause",
+	ExitInOutStr: "ExitInOutStr",
 }
 
 func (r ExitReason) String() string {

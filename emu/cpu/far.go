@@ -7,11 +7,11 @@ import "errors"
 // These are how a guest changes CS, and so its mode: 16/32-bit code by
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
-// errGateTask is the ExitError cause for a far transfer through a call
-// gate, task gate or TSS, and an IRET with NT set: hardware task
-// switching and call gates come with the BIOS/ROM work (issue 3 "make
-// room for them").
-var errGateTask = errors.New("cpu: call gates and task switches are not implemented")
+// errGateTask is the ExitError cause for what hardware task switching
+// and virtual-8086 mode still lack: a 16-bit TSS, a task gate in the IDT,
+// entering or leaving virtual-8086 mode (issue 3 "make room for them").
+// Call gates are gate.go's, 32-bit task switches task.go's.
+var errGateTask = errors.New("cpu: task switches and virtual-8086 mode are not implemented")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).
@@ -49,10 +49,18 @@ func (c *CPU) eaOff(in *insn) uint64 {
 
 // farTarget reads and checks the target of a far JMP or CALL; false
 // when in was aborted.
-func (c *CPU) farTarget(in *insn) (seg, uint64, bool) {
+func (c *CPU) farTarget(in *insn, call bool) (seg, uint64, bool) {
 	sel, off, ok := c.farOperand(in)
 	if !ok {
 		c.memFault(in)
+		return seg{}, 0, false
+	}
+	if g, ok := c.gateAt(sel); ok {
+		c.callGate(in, sel, g, call) // the whole transfer (gate.go)
+		return seg{}, 0, false
+	}
+	if c.taskAt(sel) {
+		c.farTask(in, sel, call) // a task switch (task.go)
 		return seg{}, 0, false
 	}
 	ns, ok := c.codeTarget(in, sel, off)
@@ -63,7 +71,7 @@ func (c *CPU) farTarget(in *insn) (seg, uint64, bool) {
 }
 
 func hFarJmp(c *CPU, in *insn) {
-	if ns, off, ok := c.farTarget(in); ok {
+	if ns, off, ok := c.farTarget(in, false); ok {
 		c.setCS(ns)
 		c.leave(in, off)
 	}
@@ -80,7 +88,7 @@ func (c *CPU) farFail(in *insn) {
 }
 
 func hFarCall(c *CPU, in *insn) {
-	ns, off, ok := c.farTarget(in)
+	ns, off, ok := c.farTarget(in, true)
 	if !ok {
 		return
 	}
@@ -201,6 +209,21 @@ func hRetf(c *CPU, in *insn) {
 // SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
 	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
+	if c.pmode && c.fl&flagNT != 0 && c.fl&flagVM == 0 {
+		if c.efer&eferLMA != 0 {
+			c.fault(in, vecGP, 0) // no task switches in IA-32e mode
+			return
+		}
+		// Return to the task whose selector is this TSS's back link;
+		// nothing is popped.
+		link, ok := c.sysRead(c.tr.base, 2)
+		if !ok {
+			c.memFault(in)
+			return
+		}
+		c.taskSwitch(in, uint16(link), taskIret)
+		return
+	}
 	sz := in.sz
 	var fr [5]uint64
 	n := 3
@@ -234,7 +257,7 @@ func hIret(c *CPU, in *insn) {
 		c.leave(in, rip)
 		return
 	}
-	if c.fl&flagNT != 0 || c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
+	if c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
 		c.abort(in)
 		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
 		return

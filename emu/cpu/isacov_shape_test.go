@@ -122,6 +122,8 @@ var verifyingTests = []struct {
 	{"ControlRegisters", TestControlRegisters}, {"PagingInvlpgAndCR3", TestPagingInvlpgAndCR3},
 	{"StringOps", TestStringOps}, {"CallRetStack", TestCallRetStack}, {"MemoryForms", TestMemoryForms},
 	{"SegmentBases", TestSegmentBases}, {"CompatModeFault64", TestCompatModeFault},
+	{"StrIOExit", TestStrIOExit}, {"StrIOPermission", TestStrIOPermission},
+	{"CallGate32", TestCallGate32}, {"CallGate16", TestCallGate16}, {"CallGate64", TestCallGate64},
 }
 
 // udVerified records "mode MNEMONIC" for each unadvertised instruction

@@ -63,12 +63,7 @@ func hInOut(c *CPU, in *insn) {
 	if in.ssz == 1 {
 		port = uint16(in.imm)
 	}
-	if c.pmode && c.cpl > uint8(c.fl>>12)&3 && !c.ioAllowed(port, in.sz) {
-		if c.mf.kind == mfException && c.mf.vec == vecPF || c.mf.kind == mfMMIO {
-			c.memFault(in)
-			return
-		}
-		c.fault(in, vecGP, 0)
+	if !c.ioCheck(in, port) {
 		return
 	}
 	c.leave(in, in.rip+uint64(in.len))
@@ -76,6 +71,21 @@ func hInOut(c *CPU, in *insn) {
 	if in.op == 0 {
 		c.exit.EAX = uint32(c.r[rAX] & sizeMask[in.sz])
 	}
+}
+
+// ioCheck applies the I/O privilege rule of IN/OUT/INS/OUTS (SDM Vol. 1
+// §19.5): in protected mode with CPL > IOPL the TSS bitmap must allow
+// in.sz bytes at port, else #GP(0). It raises the fault itself.
+func (c *CPU) ioCheck(in *insn, port uint16) bool {
+	if !c.pmode || c.cpl <= uint8(c.fl>>12)&3 || c.ioAllowed(port, in.sz) {
+		return true
+	}
+	if c.mf.kind == mfException && c.mf.vec == vecPF || c.mf.kind == mfMMIO {
+		c.memFault(in)
+		return false
+	}
+	c.fault(in, vecGP, 0)
+	return false
 }
 
 // ioAllowed consults the I/O permission bitmap of the current 32/64-bit

@@ -128,6 +128,21 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 			ex.SetInout(abi.InoutExit{Bytes: e.Bytes, In: e.In, Port: e.Port, EAX: e.EAX})
 			v.stats.inc(statExitsInout)
 			return nil
+		case cpu.ExitInOutStr:
+			// vmm finishes no string I/O in the kernel, not even for its
+			// own ports: emulate_inout_str returns to userspace, which
+			// moves the data and restarts the instruction while RCX != 0
+			// (reference/vmm-interface.md §3.1, §7.1).
+			s := &e.Str
+			ex.Exitcode = abi.VM_EXITCODE_INOUT_STR
+			ex.Rip, ex.InstLength = e.RIP, int32(e.InstLen)
+			ex.SetInoutStr(abi.InoutStrExit{
+				Inout:  abi.InoutExit{Bytes: e.Bytes, In: e.In, String: true, Rep: s.Rep, Port: e.Port},
+				Paging: s.Paging, Rflags: s.Rflags, Cr0: s.CR0, Index: s.Index, Count: s.Count,
+				Addrsize: int32(s.AddrSize), SegName: s.SegName, SegDesc: s.Seg,
+			})
+			v.stats.inc(statExitsInout)
+			return nil
 		case cpu.ExitHLT:
 			v.stats.inc(statExitsTotal)
 			v.stats.inc(statExitsHLT)

@@ -147,6 +147,8 @@ int main(int argc, char **argv)
 		die("KVM_SET_REGS");
 
 	alarm(20);
+	uint8_t scr = 0;
+
 	for (;;) {
 		if (ioctl(vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR)
@@ -158,26 +160,32 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			return 0;
 		case KVM_EXIT_IO: {
+			/* String I/O (INS/OUTS) arrives as count elements of size
+			 * bytes; KVM itself moves them to and from guest memory
+			 * and updates RSI/RDI/RCX. */
 			uint8_t *data = (uint8_t *)run + run->io.data_offset;
-			uint32_t v = 0;
+			uint32_t i;
 
-			if (run->io.count != 1) {
-				fprintf(stderr, "kvmrun: string I/O at port 0x%x\n", run->io.port);
-				return 124;
-			}
-			if (run->io.direction == KVM_EXIT_IO_OUT) {
-				memcpy(&v, data, run->io.size);
-				if (run->io.port == 0x3f8)
-					putchar((int)(v & 0xff));
-				else if (run->io.port == 0xf4) {
-					fflush(stdout);
-					return (int)((v << 1) | 1) & 0xff;
-				} else
-					fprintf(stderr, "kvmrun: OUT 0x%x <- 0x%x ignored\n",
-						run->io.port, v);
-			} else {
-				v = run->io.port == 0x3fd ? 0x60 : 0xffffffff;
-				memcpy(data, &v, run->io.size);
+			for (i = 0; i < run->io.count; i++, data += run->io.size) {
+				uint32_t v = 0;
+
+				if (run->io.direction == KVM_EXIT_IO_OUT) {
+					memcpy(&v, data, run->io.size);
+					if (run->io.port == 0x3f8)
+						putchar((int)(v & 0xff));
+					else if (run->io.port == 0x3ff)
+						scr = (uint8_t)v; /* 16550 scratch register */
+					else if (run->io.port == 0xf4) {
+						fflush(stdout);
+						return (int)((v << 1) | 1) & 0xff;
+					} else
+						fprintf(stderr, "kvmrun: OUT 0x%x <- 0x%x ignored\n",
+							run->io.port, v);
+				} else {
+					v = run->io.port == 0x3fd ? 0x60 :
+					    run->io.port == 0x3ff ? scr : 0xffffffff;
+					memcpy(data, &v, run->io.size);
+				}
 			}
 			break;
 		}
