@@ -71,6 +71,18 @@ func newMachine(ctx *vmmapi.VMCtx, rf *runFlags, stdin io.Reader, out *bufio.Wri
 	return m
 }
 
+// portIO is one port access from the guest. A port no device owns reads
+// as all ones, as bhyve's default handler and QEMU's unassigned I/O give,
+// so a driver probing for absent hardware sees a floating bus, not a
+// device returning zeros; writes to it are dropped.
+func (m *machine) portIO(port uint16, size int, in bool, val uint32) uint32 {
+	v, ok := m.ports.Dispatch(port, size, in, val)
+	if !ok && in {
+		return 0xffffffff
+	}
+	return v
+}
+
 // serialInput is what COM1 receives: standard input when it is a file
 // (read as the guest drains the receiver, so the run stays deterministic)
 // or a terminal (read in the background, async; typed bytes arrive when

@@ -155,7 +155,7 @@ func (s *sched) inoutStr(id int, ex *abi.VMExit) (status int, done bool) {
 				val |= uint32(buf[i]) << (8 * i)
 			}
 		}
-		v, _ := m.ports.Dispatch(port, bytes, in, val)
+		v := m.portIO(port, bytes, in, val)
 		if st, ok := m.dbg.Status(); ok {
 			return int(st & 0xff), true
 		}

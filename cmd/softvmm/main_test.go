@@ -217,3 +217,18 @@ func TestRunHungGuest(t *testing.T) {
 		t.Fatalf("a guest its timer wakes: status %d\n%s\n%s", status, out, errOut)
 	}
 }
+
+// An IN from a port no device owns (COM2 at 0x2f8 here) reads all ones,
+// as bhyve's default handler and QEMU's unassigned I/O do: the guest
+// shifts the byte right by 4 and writes it to isa-debug-exit, so 0xff
+// gives status (0xf<<1)|1 = 31 (0 would give 1).
+func TestUnownedPortReadsAllOnes(t *testing.T) {
+	img := t.TempDir() + "/in.bin"
+	code := []byte{0x66, 0xba, 0xf8, 0x02, 0xec, 0xc0, 0xe8, 0x04, 0x66, 0xba, 0xf4, 0x00, 0xee}
+	if err := os.WriteFile(img, code, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, status := runMain(t, "run", "--boot", "raw64", img); status != 31 {
+		t.Fatalf("status %d, want 31\n%s", status, errOut)
+	}
+}

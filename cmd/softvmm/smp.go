@@ -214,14 +214,13 @@ func (s *sched) exit(id int, ex *abi.VMExit) (status int, done, end bool) {
 	switch ex.Exitcode {
 	case abi.VM_EXITCODE_INOUT:
 		io := ex.Inout()
-		val, _ := m.ports.Dispatch(io.Port, int(io.Bytes), io.In, io.EAX)
+		val := m.portIO(io.Port, int(io.Bytes), io.In, io.EAX)
 		if status, ok := m.dbg.Status(); ok {
 			return int(status & 0xff), true, false // what the OS keeps of an exit status
 		}
 		if io.In {
 			// Merge the value under the access size, as bhyve's
-			// emulate_inout does; ports nobody owns read as all ones,
-			// as on QEMU's ISA bus.
+			// emulate_inout does.
 			rax, _ := ctx.GetRegister(id, abi.VM_REG_GUEST_RAX)
 			mask := uint64(1)<<(8*uint(io.Bytes)) - 1
 			ctx.SetRegister(id, abi.VM_REG_GUEST_RAX, rax&^mask|uint64(val)&mask)
