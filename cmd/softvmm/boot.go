@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -116,7 +115,10 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 		if rf.initrd != "" {
 			for _, m := range strings.Split(rf.initrd, ",") {
 				file, _, _ := strings.Cut(m, " ")
-				b, err := os.ReadFile(file)
+				if file == "" {
+					return loaded{}, fmt.Errorf("--initrd module %q: no file name (want \"FILE ARGS,FILE ARGS\")", m)
+				}
+				b, err := readImage(file, mem)
 				if err != nil {
 					return loaded{}, fmt.Errorf("--initrd module: %w", err)
 				}
@@ -128,7 +130,7 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 	case boot.KindLinux:
 		var initrd []byte
 		if rf.initrd != "" {
-			b, err := os.ReadFile(rf.initrd)
+			b, err := readImage(rf.initrd, mem)
 			if err != nil {
 				return loaded{}, fmt.Errorf("--initrd: %w", err)
 			}

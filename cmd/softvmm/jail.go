@@ -113,7 +113,7 @@ func cmdJail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	h := jail.NewHost()
 	h.InstallStockDevfsRules()
 	if rulesFile != "" {
-		text, err := os.ReadFile(rulesFile)
+		text, err := readConfigFile(rulesFile)
 		if err == nil {
 			err = h.LoadDevfsRules(h.RootCred(), string(text))
 		}
@@ -337,9 +337,30 @@ func notACommand(word string) error {
 // readJailConf parses conf_file, with includes resolved from the real
 // root. The file is read by the name given, so errors name it so.
 func readJailConf(name string) (*jail.Conf, error) {
-	text, err := os.ReadFile(name)
+	text, err := readConfigFile(name)
 	if err != nil {
 		return nil, err
 	}
 	return jail.ParseConfString(os.DirFS("/"), name, string(text))
+}
+
+// maxConfigFile bounds a jail.conf or devfs.rules file: real ones are a
+// few kilobytes, and an endless one (/dev/zero) must fail with a message
+// rather than exhaust the host's memory.
+const maxConfigFile = 16 << 20
+
+func readConfigFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err // *PathError: "read NAME: ..."
+	}
+	if len(b) > maxConfigFile {
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a configuration file", name, maxConfigFile>>20)
+	}
+	return b, nil
 }

@@ -65,23 +65,41 @@ func (l *limits) report(ctx *vmmapi.VMCtx, id int, out *bufio.Writer, stderr io.
 	return exitLimit
 }
 
-// runFiles are the files the flags name.
+// runFiles are the files the flags name. Every write to them goes
+// through an outFile, which keeps the first error, so a full disk or a
+// /dev/full shows up as a failed run instead of silently lost output.
 type runFiles struct {
 	debugcon    io.Writer
 	trace, exit *bufio.Writer
-	closers     []*os.File
+	closers     []*outFile
+}
+
+// outFile is an output file that remembers its first write error.
+type outFile struct {
+	f    *os.File
+	flag string
+	err  error
+}
+
+func (o *outFile) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	if err != nil && o.err == nil {
+		o.err = fmt.Errorf("%s %s: %w", o.flag, o.f.Name(), err)
+	}
+	return n, err
 }
 
 func openRunFiles(rf *runFlags) (*runFiles, error) {
 	f := &runFiles{}
-	open := func(name, flag string) (*os.File, error) {
+	open := func(name, flag string) (*outFile, error) {
 		o, err := os.Create(name)
 		if err != nil {
 			f.close()
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
-		f.closers = append(f.closers, o)
-		return o, nil
+		of := &outFile{f: o, flag: flag}
+		f.closers = append(f.closers, of)
+		return of, nil
 	}
 	if rf.debugcon != "" {
 		o, err := open(rf.debugcon, "--debugcon")
@@ -121,8 +139,23 @@ func (f *runFiles) tracer(ctx *vmmapi.VMCtx) *tracer {
 	return t
 }
 
-func (f *runFiles) close() {
-	for _, c := range f.closers {
-		c.Close()
+// close flushes the traces, closes every file and reports the first
+// write or close error.
+func (f *runFiles) close() error {
+	var first error
+	for _, w := range []*bufio.Writer{f.trace, f.exit} {
+		if w != nil {
+			w.Flush() // an error is kept by the outFile below
+		}
 	}
+	for _, c := range f.closers {
+		if err := c.f.Close(); err != nil && c.err == nil {
+			c.err = fmt.Errorf("%s %s: %w", c.flag, c.f.Name(), err)
+		}
+		if first == nil {
+			first = c.err
+		}
+	}
+	f.closers = nil
+	return first
 }

@@ -190,6 +190,8 @@ func TestImageReadLimits(t *testing.T) {
 		{[]string{"run", "--mem", "64K", big}, "big.img: larger than guest memory (--mem 64K)"},
 		{[]string{"run", "--mem", "16M", "/dev/zero"}, "/dev/zero: larger than guest memory (--mem 16M)"},
 		{[]string{"run", t.TempDir()}, "is a directory, not an image"},
+		{[]string{"run", "--mem", "16M", "--initrd", "/dev/zero", "../../testdata/mbkernel.elf"}, "--initrd module: /dev/zero: larger than guest memory"},
+		{[]string{"run", "--initrd", ",", "../../testdata/mbkernel.elf"}, `--initrd module "": no file name`},
 		{[]string{"run", "/nonexistent.elf"}, "/nonexistent.elf"},
 	} {
 		_, errOut, status := runMain(t, c.args...)
@@ -230,5 +232,28 @@ func TestUnownedPortReadsAllOnes(t *testing.T) {
 	}
 	if _, errOut, status := runMain(t, "run", "--boot", "raw64", img); status != 31 {
 		t.Fatalf("status %d, want 31\n%s", status, errOut)
+	}
+}
+
+// Output a flag asked for and that could not be written is a failed run,
+// not silently lost: /dev/full fails every write.
+func TestOutputFileWriteErrors(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	for _, flag := range []string{"--trace", "--trace-exits"} {
+		_, errOut, status := runMain(t, "run", flag, "/dev/full", "../../testdata/exit33.elf")
+		if status != exitSetup || !strings.Contains(errOut, flag+" /dev/full: write /dev/full") || !strings.Contains(errOut, "own status was 33") {
+			t.Errorf("%s /dev/full: status %d stderr %q", flag, status, errOut)
+		}
+	}
+}
+
+// jail.conf and devfs.rules are read only up to a bound, so an endless
+// file fails with a message.
+func TestJailConfigReadLimit(t *testing.T) {
+	_, errOut, status := runMain(t, "jail", "-f", "/dev/zero", "-c")
+	if status != exitJail || !strings.Contains(errOut, "/dev/zero: larger than 16 MiB, not a configuration file") {
+		t.Fatalf("status %d stderr %q", status, errOut)
 	}
 }

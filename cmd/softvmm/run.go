@@ -217,10 +217,9 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitSetup
 	}
-	defer files.close()
+	defer files.close() // on early returns; the normal path checks its error below
 	m := newMachine(ctx, rf, stdin, out, files.debugcon)
 	tr := files.tracer(ctx)
-	defer tr.flush()
 	lim, err := startLimits(ctx, rf)
 	if err != nil {
 		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
@@ -235,7 +234,13 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 		defer printStats(ctx, rf.cpus, stderr)
 	}
 	s := &sched{ctx: ctx, rf: rf, m: m, tr: tr, lim: lim, out: out, stderr: stderr}
-	return s.loop()
+	status := s.loop()
+	tr.flush()
+	if err := files.close(); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: %v (the guest's own status was %d)\n", err, status)
+		return exitSetup
+	}
+	return status
 }
 
 // dumpRegs prints vCPU id's registers the way a person debugging a guest
@@ -354,7 +359,7 @@ func readImage(name string, mem uint64) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, int64(mem)+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %v", name, err)
+		return nil, err // *PathError: "read NAME: ..."
 	}
 	if uint64(len(b)) > mem {
 		return nil, fmt.Errorf("%s: larger than guest memory (--mem %s)", name, (&sizeFlag{v: mem}).String())
