@@ -75,20 +75,20 @@ func loadGuest(ctx *vmmapi.VMCtx, image []byte, imageName string, rf *runFlags) 
 	}
 	switch spec.kind {
 	case boot.KindUnknown:
-		return loaded{}, errors.New("not an ELF64 executable, a multiboot kernel or a Linux bzImage; for a ROM or a raw binary say --boot rom or --boot raw:ADDR")
+		return loaded{}, errors.New("not an ELF64 executable, a multiboot kernel or a Linux bzImage; for a ROM or a raw binary say --boot rom or --boot raw64[:ADDR] (raw32, raw16)")
 	case boot.KindMultiboot, boot.KindLinux:
 	default:
 		if rf.appendSet {
-			return loaded{}, fmt.Errorf("--append is for multiboot and Linux kernels; this is a %v image", spec.kind)
+			return loaded{}, usageError{fmt.Errorf("--append is for multiboot and Linux kernels; this image is %v", spec.kind)}
 		}
 	}
 	if rf.apLong && spec.kind != boot.KindELF64 && !(spec.kind == boot.KindRaw && spec.mode == boot.RawLong) {
 		// The long-mode AP state uses the page tables and GDT only those
 		// loads write (boot.StartAPLongMode).
-		return loaded{}, fmt.Errorf("--ap-start long is for elf64 and raw64 images, whose loader writes the page tables the APs start on; this is a %v image", spec.kind)
+		return loaded{}, usageError{fmt.Errorf("--ap-start long is for elf64 and raw64 images, whose loader writes the page tables the APs start on; this image is %v", spec.kind)}
 	}
 	if rf.initrd != "" && spec.kind != boot.KindLinux && spec.kind != boot.KindMultiboot {
-		return loaded{}, fmt.Errorf("--initrd is for Linux and multiboot kernels; this is a %v image", spec.kind)
+		return loaded{}, usageError{fmt.Errorf("--initrd is for Linux and multiboot kernels; this image is %v", spec.kind)}
 	}
 	mem := rf.mem
 	var rsdp uint64
@@ -170,3 +170,9 @@ func newFwCfg(rf *runFlags) *userdev.FwCfg {
 	f.AddFile("etc/e820", fwCfgE820(rf.mem))
 	return f
 }
+
+// usageError marks a flag that does not fit the image: bad usage (exit 2),
+// not an image that failed to load.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }

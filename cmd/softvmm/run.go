@@ -206,6 +206,9 @@ func runImage(k *vmm.Kernel, td *vmm.Thread, image []byte, imageName string, rf 
 	}
 	if _, err := loadGuest(ctx, image, imageName, rf); err != nil {
 		fmt.Fprintf(stderr, "softvmm run: %s: %v\n", imageName, err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage
+		}
 		return exitSetup
 	}
 	if err := ctx.ActivateCPU(0); err != nil {

@@ -137,7 +137,7 @@ func TestSMPFlagErrors(t *testing.T) {
 	}
 	// smp.elf detected as multiboot (its header) has no bhyveload pages.
 	_, errOut, status := runMain(t, "run", "--ap-start", "long", "--cpus", "2", smpImage)
-	if status != exitSetup || !strings.Contains(errOut, "--ap-start long is for elf64 and raw64 images") {
+	if status != exitUsage || !strings.Contains(errOut, "--ap-start long is for elf64 and raw64 images") {
 		t.Errorf("--ap-start long on a multiboot boot: status %d, stderr %q", status, errOut)
 	}
 }
