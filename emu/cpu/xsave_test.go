@@ -457,3 +457,32 @@ func TestXSaveLinuxLike(t *testing.T) {
 		t.Errorf("XMM15 %#x XCR0 %#x", c.fpu.xmm[15], c.fpu.xcr0)
 	}
 }
+
+// XSAVEC, XSAVES and XRSTORS are not advertised (CPUID.(EAX=0DH,ECX=1):EAX
+// bits 1 and 3 clear), so they are #UD even with CR4.OSXSAVE set (SDM
+// Vol. 2 XSAVEC/XSAVES/XRSTORS: "#UD If CPUID.(EAX=0DH,ECX=1):EAX.XSAVEC
+// [bit 1] = 0", "... XSS[bit 3] = 0"), and the area stays untouched.
+func TestXSaveUnadvertisedForms(t *testing.T) {
+	c, _ := xsGuest(t, nil)
+	if a, _, _, _ := c.cpuid(0xd, 1); a&(1<<1|1<<3) != 0 {
+		t.Fatalf("CPUID.(0DH,1):EAX %#x advertises XSAVEC/XSAVES: the test's premise is gone", a)
+	}
+	for _, tc := range []struct {
+		name string
+		code []byte
+	}{
+		{"xsavec64", []byte{0x48, 0x0f, 0xc7, 0x26}}, {"xsavec", []byte{0x0f, 0xc7, 0x26}},
+		{"xsaves64", []byte{0x48, 0x0f, 0xc7, 0x2e}}, {"xsaves", []byte{0x0f, 0xc7, 0x2e}},
+		{"xrstors64", []byte{0x48, 0x0f, 0xc7, 0x1e}}, {"xrstors", []byte{0x0f, 0xc7, 0x1e}},
+	} {
+		c, ram := xsGuest(t, tc.code)
+		c.r[rAX] = 3
+		c.fpu.xmm[0][0] = 5
+		if v := vector(t, c); v != vecUD {
+			t.Errorf("%s: vector %d, want #UD", tc.name, v)
+		}
+		if !bytes.Equal(ram.b[dataBase:dataBase+576], make([]byte, 576)) || c.fpu.xmm[0][0] != 5 {
+			t.Errorf("%s: memory or state changed", tc.name)
+		}
+	}
+}
