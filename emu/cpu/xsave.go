@@ -12,8 +12,10 @@ import (
 // bit 0) and SSE (bit 1), both in the 512-byte legacy region, followed by
 // the 64-byte XSAVE header (SDM Vol. 1 ch. 13). Only the standard
 // (non-compacted) format exists: XSAVEC, XSAVES, XRSTORS and XGETBV with
-// ECX=1 are not advertised (CPUID.(EAX=0DH,ECX=1):EAX = 1, XSAVEOPT only)
-// and stay #UD.
+// ECX=1 are not advertised (CPUID.(EAX=0DH,ECX=1):EAX = 1, XSAVEOPT only,
+// which is also all vmm passes through: reference/vmm-interface.md §12,
+// leaf 0xD) and stay #UD. XCR0 starts as x87 only, as vm_init leaves it
+// (reference/vmm-devices.md §1.1).
 
 const (
 	cr4OSXSAVE = 1 << 18
