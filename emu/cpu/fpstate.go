@@ -273,7 +273,7 @@ func (c *CPU) fxsaveImage(b *[512]byte, w64 bool) {
 func (c *CPU) fxrstorImage(b *[512]byte, w64 bool) {
 	f := &c.fpu
 	le := binary.LittleEndian
-	f.fcw = le.Uint16(b[0:])
+	f.fcw = fcwLoad(le.Uint16(b[0:])) // as the host's FXRSTOR/XRSTOR (xsave_test.go)
 	f.fsw = le.Uint16(b[2:])
 	f.ftw = b[4]
 	f.fop = le.Uint16(b[6:]) & 0x7ff

@@ -44,6 +44,8 @@ var xsForms = []struct {
 	{"xrstor64 (%rsi)", []byte{0x48, 0x0f, 0xae, 0x2e, 0xb8, 3, 0, 0, 0, 0x48, 0x0f, 0xae, 0xa6, 0x80, 0x02, 0, 0}},
 	// xrstor (%rsi); mov $3,%eax; xsave 0x280(%rsi)
 	{"xrstor (%rsi)", []byte{0x0f, 0xae, 0x2e, 0xb8, 3, 0, 0, 0, 0x0f, 0xae, 0xa6, 0x80, 0x02, 0, 0}},
+	// FXRSTOR shares XRSTOR's legacy-region loader (FCW's reserved bits).
+	{"fxrstor64 (%rsi)", []byte{0x48, 0x0f, 0xae, 0x0e}},
 	// xsave64 (%rsi); addps %xmm1,%xmm0; fld1; xsaveopt64 (%rsi)
 	{"xsave64; addps; fld1; xsaveopt64", []byte{0x48, 0x0f, 0xae, 0x26, 0x0f, 0x58, 0xc1, 0xd9, 0xe8, 0x48, 0x0f, 0xae, 0x36}},
 }
@@ -63,6 +65,12 @@ func randXS(rng *rand.Rand, xs *hostexec.XS) {
 	}
 	copy(xs.Mem[:416], area.Image[:416])
 	le := binary.LittleEndian
+	if rng.IntN(2) == 0 {
+		// Any control and status word: FCW's reserved bits, pending
+		// unmasked x87 exceptions (they stay pending), any TOP.
+		le.PutUint16(xs.Mem[0:], uint16(rng.Uint32()))
+		le.PutUint16(xs.Mem[2:], uint16(rng.Uint32()))
+	}
 	le.PutUint64(xs.Mem[512:], uint64(rng.IntN(4)))
 	le.PutUint64(xs.Mem[520:], 0)
 	le.PutUint64(xs.Mem[528:], 0)
@@ -483,6 +491,75 @@ func TestXSaveUnadvertisedForms(t *testing.T) {
 		}
 		if !bytes.Equal(ram.b[dataBase:dataBase+576], make([]byte, 576)) || c.fpu.xmm[0][0] != 5 {
 			t.Errorf("%s: memory or state changed", tc.name)
+		}
+	}
+}
+
+// RFBM is XCR0 ∧ EDX:EAX (SDM Vol. 1 §13.7, §13.8): with XCR0 = x87 only,
+// XSAVE asked for both stores only x87 and leaves XSTATE_BV[1] alone, and
+// XRSTOR asked for both leaves XMM and MXCSR alone.
+func TestXSaveRFBMIsXCR0AndMask(t *testing.T) {
+	// xsave64 (%rsi); xrstor64 0x400(%rsi)
+	c, ram := xsGuest(t, []byte{0x48, 0x0f, 0xae, 0x26, 0x48, 0x0f, 0xae, 0xae, 0x00, 0x04, 0, 0})
+	c.fpu.xcr0 = 1
+	c.fpu.xmm[2] = [2]uint64{9, 9}
+	c.fpu.st[0].Mant = 1
+	for i := 0; i < 576; i++ {
+		ram.b[dataBase+uint64(i)] = 0xee
+	}
+	src := ram.b[dataBase+0x400:]
+	for i := 0; i < 512; i++ {
+		src[i] = 0x22
+	}
+	binary.LittleEndian.PutUint32(src[24:], 0x1f81)
+	binary.LittleEndian.PutUint64(src[512:], 1)
+	c.r[rAX], c.r[rDX] = 3, 0
+	if v := vector(t, c); v != -1 {
+		t.Fatalf("vector %d", v)
+	}
+	m := ram.b[dataBase:]
+	if m[24] != 0xee || m[160] != 0xee || m[0] == 0xee {
+		t.Errorf("XSAVE with XCR0=1: MXCSR byte %#x XMM0 byte %#x FCW byte %#x", m[24], m[160], m[0])
+	}
+	if bv := binary.LittleEndian.Uint64(m[512:]); bv != 0xeeeeeeeeeeeeeeee&^1|1 {
+		t.Errorf("XSTATE_BV %#x", bv)
+	}
+	if c.fpu.xmm[2] != [2]uint64{9, 9} || c.fpu.mxcsr != 0x1f80 {
+		t.Errorf("XRSTOR with XCR0=1 loaded SSE: XMM2 %#x MXCSR %#x", c.fpu.xmm[2], c.fpu.mxcsr)
+	}
+	if c.fpu.fcw != fcwLoad(0x2222) {
+		t.Errorf("XRSTOR x87: FCW %#x, want %#x", c.fpu.fcw, fcwLoad(0x2222))
+	}
+}
+
+// In a 16-bit code segment XSAVE/XRSTOR take the 16-bit operand-size
+// rows of x86.csv with 16-bit addressing: the alignment rule and the
+// XMM0-7 layout are the same.
+func TestXSave16(t *testing.T) {
+	for _, tc := range []struct {
+		si   uint64
+		want uint64 // RIP where it stopped
+	}{{dataBase & 0xffff, 0x8000 + 4}, {dataBase&0xffff + 8, handlerVA + vecGP*16 + 1}} {
+		c, ram := newProt(t, nil)
+		copy(ram.b[0x8000:], []byte{0x0f, 0xae, 0x24, 0xf4}) // xsave (%si); hlt
+		c.seg[segCS] = seg{sel: selCode16, limit: 0xffff, access: 0x9b}
+		c.seg[segDS].base = dataBase &^ 0xffff
+		c.rip = 0x8000
+		c.modeChanged()
+		c.cr4 |= cr4OSFXSR | cr4OSXSAVE
+		c.fpu.xcr0 = 3
+		c.fpu.xmm[7] = [2]uint64{0x77, 0x78}
+		c.r[rAX], c.r[rDX], c.r[rSI] = 2, 0, tc.si
+		if ex := c.Run(10); ex.Reason != ExitHLT || c.rip != tc.want {
+			t.Fatalf("SI %#x: exit %v at %#x, want HLT at %#x", tc.si, ex.Reason, c.rip, tc.want)
+		}
+		if tc.want == 0x8004 {
+			if lo := binary.LittleEndian.Uint64(ram.b[dataBase+160+16*7:]); lo != 0x77 {
+				t.Errorf("XMM7 stored as %#x", lo)
+			}
+			if bv := binary.LittleEndian.Uint64(ram.b[dataBase+512:]); bv != 2 {
+				t.Errorf("XSTATE_BV %#x, want 2", bv)
+			}
 		}
 	}
 }
