@@ -563,3 +563,21 @@ func TestXSave16(t *testing.T) {
 		}
 	}
 }
+
+// A kernel context switch (XSAVEOPT out, XRSTOR in, XGETBV) allocates
+// nothing.
+func TestXSaveNoAlloc(t *testing.T) {
+	// xsaveopt64 (%rsi); xrstor64 (%rsi); xor %ecx,%ecx; xgetbv
+	c, _ := xsGuest(t, []byte{0x48, 0x0f, 0xae, 0x36, 0x48, 0x0f, 0xae, 0x2e, 0x31, 0xc9, 0x0f, 0x01, 0xd0})
+	run := func() {
+		c.rip = codeBase
+		c.r[rAX], c.r[rDX] = 3, 0
+		if ex := c.Run(100); ex.Reason != ExitHLT || c.rip != codeBase+14 {
+			t.Fatalf("exit %v at %#x", ex.Reason, c.rip)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Errorf("%v allocations per run", n)
+	}
+}
