@@ -278,6 +278,9 @@ var cvtPIOps = map[x86asm.Op]uint8{
 
 func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 	op := inst.Op
+	if c.buildXSave(in, inst, va) { // xsave.go
+		return true
+	}
 	if hasPrefix(inst, x86asm.PrefixLOCK) && c.fpClaims(inst) {
 		return true // LOCK with x87/MMX/SSE is #UD
 	}

@@ -142,7 +142,7 @@ const (
 	// VMXE is accepted because bhyveload writes it (§14.1) even though VMX
 	// is not offered.
 	cr4Allowed = cr4VME | cr4PVI | cr4TSD | cr4DE | cr4PSEbit | cr4PAEbit |
-		cr4MCE | cr4PGE | cr4PCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4VMXE
+		cr4MCE | cr4PGE | cr4PCE | cr4OSFXSR | cr4OSXMMEXCPT | cr4VMXE | cr4OSXSAVE
 
 	eferSCE = 1 << 0
 	eferLME = 1 << 8

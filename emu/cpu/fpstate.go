@@ -44,7 +44,8 @@ type fpuState struct {
 	fcs, fds uint16
 	mxcsr    uint32
 	xmm      [16][2]uint64
-	tmp      x128 // scratch destination of the lane functions
+	xcr0     uint64 // XCR0 (xsave.go); 1 at reset (SDM Vol. 3 table 10-1)
+	tmp      x128   // scratch destination of the lane functions
 }
 
 // reset is the FPU area vmm installs for a new or reinitialised vCPU
@@ -55,6 +56,7 @@ func (f *fpuState) reset() {
 	*f = fpuState{}
 	f.finit()
 	f.mxcsr = 0x1f80
+	f.xcr0 = xcr0X87
 }
 
 // finit is FNINIT (SDM Vol. 1 §8.1.10): register contents stay.
@@ -271,7 +273,7 @@ func (c *CPU) fxsaveImage(b *[512]byte, w64 bool) {
 func (c *CPU) fxrstorImage(b *[512]byte, w64 bool) {
 	f := &c.fpu
 	le := binary.LittleEndian
-	f.fcw = le.Uint16(b[0:])
+	f.fcw = fcwLoad(le.Uint16(b[0:])) // as the host's FXRSTOR/XRSTOR (xsave_test.go)
 	f.fsw = le.Uint16(b[2:])
 	f.ftw = b[4]
 	f.fop = le.Uint16(b[6:]) & 0x7ff
@@ -565,9 +567,9 @@ func (c *CPU) loadEnv(b []byte, short bool) {
 // exec_sse.go, exec_sse42.go, exec_aes.go implement (each form
 // host-checked by fpdiff_test.go): EDX FPU (0), MMX (23), FXSR (24), SSE
 // (25), SSE2 (26); ECX SSE3 (0), PCLMULQDQ (1), SSSE3 (9), SSE4.1 (19),
-// SSE4.2 (20), POPCNT (23), AES (25). MONITOR (3), XSAVE (26) and AVX
-// stay clear.
+// SSE4.2 (20), POPCNT (23), AES (25), XSAVE (26, xsave.go; OSXSAVE, bit
+// 27, follows CR4 in cpuid.go). MONITOR (3) and AVX stay clear.
 const (
 	cpuidFPEDX = 1<<0 | 1<<23 | 1<<24 | 1<<25 | 1<<26
-	cpuidFPECX = 1<<0 | 1<<1 | 1<<9 | 1<<19 | 1<<20 | 1<<23 | 1<<25
+	cpuidFPECX = 1<<0 | 1<<1 | 1<<9 | 1<<19 | 1<<20 | 1<<23 | 1<<25 | 1<<26
 )

@@ -141,7 +141,6 @@ func TestUnadvertisedUD(t *testing.T) {
 		{"MONITOR", []byte{0x0f, 0x01, 0xc8}}, {"MWAIT", []byte{0x0f, 0x01, 0xc9}},
 		{"SYSENTER", []byte{0x0f, 0x34}}, {"SYSEXIT", []byte{0x0f, 0x35}},
 		{"RSM", []byte{0x0f, 0xaa}},
-		{"XGETBV", []byte{0x0f, 0x01, 0xd0}}, {"XSETBV", []byte{0x0f, 0x01, 0xd1}},
 		{"UD0", []byte{0x0f, 0xff, 0xc0}}, {"UD1", []byte{0x0f, 0xb9, 0xc0}},
 	} {
 		for _, mode := range []int{64, 32, 16} {
@@ -175,7 +174,7 @@ func TestUnadvertisedUD(t *testing.T) {
 var unadvertised = map[string]bool{
 	"MONITOR": true, "MWAIT": true,
 	"SYSENTER": true, "SYSEXIT": true, "RSM": true,
-	"XGETBV": true, "XSETBV": true, "UD0": true, "UD1": true, // XSAVE not advertised
+	"UD0": true, "UD1": true,
 }
 
 // excluded are the families the x87/SSE issue covers.

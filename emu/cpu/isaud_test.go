@@ -26,7 +26,6 @@ func TestUnadvertisedFeatureUD(t *testing.T) {
 		{"RDSEED", []byte{0x0f, 0xc7, 0xf8}, 7, 1, 18},
 		{"ADCX", []byte{0x66, 0x0f, 0x38, 0xf6, 0xc3}, 7, 1, 19},
 		{"ANDN (BMI1, VEX)", []byte{0xc4, 0xe2, 0x78, 0xf2, 0xc3}, 7, 1, 3},
-		{"XGETBV (XSAVE)", []byte{0x0f, 0x01, 0xd0}, 1, 2, 26},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, ram := withHandlers(t, append(append([]byte{}, tc.code...), 0xf4))

@@ -18,6 +18,12 @@ func runfx(st *State, area uintptr)
 // ExecFX runs code natively as Exec does, with the x87/SSE state and
 // scratch memory of fx loaded before and stored back after (see FX).
 func ExecFX(code []byte, st *State, fx *FX) error {
+	return execFXWith(code, st, fx, fx.Mem[:])
+}
+
+// execFXWith is ExecFX with mem (up to 2048 bytes) as the scratch block
+// in place of fx.Mem (ExecXS's larger one).
+func execFXWith(code []byte, st *State, fx *FX, mem []byte) error {
 	mu.Lock()
 	defer mu.Unlock()
 	if page == nil {
@@ -35,12 +41,12 @@ func ExecFX(code []byte, st *State, fx *FX) error {
 	page[n] = 0xc3 // RET
 	fx.SetMXCSR(fx.MXCSR() & 0xffff)
 	copy(page[fxArea+512:], fx.Image[:])
-	copy(page[fxArea+1024:], fx.Mem[:])
+	copy(page[fxArea+1024:], mem)
 	st.Flags &= FlagsIn
 	st.Flags |= 2
 	st.code = uintptr(unsafe.Pointer(&page[0]))
 	runfx(st, uintptr(unsafe.Pointer(&page[fxArea])))
 	copy(fx.Image[:], page[fxArea+512:fxArea+1024])
-	copy(fx.Mem[:], page[fxArea+1024:])
+	copy(mem, page[fxArea+1024:])
 	return nil
 }
