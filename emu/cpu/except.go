@@ -243,7 +243,19 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	oldRSP := c.r[rSP]
 	oldSS := c.seg[segSS]
 	rsp := oldRSP
+	// RSPn and ISTn must lie within TR's limit: #TS(TR selector) with
+	// EXT (SDM Vol. 3 §6.14.5, Interrupt 10 reference).
+	trFault := func(off uint64) bool {
+		if off+7 > uint64(c.tr.limit) {
+			c.mf = memFault{kind: mfException, vec: vecTS, err: uint32(c.tr.sel&^3) | ext}
+			return true
+		}
+		return false
+	}
 	if dpl < oldCPL {
+		if trFault(4 + 8*uint64(dpl)) {
+			return false
+		}
 		v, ok := c.sysRead(c.tr.base+4+8*uint64(dpl), 8)
 		if !ok {
 			return false
@@ -251,6 +263,9 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		rsp = v
 	}
 	if ist != 0 {
+		if trFault(0x24 + 8*(ist-1)) {
+			return false
+		}
 		v, ok := c.sysRead(c.tr.base+0x24+8*(ist-1), 8)
 		if !ok {
 			return false
