@@ -387,8 +387,8 @@ func (c *CPU) pushFrame(vals []uint64, sz uint8) bool {
 
 // deliverProt delivers through the protected-mode IDT: 16- and 32-bit
 // interrupt and trap gates, with a stack switch through the TSS when the
-// handler is more privileged (SDM Vol. 3 §6.12.1). Task gates end Run
-// with ExitError (hardware task switching is not modelled).
+// handler is more privileged (SDM Vol. 3 §6.12.1), and task gates
+// (task.go's deliverTask).
 func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
 	ext := b2u32(!soft)
 	idtErr := uint32(vec)<<3 | 2 | ext
@@ -402,11 +402,7 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	}
 	typ := g >> 40 & 0x1f
 	switch typ {
-	case 0x6, 0x7, 0xe, 0xf:
-	case 0x5:
-		c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errGateTask}
-		c.mf = memFault{kind: mfNone}
-		return false
+	case 0x5, 0x6, 0x7, 0xe, 0xf:
 	default:
 		return c.gpFault(idtErr)
 	}
@@ -416,6 +412,9 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	if g&(1<<47) == 0 {
 		c.mf = memFault{kind: mfException, vec: vecNP, err: idtErr}
 		return false
+	}
+	if typ == 0x5 {
+		return c.deliverTask(g, err, hasErr, ext, ret)
 	}
 	gsz := uint8(2)
 	target := g & 0xffff

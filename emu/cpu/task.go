@@ -1,5 +1,7 @@
 package cpu
 
+import "fmt"
+
 // Hardware task switching with 32-bit TSSs, outside IA-32e mode (SDM
 // Vol. 3 §7.3 "Task Switching", Table 7-1 for the order of checks): far
 // JMP or CALL to an available 32-bit TSS descriptor or through a task
@@ -10,14 +12,16 @@ package cpu
 // and CR0.TS is set. Faults detected before the commit point are the
 // old task's; a bad selector found while loading the new task's state
 // is #TS(selector) (or #NP/#SS) raised in the new task, as the SDM says.
-// 16-bit TSSs, task gates in the IDT and virtual-8086 tasks still end
-// Run with ExitError (errGateTask).
+// Interrupts and exceptions through a task gate in the IDT switch the
+// same way, nested like CALL (deliverTask). 16-bit TSSs and
+// virtual-8086 tasks still end Run with ExitError (errGateTask).
 
 // task switch sources
 const (
 	taskJmp = iota
 	taskCall
 	taskIret
+	taskInt // an interrupt or exception through a task gate in the IDT
 )
 
 // taskAt reports whether sel names, for a far JMP/CALL outside IA-32e
@@ -78,40 +82,69 @@ func (c *CPU) tssWrite(va uint64, sz uint8, v uint64) bool {
 	return ok
 }
 
-// taskSwitch switches to the 32-bit TSS sel (in the GDT).
+// Outcomes of switchTask.
+const (
+	tsOld      = iota // faulted before the commit point: c.mf is the old task's fault
+	tsExit            // a 16-bit TSS (or a 16-bit current task): not modelled
+	tsNew             // committed, the new task's state loaded
+	tsNewFault        // committed; c.mf is a fault to raise in the new task
+)
+
+// taskSwitch is a far JMP/CALL or IRET switching to the 32-bit TSS sel.
 func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
-	fail := func() { c.memFault(in) }
+	switch c.switchTask(sel, kind, in.rip+uint64(in.len), 0) {
+	case tsOld:
+		c.memFault(in)
+	case tsExit:
+		c.abort(in)
+		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
+	case tsNew:
+		c.retired += uint64(in.cnt)
+		c.modeChanged()
+	case tsNewFault:
+		c.retired += uint64(in.cnt)
+		c.modeChanged()
+		c.raiseAt(c.mf.vec, c.mf.err, true)
+	}
+}
+
+// tsFault records a fault detected by switchTask.
+func (c *CPU) tsFault(vec uint8, err uint32) int {
+	c.mf = memFault{kind: mfException, vec: vec, err: err}
+	return tsOld
+}
+
+// switchTask switches to the 32-bit TSS sel (in the GDT), saving next as
+// the outgoing task's EIP. kind taskInt (an event through a task gate)
+// nests like CALL; ext is the EXT bit of the error codes of the faults
+// it detects before the commit point.
+func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
+	selErr := uint32(sel&^3) | ext
 	d, ok := c.readDesc(sel)
 	if !ok {
-		fail()
-		return
+		if c.mf.kind == mfException {
+			c.mf.err |= ext
+		}
+		return tsOld
 	}
 	acc := descAccess(d)
 	typ := acc & 0x1f
 	switch {
 	case typ == 0x1 || typ == 0x3:
-		c.abort(in)
-		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
-		return
+		return tsExit
 	case kind == taskIret && typ != 0xb:
-		c.fault(in, vecTS, uint32(sel&^3))
-		return
+		return c.tsFault(vecTS, selErr)
 	case kind != taskIret && typ != 0x9:
-		c.fault(in, vecGP, uint32(sel&^3))
-		return
+		return c.tsFault(vecGP, selErr)
 	case acc&segP == 0:
-		c.fault(in, vecNP, uint32(sel&^3))
-		return
+		return c.tsFault(vecNP, selErr)
 	}
 	nbase, nlimit := descBase(d), descLimit(d)
 	if nlimit < 0x67 {
-		c.fault(in, vecTS, uint32(sel&^3))
-		return
+		return c.tsFault(vecTS, selErr)
 	}
 	if c.tr.access&0xf != 0xb || c.tr.limit < 0x67 {
-		c.abort(in)
-		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
-		return
+		return tsExit
 	}
 	// Read the whole incoming state first: nothing is committed if that
 	// faults (a page fault on the new TSS is the old task's).
@@ -119,8 +152,7 @@ func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
 	for i := range nt {
 		v, ok := c.sysRead(nbase+uint64(i)*4, 4)
 		if !ok {
-			fail()
-			return
+			return tsOld
 		}
 		nt[i] = v
 	}
@@ -129,8 +161,8 @@ func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
 	if kind == taskIret {
 		fl &^= flagNT
 	}
-	next := in.rip + uint64(in.len)
-	save := []struct {
+	nested := kind == taskCall || kind == taskInt
+	save := [...]struct {
 		off uint64
 		v   uint64
 	}{
@@ -146,30 +178,27 @@ func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
 			sz = 2
 		}
 		if !c.tssWrite(ob+s.off, sz, s.v) {
-			fail()
-			return
+			return tsOld
 		}
 	}
-	// Busy bits: the old TSS stays busy only for CALL (it is nested).
+	// Busy bits: the old TSS stays busy only when nested (CALL, an
+	// interrupt or exception through a task gate).
 	oldSel := c.tr.sel
-	if kind != taskCall {
+	if !nested {
 		if !c.tssWrite(c.gdtr.base+uint64(oldSel&^7)+5, 1, uint64(c.tr.access&0xff&^2)) {
-			fail()
-			return
+			return tsOld
 		}
 	}
 	nfl := nt[9]
-	if kind == taskCall {
+	if nested {
 		nfl |= flagNT
 		if !c.tssWrite(nbase, 2, uint64(oldSel)) {
-			fail()
-			return
+			return tsOld
 		}
 	}
 	if kind != taskIret {
 		if !c.tssWrite(c.gdtr.base+uint64(sel&^7)+5, 1, uint64(acc&0xff|2)) {
-			fail()
-			return
+			return tsOld
 		}
 	}
 	// Commit: from here on faults belong to the new task.
@@ -179,9 +208,8 @@ func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
 	if c.cr0&cr0PG != 0 {
 		c.cr3 = nt[7]
 		if c.cr4&cr4PAEbit != 0 && !c.loadPDPTEs() {
-			c.raiseAt(vecGP, 0, true) // SDM: #GP(0) for bad PDPTEs
-			c.retired += uint64(in.cnt)
-			return
+			c.mf = memFault{kind: mfException, vec: vecGP, err: 0} // SDM: #GP(0) for bad PDPTEs
+			return tsNewFault
 		}
 		c.tlb.flush()
 	}
@@ -197,12 +225,52 @@ func (c *CPU) taskSwitch(in *insn, sel uint16, kind int) {
 		c.seg[s].sel = sels[s]
 	}
 	c.ldtr.sel = ldt
-	c.retired += uint64(in.cnt)
-	ok = c.loadTaskSegs(sels, ldt)
-	c.modeChanged()
-	if !ok {
-		c.raiseAt(c.mf.vec, c.mf.err, true)
+	if !c.loadTaskSegs(sels, ldt) {
+		return tsNewFault
 	}
+	return tsNew
+}
+
+// deliverTask delivers an interrupt or exception through the task gate
+// g of the IDT (SDM Vol. 3 §6.12.2, INT n pseudocode TASK-GATE): a
+// nested switch to the gate's TSS (#GP(sel) for a TSS selector in the
+// LDT or a busy TSS, #NP(sel) not present, with EXT), then the error
+// code, if the event has one, pushed as a doubleword on the new task's
+// stack. A fault after the commit point is raised in the new task.
+func (c *CPU) deliverTask(g uint64, err uint32, hasErr bool, ext uint32, ret uint64) bool {
+	sel := uint16(g >> 16)
+	if sel&4 != 0 {
+		c.mf = memFault{kind: mfException, vec: vecGP, err: uint32(sel&^3) | ext}
+		return false
+	}
+	switch c.switchTask(sel, taskInt, ret, ext) {
+	case tsOld:
+		return false
+	case tsExit:
+		c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errGateTask}
+		c.mf = memFault{kind: mfNone}
+		return false
+	case tsNewFault:
+		c.modeChanged()
+		c.raiseAt(c.mf.vec, c.mf.err, true)
+		return true
+	}
+	c.modeChanged()
+	if hasErr {
+		if !c.pushLegacy(nil, 4, uint64(err)) {
+			if c.mf.kind == mfException {
+				c.raiseAt(c.mf.vec, c.mf.err, hasErrCode(c.mf.vec))
+			} else {
+				c.exit = Exit{Reason: ExitError, RIP: c.rip,
+					Err: fmt.Errorf("%w: task-gate error code, gpa %#x", ErrEventMMIO, c.mf.gpa)}
+			}
+			return true
+		}
+	}
+	if c.rip > uint64(c.seg[segCS].limit) {
+		c.raiseAt(vecGP, ext, true)
+	}
+	return true
 }
 
 // loadTaskSegs loads LDTR, CS, SS and the data segments of the incoming
