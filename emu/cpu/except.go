@@ -86,7 +86,7 @@ func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool
 			return first
 		}
 		if c.exit.Reason != ExitNone {
-			return false // a task gate: ExitError
+			return false // a task gate to a 16-bit or VM86 TSS: ExitError
 		}
 		if c.mf.kind != mfException {
 			c.exit = Exit{Reason: ExitError, RIP: faultRIP,
@@ -312,6 +312,9 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 
 // hInt: INT n (soft interrupt; a trap, RIP after it).
 func hInt(c *CPU, in *insn) {
+	if c.vmIOPLFault(in) {
+		return
+	}
 	c.softInt(in, in.op)
 }
 
@@ -439,23 +442,38 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	fromVM := c.fl&flagVM != 0
 	if acc&4 != 0 {
+		if fromVM {
+			// From VM86 only a ring-0 non-conforming handler will do
+			// (SDM INT n, INTERRUPT-FROM-VIRTUAL-8086-MODE).
+			return c.gpFault(uint32(sel&^3) | ext)
+		}
 		dpl = c.cpl // conforming: runs at the caller's privilege
+	}
+	if fromVM && dpl != 0 {
+		return c.gpFault(uint32(sel&^3) | ext)
 	}
 	if target > uint64(descLimit(cd)) {
 		return c.gpFault(ext)
 	}
 	oldCPL, oldSS, oldSP, oldSS32 := c.cpl, c.seg[segSS], c.r[rSP], c.ss32
 	fl := c.rflags()
-	var frame [6]uint64
+	var frame [10]uint64
 	n := 0
 	if dpl < oldCPL {
 		ssd, esp, ok := c.tssStack(dpl, ext)
 		if !ok {
 			return false
 		}
-		frame[0], frame[1] = uint64(oldSS.sel), oldSP&sizeMask[gsz]
-		n = 2
+		if fromVM {
+			// GS, FS, DS, ES above the ring-0 frame.
+			frame[0], frame[1], frame[2], frame[3] = uint64(c.seg[segGS].sel), uint64(c.seg[segFS].sel),
+				uint64(c.seg[segDS].sel), uint64(c.seg[segES].sel)
+			n = 4
+		}
+		frame[n], frame[n+1] = uint64(oldSS.sel), oldSP&sizeMask[gsz]
+		n += 2
 		c.seg[segSS], c.r[rSP] = ssd, esp
 		c.ss32 = ssd.access&segDB != 0
 	}
@@ -476,6 +494,11 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		return false
 	}
 	c.seg[segCS] = seg{sel: sel&^3 | uint16(dpl), base: descBase(cd), limit: descLimit(cd), access: acc}
+	if fromVM {
+		for _, s := range [...]uint8{segGS, segFS, segDS, segES} {
+			c.seg[s] = seg{access: segUnusable}
+		}
+	}
 	f := fl &^ (flagTF | flagNT | flagRF | flagVM)
 	if typ&1 == 0 {
 		f &^= flagIF

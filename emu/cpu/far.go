@@ -8,10 +8,10 @@ import "errors"
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
 // errGateTask is the ExitError cause for what hardware task switching
-// and virtual-8086 mode still lack: a 16-bit TSS, a task gate in the IDT,
-// entering or leaving virtual-8086 mode (issue 3 "make room for them").
+// and virtual-8086 mode still lack: a 16-bit TSS, a task switch to a
+// virtual-8086 task (issue 3 "make room for them").
 // Call gates are gate.go's, 32-bit task switches task.go's.
-var errGateTask = errors.New("cpu: task switches and virtual-8086 mode are not implemented")
+var errGateTask = errors.New("cpu: 16-bit TSSs and virtual-8086 tasks are not implemented")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).
@@ -209,6 +209,9 @@ func hRetf(c *CPU, in *insn) {
 // SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
 	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
+	if c.vmIOPLFault(in) {
+		return
+	}
 	if c.pmode && c.fl&flagNT != 0 && c.fl&flagVM == 0 {
 		if c.efer&eferLMA != 0 {
 			c.fault(in, vecGP, 0) // no task switches in IA-32e mode
@@ -257,9 +260,12 @@ func hIret(c *CPU, in *insn) {
 		c.leave(in, rip)
 		return
 	}
-	if c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
-		c.abort(in)
-		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
+	if c.fl&flagVM != 0 {
+		c.iretInVM86(in, sz, rip, cs, fl)
+		return
+	}
+	if fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 && sz == 4 {
+		c.iretToVM86(in, rip, cs, fl)
 		return
 	}
 	ns, ok := c.retTarget(cs, rip)

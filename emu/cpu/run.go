@@ -45,10 +45,6 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
 		}
-		if c.fl&flagVM != 0 {
-			c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errMode}
-			break
-		}
 		b := c.next(c.code.cur)
 		if b == nil {
 			c.code.cur = nil

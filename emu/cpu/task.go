@@ -156,6 +156,9 @@ func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
 		}
 		nt[i] = v
 	}
+	if nt[9]&flagVM != 0 {
+		return tsExit // a virtual-8086 task
+	}
 	ob := c.tr.base
 	fl := c.rflags()
 	if kind == taskIret {
