@@ -19,7 +19,7 @@
 // between 32-bit TSSs (far JMP/CALL to a TSS or task gate, IRET with NT,
 // task gates in the IDT) are task.go's; virtual-8086 mode without VME
 // (entry by IRET, events to ring 0, IOPL-sensitive instructions) is
-// vm86.go's; 16-bit TSSs and switches to a VM86 task end Run with
+// vm86.go's (also entered by a task switch); 16-bit TSSs end Run with
 // ExitError.
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),

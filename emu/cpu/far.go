@@ -8,10 +8,9 @@ import "errors"
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
 // errGateTask is the ExitError cause for what hardware task switching
-// and virtual-8086 mode still lack: a 16-bit TSS, a task switch to a
-// virtual-8086 task (issue 3 "make room for them").
+// still lacks: a 16-bit TSS (issue 3 "make room for them").
 // Call gates are gate.go's, 32-bit task switches task.go's.
-var errGateTask = errors.New("cpu: 16-bit TSSs and virtual-8086 tasks are not implemented")
+var errGateTask = errors.New("cpu: 16-bit TSSs are not implemented")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).

@@ -14,7 +14,8 @@ import "fmt"
 // is #TS(selector) (or #NP/#SS) raised in the new task, as the SDM says.
 // Interrupts and exceptions through a task gate in the IDT switch the
 // same way, nested like CALL (deliverTask). 16-bit TSSs and
-// virtual-8086 tasks still end Run with ExitError (errGateTask).
+// A task whose EFLAGS image has VM set runs in virtual-8086 mode
+// (vm86.go). 16-bit TSSs still end Run with ExitError (errGateTask).
 
 // task switch sources
 const (
@@ -156,9 +157,6 @@ func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
 		}
 		nt[i] = v
 	}
-	if nt[9]&flagVM != 0 {
-		return tsExit // a virtual-8086 task
-	}
 	ob := c.tr.base
 	fl := c.rflags()
 	if kind == taskIret {
@@ -228,7 +226,7 @@ func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
 		c.seg[s].sel = sels[s]
 	}
 	c.ldtr.sel = ldt
-	if !c.loadTaskSegs(sels, ldt) {
+	if !c.loadTaskSegs(sels, ldt, nfl&flagVM != 0) {
 		return tsNewFault
 	}
 	return tsNew
@@ -279,8 +277,9 @@ func (c *CPU) deliverTask(g uint64, err uint32, hasErr bool, ext uint32, ret uin
 // loadTaskSegs loads LDTR, CS, SS and the data segments of the incoming
 // task with the checks of SDM Vol. 3 §7.3 step 13 (Table 7-1): a bad
 // selector or type is #TS(selector), a segment not present #NP (#SS for
-// SS).
-func (c *CPU) loadTaskSegs(sels [6]uint16, ldt uint16) bool {
+// SS). A virtual-8086 task (vm) gets real-mode-style segments, unchecked
+// (vm86.go).
+func (c *CPU) loadTaskSegs(sels [6]uint16, ldt uint16, vm bool) bool {
 	ts := func(sel uint16) bool {
 		c.mf = memFault{kind: mfException, vec: vecTS, err: uint32(sel &^ 3)}
 		return false
@@ -299,6 +298,13 @@ func (c *CPU) loadTaskSegs(sels [6]uint16, ldt uint16) bool {
 			return ts(ldt)
 		}
 		c.ldtr = seg{sel: ldt, base: descBase(d), limit: descLimit(d), access: descAccess(d)}
+	}
+	if vm {
+		for s := range sels {
+			c.seg[s] = vmSeg(sels[s])
+		}
+		c.cpl = 3
+		return true
 	}
 	cs := sels[segCS]
 	if cs&^3 == 0 {

@@ -10,8 +10,8 @@ package cpu
 // GS, FS, DS, ES above the usual ring-0 frame and clears them. CLI, STI,
 // PUSHF, POPF, INT n and IRET are IOPL-sensitive: #GP(0) below IOPL 3
 // (CLI/STI by the ordinary CPL > IOPL rule); INT3, INTO and INT1 are not.
-// IN/OUT always consult the TSS I/O bitmap. Task switches to a VM86 task
-// still end Run with ExitError (errGateTask).
+// IN/OUT always consult the TSS I/O bitmap. A task switch to a TSS whose
+// EFLAGS image has VM set also enters VM86 mode (task.go).
 
 // vmSeg is the segment cache of a VM86-mode segment register.
 func vmSeg(sel uint16) seg {

@@ -34,14 +34,14 @@ func vm86Guest(t *testing.T, code []byte, iopl uint32) (*CPU, *testRAM) {
 // vmFrame checks the ring-0 frame of an event from VM86 mode: [err],
 // EIP, CS, EFLAGS (VM set), ESP, SS, ES, DS, FS, GS, and the state the
 // handler runs with: CPL 0, VM clear, DS/ES/FS/GS null.
-func vmFrame(t *testing.T, c *CPU, ram *testRAM, hasErr bool, err uint32, ip uint32, sp uint32) {
+func vmFrame(t *testing.T, c *CPU, ram *testRAM, bottom uint64, hasErr bool, err uint32, ip uint32, sp uint32) {
 	t.Helper()
 	n := uint64(9)
 	if hasErr {
 		n = 10
 	}
-	if c.r[rSP] != vmFrameBottom-4*n {
-		t.Fatalf("ring-0 ESP %#x, want %#x", c.r[rSP], vmFrameBottom-4*n)
+	if c.r[rSP] != bottom-4*n {
+		t.Fatalf("ring-0 ESP %#x, want %#x", c.r[rSP], bottom-4*n)
 	}
 	f := make([]uint32, n)
 	for i := range f {
@@ -106,7 +106,7 @@ func TestVM86AddressingAndExit(t *testing.T) {
 	if ram.r16(0x51020) != 0x1234 || ram.r16(0x40ffe) != 0x1234 {
 		t.Errorf("stores: es:0x20 %#x, ss:sp %#x", ram.r16(0x51020), ram.r16(0x40ffe))
 	}
-	vmFrame(t, c, ram, true, 0, vmIP+24, vmSP-2)
+	vmFrame(t, c, ram, vmFrameBottom, true, 0, vmIP+24, vmSP-2)
 }
 
 // INT n at IOPL 3 through a DPL 3 gate, and IRETD from the ring-0
@@ -117,12 +117,12 @@ func TestVM86IntIretRoundTrip(t *testing.T) {
 	ram.w32(0x50010, 0x4321)
 	ram.b[handlerVA+0x40*16+1] = 0xcf // the handler: hlt; iretd
 	haltedIn(t, c, 0x40)
-	vmFrame(t, c, ram, false, 0, vmIP+2, vmSP)
+	vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+2, vmSP)
 	haltedIn(t, c, vecGP)
 	if c.r[rAX]&0xffff != 0x4321 {
 		t.Errorf("ax %#x after the return to VM86", c.r[rAX])
 	}
-	vmFrame(t, c, ram, true, 0, vmIP+5, vmSP)
+	vmFrame(t, c, ram, vmFrameBottom, true, 0, vmIP+5, vmSP)
 }
 
 // IOPL-sensitive instructions are #GP(0) below IOPL 3 (SDM §20.2.7);
@@ -139,7 +139,7 @@ func TestVM86IOPLSensitive(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/iopl%d", tc.name, iopl), func(t *testing.T) {
 				c, ram := vm86Guest(t, tc.code, iopl)
 				haltedIn(t, c, vecGP)
-				vmFrame(t, c, ram, true, 0, vmIP, vmSP)
+				vmFrame(t, c, ram, vmFrameBottom, true, 0, vmIP, vmSP)
 			})
 		}
 	}
@@ -147,12 +147,12 @@ func TestVM86IOPLSensitive(t *testing.T) {
 		c, ram := vm86Guest(t, []byte{0xcc}, 0)
 		ram.b[idtBase+vecBP*8+5] |= 3 << 5
 		haltedIn(t, c, vecBP)
-		vmFrame(t, c, ram, false, 0, vmIP+1, vmSP)
+		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+1, vmSP)
 	})
 	t.Run("int3-gate-dpl0", func(t *testing.T) {
 		c, ram := vm86Guest(t, []byte{0xcc}, 0)
 		haltedIn(t, c, vecGP)
-		vmFrame(t, c, ram, true, vecBP<<3|2, vmIP, vmSP)
+		vmFrame(t, c, ram, vmFrameBottom, true, vecBP<<3|2, vmIP, vmSP)
 	})
 }
 
@@ -175,7 +175,7 @@ func TestVM86IOPL3(t *testing.T) {
 	if img := uint32(c.r[rAX]); img&(flagVM|flagRF) != 0 || img&flagIOPL != flagIOPL || img&flagIF != 0 {
 		t.Errorf("PUSHFD image %#x", img)
 	}
-	vmFrame(t, c, ram, true, 0, vmIP+9, vmSP)
+	vmFrame(t, c, ram, vmFrameBottom, true, 0, vmIP+9, vmSP)
 	fl := ram.r32(c.r[rSP] + 12)
 	if fl&flagIOPL != flagIOPL || fl&flagIF == 0 {
 		t.Errorf("EFLAGS %#x: want IOPL 3 kept by POPF and IF set by STI", fl)
@@ -203,13 +203,47 @@ func TestVM86Faults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, ram := vm86Guest(t, tc.code, 0)
 			haltedIn(t, c, vecUD)
-			vmFrame(t, c, ram, false, 0, vmIP, vmSP)
+			vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP, vmSP)
 		})
 	}
 	t.Run("conforming handler", func(t *testing.T) {
 		c, ram := vm86Guest(t, []byte{0xcd, 0x40}, 3)
 		ram.b[idtBase+0x40*8+2] = selConf
 		haltedIn(t, c, vecGP)
-		vmFrame(t, c, ram, true, selConf, vmIP, vmSP)
+		vmFrame(t, c, ram, vmFrameBottom, true, selConf, vmIP, vmSP)
 	})
+}
+
+// A task switch to a TSS whose EFLAGS image has VM set enters VM86 mode
+// (SDM Vol. 3 §20.2.5): the segment registers are loaded real-mode style
+// from the TSS, and an event then uses the new TSS's ring-0 stack.
+func TestVM86TaskSwitch(t *testing.T) {
+	c, ram := taskProt(t, []byte{0xea, 0, 0, 0, 0, selTSS2, 0}) // ljmp $selTSS2, $0
+	copy(ram.b[vmCode:], []byte{0xa1, 0x10, 0x00, 0xf4})        // mov ax, [0x10]; hlt
+	ram.w32(0x50010, 0x5a5a)
+	ram.w32(tss2Base+4, 0x8800) // ESP0
+	ram.w32(tss2Base+8, selData32)
+	ram.w32(tss2Base+0x20, vmIP)
+	ram.w32(tss2Base+0x24, flagVM|2)
+	ram.w32(tss2Base+0x38, vmSP)
+	for i, s := range []uint32{vmES, vmCS, vmSS, vmDS, vmFS, vmGS} {
+		ram.w32(tss2Base+0x48+uint64(i)*4, s)
+	}
+	haltedIn(t, c, vecGP)
+	if c.tr.sel != selTSS2 || c.r[rAX]&0xffff != 0x5a5a {
+		t.Errorf("tr %#x ax %#x", c.tr.sel, c.r[rAX])
+	}
+	vmFrame(t, c, ram, 0x8800, true, 0, vmIP+3, vmSP)
+}
+
+// CR4.VME is not advertised and has no effect: CLI at IOPL 0 is #GP(0)
+// with it set, as without (with VME it would clear VIF instead).
+func TestVM86IgnoresVME(t *testing.T) {
+	c, ram := vm86Guest(t, []byte{0xfa}, 0)
+	c.cr4 |= cr4VME | cr4PVI
+	haltedIn(t, c, vecGP)
+	vmFrame(t, c, ram, vmFrameBottom, true, 0, vmIP, vmSP)
+	if _, _, _, d := c.cpuid(1, 0); d&(1<<1) != 0 {
+		t.Error("CPUID.1:EDX.VME advertised")
+	}
 }
