@@ -86,7 +86,7 @@ func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool
 			return first
 		}
 		if c.exit.Reason != ExitNone {
-			return false // a task gate to a 16-bit TSS: ExitError
+			return false // a task switch with no busy TSS in TR: ExitError
 		}
 		if c.mf.kind != mfException {
 			c.exit = Exit{Reason: ExitError, RIP: faultRIP,

@@ -7,10 +7,10 @@ import "errors"
 // These are how a guest changes CS, and so its mode: 16/32-bit code by
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
-// errGateTask is the ExitError cause for what hardware task switching
-// still lacks: a 16-bit TSS (issue 3 "make room for them").
+// errGateTask is the ExitError cause for a task switch while TR holds
+// no busy TSS, which only a VMM-made state can produce.
 // Call gates are gate.go's, 32-bit task switches task.go's.
-var errGateTask = errors.New("cpu: 16-bit TSSs are not implemented")
+var errGateTask = errors.New("cpu: task switch with no busy TSS in TR")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).
