@@ -247,3 +247,33 @@ func TestVM86IgnoresVME(t *testing.T) {
 		t.Error("CPUID.1:EDX.VME advertised")
 	}
 }
+
+// INTO and INT1 are not IOPL-sensitive in VM86 mode (SDM §20.2.7): INTO
+// is checked against its gate's DPL like INT3, INT1 not at all; and an
+// external interrupt from VM86 leaves through the same ring-0 frame.
+func TestVM86NotSensitive(t *testing.T) {
+	t.Run("into", func(t *testing.T) {
+		// mov al, 0x7f; inc al (OF); into
+		c, ram := vm86Guest(t, []byte{0xb0, 0x7f, 0xfe, 0xc0, 0xce}, 0)
+		ram.b[idtBase+vecOF*8+5] |= 3 << 5
+		haltedIn(t, c, vecOF)
+		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+5, vmSP)
+	})
+	t.Run("int1", func(t *testing.T) {
+		c, ram := vm86Guest(t, []byte{0xf1}, 0)
+		haltedIn(t, c, vecDB)
+		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+1, vmSP)
+	})
+	t.Run("external", func(t *testing.T) {
+		c, ram := vm86Guest(t, []byte{0x90}, 0)
+		run(t, c, 1, ExitBudget) // the IRETD into VM86
+		if c.fl&flagVM == 0 || c.cpl != 3 || c.rip != vmIP {
+			t.Fatalf("not in VM86: eflags %#x cpl %d ip %#x", c.fl, c.cpl, c.rip)
+		}
+		if !c.deliverVector(0x41) {
+			t.Fatal("not delivered")
+		}
+		haltedIn(t, c, 0x41)
+		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP, vmSP)
+	})
+}
