@@ -126,7 +126,7 @@ func TestVM86IntIretRoundTrip(t *testing.T) {
 }
 
 // IOPL-sensitive instructions are #GP(0) below IOPL 3 (SDM §20.2.7);
-// INT3 is not (it is checked against the gate's DPL, like INT n at IOPL 3).
+// INT3 is not, but its gate's DPL is checked (#GP(vector*8+2)).
 func TestVM86IOPLSensitive(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -143,12 +143,6 @@ func TestVM86IOPLSensitive(t *testing.T) {
 			})
 		}
 	}
-	t.Run("int3", func(t *testing.T) {
-		c, ram := vm86Guest(t, []byte{0xcc}, 0)
-		ram.b[idtBase+vecBP*8+5] |= 3 << 5
-		haltedIn(t, c, vecBP)
-		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+1, vmSP)
-	})
 	t.Run("int3-gate-dpl0", func(t *testing.T) {
 		c, ram := vm86Guest(t, []byte{0xcc}, 0)
 		haltedIn(t, c, vecGP)
@@ -248,22 +242,29 @@ func TestVM86IgnoresVME(t *testing.T) {
 	}
 }
 
-// INTO and INT1 are not IOPL-sensitive in VM86 mode (SDM §20.2.7): INTO
-// is checked against its gate's DPL like INT3, INT1 not at all; and an
+// INT3, INTO and INT1 are not IOPL-sensitive in VM86 mode (SDM §20.2.7):
+// INT3 and INTO are checked against their gate's DPL, INT1 not; and an
 // external interrupt from VM86 leaves through the same ring-0 frame.
 func TestVM86NotSensitive(t *testing.T) {
-	t.Run("into", func(t *testing.T) {
-		// mov al, 0x7f; inc al (OF); into
-		c, ram := vm86Guest(t, []byte{0xb0, 0x7f, 0xfe, 0xc0, 0xce}, 0)
-		ram.b[idtBase+vecOF*8+5] |= 3 << 5
-		haltedIn(t, c, vecOF)
-		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+5, vmSP)
-	})
-	t.Run("int1", func(t *testing.T) {
-		c, ram := vm86Guest(t, []byte{0xf1}, 0)
-		haltedIn(t, c, vecDB)
-		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+1, vmSP)
-	})
+	for _, tc := range []struct {
+		name     string
+		code     []byte
+		vec      uint64
+		gateDPL3 bool
+	}{
+		{"int3", []byte{0xcc}, vecBP, true},
+		{"into", []byte{0xb0, 0x7f, 0xfe, 0xc0, 0xce}, vecOF, true}, // mov al, 0x7f; inc al (OF); into
+		{"int1", []byte{0xf1}, vecDB, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ram := vm86Guest(t, tc.code, 0)
+			if tc.gateDPL3 {
+				ram.b[idtBase+tc.vec*8+5] |= 3 << 5
+			}
+			haltedIn(t, c, tc.vec)
+			vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP+uint32(len(tc.code)), vmSP)
+		})
+	}
 	t.Run("external", func(t *testing.T) {
 		c, ram := vm86Guest(t, []byte{0x90}, 0)
 		run(t, c, 1, ExitBudget) // the IRETD into VM86
