@@ -278,3 +278,23 @@ func TestVM86NotSensitive(t *testing.T) {
 		vmFrame(t, c, ram, vmFrameBottom, false, 0, vmIP, vmSP)
 	})
 }
+
+// Paging applies to VM86 mode at CPL 3: a supervisor page is
+// #PF(P|U) for a VM86 read, with CR2 the linear address (SDM §20.2.2).
+func TestVM86PageFault(t *testing.T) {
+	c, ram := vm86Guest(t, []byte{0xa1, 0x10, 0x00}, 0) // mov ax, [0x10]: linear 0x50010
+	const pd, pt = 0x100000, 0x101000
+	ram.w32(pd, pt|7)
+	for i := uint64(0); i < 1024; i++ {
+		ram.w32(pt+i*4, uint32(i<<12|7))
+	}
+	ram.w32(pt+0x50*4, 0x50000|3) // supervisor only
+	c.cr3 = pd
+	c.cr0 |= cr0PG
+	c.tlb.flush()
+	haltedIn(t, c, vecPF)
+	vmFrame(t, c, ram, vmFrameBottom, true, pfP|pfU, vmIP, vmSP)
+	if c.cr2 != 0x50010 {
+		t.Errorf("cr2 %#x, want 0x50010", c.cr2)
+	}
+}
