@@ -16,9 +16,10 @@
 // deliverVector for external interrupts); far CALL/JMP through call
 // gates of every size are gate.go's. INS/OUTS leave Run with
 // ExitInOutStr for the caller to emulate (strio.go). Task switches
-// between 32-bit TSSs (far JMP/CALL to a TSS or task gate, IRET with NT)
-// are task.go's; 16-bit TSSs, task gates in the IDT and virtual-8086
-// mode end Run with ExitError.
+// between 32- and 16-bit TSSs (far JMP/CALL to a TSS or task gate, IRET
+// with NT, task gates in the IDT) are task.go's; virtual-8086 mode without VME
+// (entry by IRET, events to ring 0, IOPL-sensitive instructions) is
+// vm86.go's (also entered by a task switch).
 //
 // Layout: api.go (the contract), cpu.go (state, registers by vm_reg_name),
 // run.go (the Run loop), block.go (decoded-block cache, self-modifying

@@ -86,7 +86,7 @@ func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool
 			return first
 		}
 		if c.exit.Reason != ExitNone {
-			return false // a task gate: ExitError
+			return false // a task switch with no busy TSS in TR: ExitError
 		}
 		if c.mf.kind != mfException {
 			c.exit = Exit{Reason: ExitError, RIP: faultRIP,
@@ -243,7 +243,19 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	oldRSP := c.r[rSP]
 	oldSS := c.seg[segSS]
 	rsp := oldRSP
+	// RSPn and ISTn must lie within TR's limit: #TS(TR selector) with
+	// EXT (SDM Vol. 3 §6.14.5, Interrupt 10 reference).
+	trFault := func(off uint64) bool {
+		if off+7 > uint64(c.tr.limit) {
+			c.mf = memFault{kind: mfException, vec: vecTS, err: uint32(c.tr.sel&^3) | ext}
+			return true
+		}
+		return false
+	}
 	if dpl < oldCPL {
+		if trFault(4 + 8*uint64(dpl)) {
+			return false
+		}
 		v, ok := c.sysRead(c.tr.base+4+8*uint64(dpl), 8)
 		if !ok {
 			return false
@@ -251,6 +263,9 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		rsp = v
 	}
 	if ist != 0 {
+		if trFault(0x24 + 8*(ist-1)) {
+			return false
+		}
 		v, ok := c.sysRead(c.tr.base+0x24+8*(ist-1), 8)
 		if !ok {
 			return false
@@ -297,6 +312,9 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 
 // hInt: INT n (soft interrupt; a trap, RIP after it).
 func hInt(c *CPU, in *insn) {
+	if c.vmIOPLFault(in) {
+		return
+	}
 	c.softInt(in, in.op)
 }
 
@@ -372,8 +390,8 @@ func (c *CPU) pushFrame(vals []uint64, sz uint8) bool {
 
 // deliverProt delivers through the protected-mode IDT: 16- and 32-bit
 // interrupt and trap gates, with a stack switch through the TSS when the
-// handler is more privileged (SDM Vol. 3 §6.12.1). Task gates end Run
-// with ExitError (hardware task switching is not modelled).
+// handler is more privileged (SDM Vol. 3 §6.12.1), and task gates
+// (task.go's deliverTask).
 func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
 	ext := b2u32(!soft)
 	idtErr := uint32(vec)<<3 | 2 | ext
@@ -387,11 +405,7 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	}
 	typ := g >> 40 & 0x1f
 	switch typ {
-	case 0x6, 0x7, 0xe, 0xf:
-	case 0x5:
-		c.exit = Exit{Reason: ExitError, RIP: c.rip, Err: errGateTask}
-		c.mf = memFault{kind: mfNone}
-		return false
+	case 0x5, 0x6, 0x7, 0xe, 0xf:
 	default:
 		return c.gpFault(idtErr)
 	}
@@ -401,6 +415,9 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	if g&(1<<47) == 0 {
 		c.mf = memFault{kind: mfException, vec: vecNP, err: idtErr}
 		return false
+	}
+	if typ == 0x5 {
+		return c.deliverTask(g, err, hasErr, ext, ret)
 	}
 	gsz := uint8(2)
 	target := g & 0xffff
@@ -425,23 +442,38 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	fromVM := c.fl&flagVM != 0
 	if acc&4 != 0 {
+		if fromVM {
+			// From VM86 only a ring-0 non-conforming handler will do
+			// (SDM INT n, INTERRUPT-FROM-VIRTUAL-8086-MODE).
+			return c.gpFault(uint32(sel&^3) | ext)
+		}
 		dpl = c.cpl // conforming: runs at the caller's privilege
+	}
+	if fromVM && dpl != 0 {
+		return c.gpFault(uint32(sel&^3) | ext)
 	}
 	if target > uint64(descLimit(cd)) {
 		return c.gpFault(ext)
 	}
 	oldCPL, oldSS, oldSP, oldSS32 := c.cpl, c.seg[segSS], c.r[rSP], c.ss32
 	fl := c.rflags()
-	var frame [6]uint64
+	var frame [10]uint64
 	n := 0
 	if dpl < oldCPL {
 		ssd, esp, ok := c.tssStack(dpl, ext)
 		if !ok {
 			return false
 		}
-		frame[0], frame[1] = uint64(oldSS.sel), oldSP&sizeMask[gsz]
-		n = 2
+		if fromVM {
+			// GS, FS, DS, ES above the ring-0 frame.
+			frame[0], frame[1], frame[2], frame[3] = uint64(c.seg[segGS].sel), uint64(c.seg[segFS].sel),
+				uint64(c.seg[segDS].sel), uint64(c.seg[segES].sel)
+			n = 4
+		}
+		frame[n], frame[n+1] = uint64(oldSS.sel), oldSP&sizeMask[gsz]
+		n += 2
 		c.seg[segSS], c.r[rSP] = ssd, esp
 		c.ss32 = ssd.access&segDB != 0
 	}
@@ -462,6 +494,11 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		return false
 	}
 	c.seg[segCS] = seg{sel: sel&^3 | uint16(dpl), base: descBase(cd), limit: descLimit(cd), access: acc}
+	if fromVM {
+		for _, s := range [...]uint8{segGS, segFS, segDS, segES} {
+			c.seg[s] = seg{access: segUnusable}
+		}
+	}
 	f := fl &^ (flagTF | flagNT | flagRF | flagVM)
 	if typ&1 == 0 {
 		f &^= flagIF

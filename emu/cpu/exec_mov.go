@@ -232,6 +232,9 @@ func hPopSeg(c *CPU, in *insn) {
 }
 
 func hPushf(c *CPU, in *insn) {
+	if c.vmIOPLFault(in) {
+		return
+	}
 	if !c.push(in, in.sz, c.rflags()&^(flagVM|flagRF)) {
 		c.memFault(in)
 		return
@@ -254,6 +257,9 @@ func (c *CPU) popfMask() uint64 {
 }
 
 func hPopf(c *CPU, in *insn) {
+	if c.vmIOPLFault(in) {
+		return
+	}
 	v, ok := c.pop(in.sz)
 	if !ok {
 		c.memFault(in)

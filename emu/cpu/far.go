@@ -7,11 +7,10 @@ import "errors"
 // These are how a guest changes CS, and so its mode: 16/32-bit code by
 // CS.D, compatibility vs 64-bit mode by CS.L under EFER.LMA.
 
-// errGateTask is the ExitError cause for what hardware task switching
-// and virtual-8086 mode still lack: a 16-bit TSS, a task gate in the IDT,
-// entering or leaving virtual-8086 mode (issue 3 "make room for them").
+// errGateTask is the ExitError cause for a task switch while TR holds
+// no busy TSS, which only a VMM-made state can produce.
 // Call gates are gate.go's, 32-bit task switches task.go's.
-var errGateTask = errors.New("cpu: task switches and virtual-8086 mode are not implemented")
+var errGateTask = errors.New("cpu: task switch with no busy TSS in TR")
 
 // farOperand reads the far pointer of JMP/CALL: the immediate (imm =
 // offset, disp = selector) or the m16:sz memory operand (offset first).
@@ -209,6 +208,9 @@ func hRetf(c *CPU, in *insn) {
 // SS:RSP (SDM IRET).
 func hIret(c *CPU, in *insn) {
 	c.nmiBlocked = false // even when the IRET then faults (SDM §6.7.1)
+	if c.vmIOPLFault(in) {
+		return
+	}
 	if c.pmode && c.fl&flagNT != 0 && c.fl&flagVM == 0 {
 		if c.efer&eferLMA != 0 {
 			c.fault(in, vecGP, 0) // no task switches in IA-32e mode
@@ -257,9 +259,12 @@ func hIret(c *CPU, in *insn) {
 		c.leave(in, rip)
 		return
 	}
-	if c.fl&flagVM != 0 || fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 {
-		c.abort(in)
-		c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
+	if c.fl&flagVM != 0 {
+		c.iretInVM86(in, sz, rip, cs, fl)
+		return
+	}
+	if fl&flagVM != 0 && c.cpl == 0 && c.efer&eferLMA == 0 && sz == 4 {
+		c.iretToVM86(in, rip, cs, fl)
 		return
 	}
 	ns, ok := c.retTarget(cs, rip)

@@ -8,8 +8,7 @@ package cpu
 // pushes the caller's SS:ESP, copies the gate's parameter count of
 // words/dwords from the caller's stack (16/32-bit gates only) and then
 // CS:EIP; the matching RETF to the outer ring is far.go's. JMP never
-// changes privilege. Task gates and TSS targets stay ExitError
-// (errGateTask).
+// changes privilege. Task gates and TSS targets are task.go's.
 
 // gateAt reports whether sel names a call gate the current mode knows:
 // types 4 (16-bit) and 0xC (32-bit) in protected mode, 0xC (64-bit) in

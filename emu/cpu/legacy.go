@@ -211,7 +211,7 @@ func hLoadFar(c *CPU, in *insn) {
 
 // hSysSeg: LLDT (op 0), LTR (1), SLDT (2), STR (3), LMSW (4), SMSW (5).
 func hSysSeg(c *CPU, in *insn) {
-	if !c.pmode && in.op <= 3 {
+	if (!c.pmode || c.fl&flagVM != 0) && in.op <= 3 { // #UD in real and VM86 mode
 		c.fault(in, vecUD, 0)
 		return
 	}

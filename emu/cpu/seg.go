@@ -234,8 +234,8 @@ func (c *CPU) readSysDesc(sel uint16) (d uint64, base uint64, ok bool) {
 
 // codeTarget checks sel as the code segment of a far JMP or CALL at the
 // current privilege (SDM JMP/CALL "far" paths; call gates are gate.go's,
-// task switches are not modelled and end Run with ExitError) and returns the
-// cache to install; off is checked against its limit.
+// task switches task.go's) and returns the cache to install; off is
+// checked against its limit.
 func (c *CPU) codeTarget(in *insn, sel uint16, off uint64) (seg, bool) {
 	cur := c.seg[segCS]
 	if !c.pmode || c.fl&flagVM != 0 {
@@ -254,16 +254,9 @@ func (c *CPU) codeTarget(in *insn, sel uint16, off uint64) (seg, bool) {
 	}
 	acc := descAccess(d)
 	if acc&segS == 0 {
-		// Call gates never get here (gateAt). A task gate or an available
-		// TSS means a task switch outside IA-32e mode; IA-32e mode has
-		// none, and every other system type is #GP(sel) (SDM CALL/JMP).
-		switch acc & 0xf {
-		case 0x1, 0x5, 0x9:
-			if c.efer&eferLMA == 0 {
-				c.exit = Exit{Reason: ExitError, RIP: in.rip, InstLen: int(in.len), Insn: c.insnBytes(in), Err: errGateTask}
-				return seg{}, false
-			}
-		}
+		// Call gates, task gates and TSSs never get here (gateAt, taskAt);
+		// IA-32e mode has no task switches, and every other system type
+		// is #GP(sel) (SDM CALL/JMP).
 		return seg{}, c.gpFault(uint32(sel &^ 3))
 	}
 	dpl, rpl := uint8(acc>>5)&3, uint8(sel&3)

@@ -77,7 +77,8 @@ func hInOut(c *CPU, in *insn) {
 // §19.5): in protected mode with CPL > IOPL the TSS bitmap must allow
 // in.sz bytes at port, else #GP(0). It raises the fault itself.
 func (c *CPU) ioCheck(in *insn, port uint16) bool {
-	if !c.pmode || c.cpl <= uint8(c.fl>>12)&3 || c.ioAllowed(port, in.sz) {
+	// VM86 mode always consults the bitmap (SDM Vol. 1 §19.5).
+	if !c.pmode || c.cpl <= uint8(c.fl>>12)&3 && c.fl&flagVM == 0 || c.ioAllowed(port, in.sz) {
 		return true
 	}
 	if c.mf.kind == mfException && c.mf.vec == vecPF || c.mf.kind == mfMMIO {
