@@ -32,6 +32,7 @@ func TestDiffBranches(t *testing.T) {
 	if !hostexec.Available {
 		t.Skip("no native execution on this host")
 	}
+	verifyDecoded(t) // every run is checked: the ISA coverage report counts what ran
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, mode := range []int{64, 32, 16} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
@@ -67,6 +68,7 @@ func TestDiffBranches(t *testing.T) {
 // (CX, ECX or RCX; 67 toggles), per the SDM's LOOPcc and Jcc pseudocode
 // written out here independently of the interpreter.
 func TestLoopJcxzSizes(t *testing.T) {
+	verifyDecoded(t)
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, mode := range []int{64, 32, 16} {
 		c, ram, at := branchGuest(t, mode)
