@@ -303,7 +303,7 @@ func fxDiff(host, got *[512]byte, loose bool) string {
 // mode so that it computes what the host's 64-bit run did: forms with REX
 // have no legacy encoding; in 16-bit code the [RSI+disp8] operand becomes
 // [SI+disp8] (the caller bases DS at the data block), and 66 is toggled
-// where it is an operand-size prefix (x87 environment layouts, the GP
+// where it is an operand-size prefix that matters (x87 environment layouts, the GP
 // operand of POPCNT/CRC32/MOVNTI) rather than an SSE mandatory prefix.
 func legacyFPForm(f fpForm, mode int) ([]byte, bool) {
 	inst, err := x86asm.Decode(f.code, 64)
@@ -332,7 +332,8 @@ func legacyFPForm(f fpForm, mode int) ([]byte, bool) {
 		code[i] = code[i]&0x38 | 0x44 // mod 01, r/m 100: [SI+disp8]
 	}
 	switch {
-	case inst.Opcode>>24 >= 0xd8 && inst.Opcode>>24 <= 0xdf, inst.Op == x86asm.POPCNT, inst.Op == x86asm.CRC32, inst.Op == x86asm.MOVNTI:
+	case inst.Op == x86asm.FNSTENV, inst.Op == x86asm.FLDENV, inst.Op == x86asm.FNSAVE, inst.Op == x86asm.FRSTOR,
+		inst.Op == x86asm.POPCNT, inst.Op == x86asm.CRC32, inst.Op == x86asm.MOVNTI:
 		if code[0] == 0x66 {
 			code = code[1:]
 		} else {
