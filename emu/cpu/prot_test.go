@@ -105,6 +105,7 @@ func protFrame(c *CPU, ram *testRAM, hasErr bool) (err uint32, eip, cs uint32) {
 // the GDT limit or for a bad type/privilege, #NP(sel) not present,
 // #SS(sel) for SS not present, #GP(0) for a null SS.
 func TestProtSegmentLoadFaults(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	for _, tc := range []struct {
 		name string
 		code []byte
@@ -316,6 +317,7 @@ func TestProt32Instructions(t *testing.T) {
 		{"a16 wrap", []byte{0xbb, 0x00, 0x00, 0x02, 0x00, 0xbe, 0x10, 0x00, 0x00, 0x00, 0x67, 0x8b, 0x00}, rAX, ^uint64(0), 0x11111111, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			verifyDecoded(t) // each program's result is checked: counted by the ISA coverage report
 			c, ram := newProt(t, append(append([]byte{}, tc.code...), 0xf4))
 			for i := uint64(0); i < 8; i++ {
 				ram.b[dataBase+i] = byte(i * 0x11)
@@ -344,6 +346,7 @@ func TestProtIcebp(t *testing.T) {
 
 // BOUND raises #BR (vector 5) as a fault; INTO raises #OF as a trap.
 func TestProtBoundInto(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	// mov eax, 11; bound eax, [dataBase]   (bounds 0..10)
 	c, ram := newProt(t, []byte{0xb8, 11, 0, 0, 0, 0x62, 0x05, 0x00, 0x00, 0x02, 0x00})
 	ram.w64(dataBase, 10<<32)
@@ -362,6 +365,7 @@ func TestProtBoundInto(t *testing.T) {
 // LTR marks the TSS descriptor busy; LLDT loads an LDT whose selectors
 // then resolve through it; both are #UD in real mode.
 func TestProtLTRLLDT(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	// mov ax, selTSS; ltr ax; mov ax, selLDT; lldt ax; mov ax, 0x0c; mov es, ax
 	c, ram := newProt(t, []byte{0x66, 0xb8, selTSS, 0, 0x0f, 0x00, 0xd8, 0x66, 0xb8, selLDT, 0, 0x0f, 0x00, 0xd0,
 		0x66, 0xb8, 0x0c, 0x00, 0x8e, 0xc0, 0xf4})
@@ -484,6 +488,7 @@ func TestCompatModeFault(t *testing.T) {
 // 16-bit interrupt gates push a frame of words (FLAGS, CS, IP); 16-bit
 // code pushes 2 bytes on a 32-bit stack.
 func TestProt16(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	c, ram := newProt(t, []byte{0xcd, 0x40})
 	const h = 0x9100 // a 16-bit gate reaches only the first 64 KiB
 	ram.w64(idtBase+0x40*8, h|selCode32<<16|0x86<<40)
@@ -568,6 +573,7 @@ func TestPagingPAE(t *testing.T) {
 // System and rarer forms in 32-bit protected mode, each checked against
 // what the SDM says it leaves.
 func TestProt32System(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	for _, tc := range []struct {
 		name  string
 		code  []byte
@@ -621,6 +627,7 @@ func TestProt32System(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			verifyDecoded(t) // each program's result is checked: counted by the ISA coverage report
 			c, ram := newProt(t, append(append([]byte{}, tc.code...), 0xf4))
 			ram.w16(dataBase, 0x57)
 			ram.w64(dataBase+2, 0x5000)
