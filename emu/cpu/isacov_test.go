@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"sort"
@@ -288,7 +289,7 @@ func TestISACoverage(t *testing.T) {
 			cr := &covRow{r: r, fp: r.fpFeature != "", wantUD: v == "I"}
 			if v == "I" {
 				cr.why = "invalid in this mode"
-			} else if why := udByDefinition[r.intel] + udByDefinition[r.mn]; why != "" {
+			} else if why := cmp.Or(udByDefinition[r.intel], udByDefinition[r.mn]); why != "" {
 				cr.wantUD, cr.why = true, why
 			} else if ok, f := probeCPU.advertised(r, mode); !ok {
 				cr.wantUD, cr.why = true, f+" not advertised"
