@@ -56,9 +56,6 @@ bench-check:
 isa-coverage:
 	@f=$$(mktemp); ISA_COVERAGE=$$f $(GO) test -count=1 -run . ./emu/cpu/ >/dev/null || { rm -f $$f; \
 		echo "emu/cpu tests failed; run go test ./emu/cpu/"; exit 1; }; cat $$f; rm -f $$f
-	@echo "--- by instruction shape seen in the differential and guest tests, per mode:"
-	@ISA_COVERAGE_CSV=$$($(GO) list -m -f '{{.Dir}}' golang.org/x/arch)/x86/x86.csv \
-		$(GO) test -count=1 -run '^TestISACoverageByShape$$' -v ./emu/cpu/ | grep -E 'mode|FAIL' | grep -v -- '--- '
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./bench/... ./emu/cpu/...

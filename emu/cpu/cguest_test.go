@@ -12,6 +12,7 @@ import (
 // -mgeneral-regs-only -fcf-protection=full, built by testdata/Makefile)
 // and compares its COM1 output with the same computations done in Go.
 func TestCGuest(t *testing.T) {
+	verifyDecoded(t) // output compared with the host build: what it ran counts for the ISA coverage report
 	img, err := os.ReadFile("testdata/cguest.bin")
 	if err != nil {
 		t.Fatal(err)

@@ -158,6 +158,9 @@ func runDiffIn(t *testing.T, cases []diffCase, n, mode int) (undefMatch, undefTo
 				t.Errorf("%s (% x): input %s\n  host  %s\n  interp %s", dc.name, dc.code, fmtIn(&in), fmtOut(&nat, nat.Flags), fmtOutC(c))
 			}
 		}
+		if fails == 0 {
+			markVerifiedCode(mode, code) // the ISA coverage report
+		}
 	}
 	return undefMatch, nil
 }

@@ -32,6 +32,7 @@ func TestDiffBranches(t *testing.T) {
 	if !hostexec.Available {
 		t.Skip("no native execution on this host")
 	}
+	verifyDecoded(t) // every run is checked: the ISA coverage report counts what ran
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, mode := range []int{64, 32, 16} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
@@ -39,19 +40,35 @@ func TestDiffBranches(t *testing.T) {
 			for cc := byte(0); cc < 16; cc++ {
 				short := []byte{0x70 + cc, 0x03, 0xb0, 0x00, 0xf4, 0xb0, 0x01, 0xf4}
 				near := []byte{0x0f, 0x80 + cc, 0x03, 0, 0, 0, 0xb0, 0x00, 0xf4, 0xb0, 0x01, 0xf4}
-				if mode == 16 {
+				// The other near form, with 66: rel16 in 32-bit code
+				// (EIP truncated to 16 bits, so it runs below 64 KiB),
+				// rel32 in 16-bit code; 64-bit mode has only rel32.
+				var other []byte
+				switch mode {
+				case 16:
 					near = []byte{0x0f, 0x80 + cc, 0x03, 0, 0xb0, 0x00, 0xf4, 0xb0, 0x01, 0xf4}
+					other = []byte{0x66, 0x0f, 0x80 + cc, 0x03, 0, 0, 0, 0xb0, 0x00, 0xf4, 0xb0, 0x01, 0xf4}
+				case 32:
+					other = []byte{0x66, 0x0f, 0x80 + cc, 0x03, 0, 0xb0, 0x00, 0xf4, 0xb0, 0x01, 0xf4}
 				}
 				for i := 0; i < 64; i++ {
 					st := hostexec.State{Flags: rng.Uint64() & arithFlags}
 					if err := hostexec.Exec([]byte{0x0f, 0x90 + cc, 0xc0}, &st); err != nil {
 						t.Skip(err)
 					}
-					for _, code := range [][]byte{short, near} {
-						copy(ram.b[at:], code)
+					for _, code := range [][]byte{short, near, other} {
+						if code == nil {
+							continue
+						}
+						pc := at
+						if code[0] == 0x66 {
+							pc = 0x8000
+						}
+						copy(ram.b[pc:], code)
+						c.FlushCaches()
 						c.r[rAX] = 0xff
 						c.setRflags(st.Flags&arithFlags | 2)
-						c.rip = at
+						c.rip = pc
 						run(t, c, 10, ExitHLT)
 						if c.r[rAX]&0xff != st.Regs[rAX]&0xff {
 							t.Fatalf("% x with flags %#x: taken=%d, host setcc %d", code[:2], st.Flags&arithFlags, c.r[rAX]&0xff, st.Regs[rAX]&0xff)
@@ -67,6 +84,7 @@ func TestDiffBranches(t *testing.T) {
 // (CX, ECX or RCX; 67 toggles), per the SDM's LOOPcc and Jcc pseudocode
 // written out here independently of the interpreter.
 func TestLoopJcxzSizes(t *testing.T) {
+	verifyDecoded(t)
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, mode := range []int{64, 32, 16} {
 		c, ram, at := branchGuest(t, mode)

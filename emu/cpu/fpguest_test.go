@@ -12,6 +12,7 @@ import (
 // printed when built for and run on the host (fpguest.expected, made by
 // testdata/Makefile).
 func TestFPGuest(t *testing.T) {
+	verifyDecoded(t) // output compared with the host build: what it ran counts for the ISA coverage report
 	want, err := os.ReadFile("testdata/fpguest.expected")
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,7 @@ func (r *testRAM) w32(gpa uint64, v uint32) {
 var lcallGate = []byte{0x9a, 0, 0, 0, 0, selGate, 0}
 
 func TestCallGate32(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	// push $0x22222222; push $0x11111111; lcall gate; out %al,$0x80
 	code := []byte{0x68, 0x22, 0x22, 0x22, 0x22, 0x68, 0x11, 0x11, 0x11, 0x11}
 	code = append(code, lcallGate...)
@@ -91,6 +92,7 @@ func TestCallGate32(t *testing.T) {
 }
 
 func TestCallGate16(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	// push $0x1234 (o16); lcall gate
 	code := append([]byte{0x66, 0x68, 0x34, 0x12}, lcallGate...)
 	retAddr := uint64(ring3Code + len(code))

@@ -26,7 +26,12 @@ type isaRow struct {
 	valid64  string
 	feature  string // CPUID feature column
 	tags     string
-	excluded string // why the row is out of scope; "" when in scope
+	excluded string // why the row is out of issue 3's scope; "" when in scope
+	// fpFeature is the CPUID feature an x87, MMX, SSE-family, FXSAVE or
+	// XSAVE row needs (issue 4's scope, with or without x86.csv's feature
+	// column): "FPU", "MMX", "SSE" ... "SSE4_2", "AES", "CLMUL", "FXSR",
+	// "XSAVE", "XSAVEOPT"; "" for the other rows.
+	fpFeature string
 }
 
 func (r *isaRow) hasTag(t string) bool {
@@ -47,7 +52,7 @@ func (r *isaRow) validity(mode int) string {
 	if mode == 64 {
 		return r.valid64
 	}
-	if mode == 16 && strings.Contains(r.enc, "REX") {
+	if mode != 64 && strings.Contains(r.enc, "REX") {
 		return "N.E."
 	}
 	return r.valid32
@@ -82,6 +87,7 @@ func isaRows(t testing.TB) []*isaRow {
 			r.args = strings.Split(a, ", ")
 		}
 		r.excluded = scope(r)
+		r.fpFeature = fpFamily(r)
 		rows = append(rows, r)
 	}
 	isaRowsCache = rows
@@ -127,38 +133,100 @@ func scope(r *isaRow) string {
 	return ""
 }
 
+// fpFeatureColumns are the feature-column values of issue 4's families
+// (AES-NI and PCLMULQDQ are SSE-encoded and counted with them; their
+// AVX forms are not).
+var fpFeatureColumns = map[string]bool{"MMX": true, "SSE": true, "SSE2": true, "SSE3": true, "SSSE3": true,
+	"SSE4_1": true, "SSE4_2": true, "AES": true, "CLMUL": true, "XSAVEOPT": true}
+
+// fpFamily returns the CPUID feature of an issue-4 row, or "". Rows with
+// a blank feature column get theirs from the SDM's "CPUID Feature Flag"
+// column: the x87 rows FPU, FXSAVE/FXRSTOR FXSR, the XSAVE rows XSAVE,
+// the MMX-register conversions SSE (no mandatory prefix) or SSE2 (66, F2,
+// F3), MOVNTI/LFENCE/MFENCE SSE2, SFENCE and PREFETCHh SSE, CRC32 SSE4.2.
+func fpFamily(r *isaRow) string {
+	if r.hasTag("pseudo") || r.hasTag("pseudo64") {
+		return ""
+	}
+	if r.mn == "MOVNTSD" || r.mn == "MOVNTSS" {
+		// x86.csv says SSE, but these are AMD's SSE4A (APM Vol. 4
+		// MOVNTSD/MOVNTSS: CPUID Fn8000_0001_ECX[SSE4A]).
+		return "SSE4A"
+	}
+	if r.feature != "" {
+		if fpFeatureColumns[r.feature] {
+			return r.feature
+		}
+		return ""
+	}
+	switch r.excluded {
+	case "x87":
+		return "FPU"
+	case "FXSAVE/FXRSTOR":
+		return "FXSR"
+	case "XSAVE":
+		return "XSAVE"
+	case "MMX":
+		return "MMX"
+	case "SSE":
+		if strings.HasPrefix(r.enc, "66 ") || strings.HasPrefix(r.enc, "F2 ") || strings.HasPrefix(r.enc, "F3 ") {
+			return "SSE2"
+		}
+		return "SSE"
+	case "SSE (CPUID feature not in x86.csv)":
+		switch r.mn {
+		case "MOVNTI", "LFENCE", "MFENCE":
+			return "SSE2"
+		case "CRC32":
+			return "SSE4_2"
+		}
+		return "SSE"
+	}
+	return ""
+}
+
+// fpBits are the CPUID bits of the fpFeature names (SDM Vol. 2 CPUID,
+// Tables 3-8 and 3-10; leaf 0DH sub-leaf 1 EAX[0] for XSAVEOPT).
+var fpBits = map[string]cpuidBit{
+	"FPU": {"FPU", 1, 0, 3, 0}, "MMX": {"MMX", 1, 0, 3, 23}, "FXSR": {"FXSR", 1, 0, 3, 24},
+	"SSE": {"SSE", 1, 0, 3, 25}, "SSE2": {"SSE2", 1, 0, 3, 26}, "SSE3": {"SSE3", 1, 0, 2, 0},
+	"CLMUL": {"PCLMULQDQ", 1, 0, 2, 1}, "SSSE3": {"SSSE3", 1, 0, 2, 9}, "SSE4_1": {"SSE4.1", 1, 0, 2, 19},
+	"SSE4_2": {"SSE4.2", 1, 0, 2, 20}, "AES": {"AES", 1, 0, 2, 25}, "XSAVE": {"XSAVE", 1, 0, 2, 26},
+	"XSAVEOPT": {"XSAVEOPT", 0xd, 1, 0, 0}, "SSE4A": {"SSE4A", 0x80000001, 0, 2, 6},
+}
+
 // cpuidBit names the CPUID bit a blank-feature row still depends on
 // (SDM Vol. 2, each instruction's "CPUID Feature Flag" column, and
 // Table 3-8 of CPUID), so the report can require #UD where softvmm's CPU
 // model (cpuid.go) does not advertise it.
 type cpuidBit struct {
-	name      string
-	leaf, reg uint32 // reg: 0 EAX, 1 EBX, 2 ECX, 3 EDX
-	bit       uint
+	name           string
+	leaf, sub, reg uint32 // reg: 0 EAX, 1 EBX, 2 ECX, 3 EDX
+	bit            uint
 }
 
 var rowFeatures = map[string]cpuidBit{
-	"MONITOR":    {"MONITOR", 1, 2, 3},
-	"MWAIT":      {"MONITOR", 1, 2, 3},
-	"POPCNT":     {"POPCNT", 1, 2, 23},
-	"MOVBE":      {"MOVBE", 1, 2, 22},
-	"CMPXCHG16B": {"CX16", 1, 2, 13},
-	"CMPXCHG8B":  {"CX8", 1, 3, 8},
-	"CLFLUSH":    {"CLFSH", 1, 3, 19},
-	"SYSENTER":   {"SEP", 1, 3, 11},
-	"SYSEXIT":    {"SEP", 1, 3, 11},
-	"RDTSCP":     {"RDTSCP", 0x80000001, 3, 27},
-	"SYSCALL":    {"SYSCALL", 0x80000001, 3, 11},
-	"SYSRET":     {"SYSCALL", 0x80000001, 3, 11},
-	"RDTSC":      {"TSC", 1, 3, 4},
-	"RDMSR":      {"MSR", 1, 3, 5},
-	"WRMSR":      {"MSR", 1, 3, 5},
+	"MONITOR":    {"MONITOR", 1, 0, 2, 3},
+	"MWAIT":      {"MONITOR", 1, 0, 2, 3},
+	"POPCNT":     {"POPCNT", 1, 0, 2, 23},
+	"MOVBE":      {"MOVBE", 1, 0, 2, 22},
+	"CMPXCHG16B": {"CX16", 1, 0, 2, 13},
+	"CMPXCHG8B":  {"CX8", 1, 0, 3, 8},
+	"CLFLUSH":    {"CLFSH", 1, 0, 3, 19},
+	"SYSENTER":   {"SEP", 1, 0, 3, 11},
+	"SYSEXIT":    {"SEP", 1, 0, 3, 11},
+	"RDTSCP":     {"RDTSCP", 0x80000001, 0, 3, 27},
+	"SYSCALL":    {"SYSCALL", 0x80000001, 0, 3, 11},
+	"SYSRET":     {"SYSCALL", 0x80000001, 0, 3, 11},
+	"RDTSC":      {"TSC", 1, 0, 3, 4},
+	"RDMSR":      {"MSR", 1, 0, 3, 5},
+	"WRMSR":      {"MSR", 1, 0, 3, 5},
 }
 
 func init() {
 	for _, cc := range []string{"A", "AE", "B", "BE", "C", "E", "G", "GE", "L", "LE", "NA", "NAE", "NB", "NBE", "NC", "NE",
 		"NG", "NGE", "NL", "NLE", "NO", "NP", "NS", "NZ", "O", "P", "PE", "PO", "S", "Z"} {
-		rowFeatures["CMOV"+cc] = cpuidBit{"CMOV", 1, 3, 15}
+		rowFeatures["CMOV"+cc] = cpuidBit{"CMOV", 1, 0, 3, 15}
 	}
 }
 
@@ -177,13 +245,16 @@ var udByDefinition = map[string]string{
 // (LAHF/SAHF in 64-bit mode need CPUID.80000001H:ECX.LAHF-SAHF[0]).
 func (c *CPU) advertised(r *isaRow, mode int) (bool, string) {
 	f, ok := rowFeatures[r.mn]
+	if r.fpFeature != "" {
+		f, ok = fpBits[r.fpFeature], true
+	}
 	if !ok && mode == 64 && (r.mn == "LAHF" || r.mn == "SAHF") {
-		f, ok = cpuidBit{"LAHF-SAHF", 0x80000001, 2, 0}, true
+		f, ok = cpuidBit{"LAHF-SAHF", 0x80000001, 0, 2, 0}, true
 	}
 	if !ok {
 		return true, ""
 	}
-	a, b, cx, d := c.cpuid(f.leaf, 0)
+	a, b, cx, d := c.cpuid(f.leaf, f.sub)
 	v := [4]uint32{a, b, cx, d}[f.reg]
 	return v>>f.bit&1 != 0, f.name
 }
@@ -342,8 +413,13 @@ func (r *isaRow) encode(mode int, o encOpts) ([]byte, error) {
 				rex |= 0x41
 			}
 			opcodeSeen = true
-		case strings.Contains(tok, "+i"):
-			return nil, fmt.Errorf("x87 register encoding %q", tok)
+		case strings.HasSuffix(tok, "+i"):
+			b, err := strconv.ParseUint(strings.TrimSuffix(tok, "+i"), 16, 8)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, byte(b)|1) // ST(1)
+			opcodeSeen = true
 		default:
 			b, err := strconv.ParseUint(tok, 16, 8)
 			if err != nil {

@@ -35,6 +35,7 @@ func (r *testRAM) r16(gpa uint64) uint16    { return binary.LittleEndian.Uint16(
 // Real-mode INT n goes through the IVT and IRET comes back (SDM Vol. 3
 // §20.1.4): FLAGS, CS, IP pushed as words, IF cleared in the handler.
 func TestRealModeIntIret(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	// sti; int 0x10; hlt
 	c, ram := newReal(t, []byte{0xfb, 0xcd, 0x10, 0xf4}, 0x7c00)
 	ram.w16(0x10*4, 0x0010)   // IP

@@ -28,6 +28,7 @@ func runCOM1(t *testing.T, c *CPU) string {
 // (#GP with selector error codes, segment limits, #PF with CR2 and error
 // code) and reports over COM1.
 func TestModesGuest(t *testing.T) {
+	verifyDecoded(t) // self-checking: what it ran counts for the ISA coverage report
 	img, err := os.ReadFile("testdata/modes.bin")
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,7 @@ func TestModesGuest(t *testing.T) {
 // forms of the one-byte map in 16-bit real mode and 32-bit protected
 // mode, self-checked by the guest.
 func TestFormsGuest(t *testing.T) {
+	verifyDecoded(t)
 	img, err := os.ReadFile("testdata/forms.bin")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 // otherwise (66 toggles it; there is no 64-bit form); 67 toggles the
 // address size, which masks the index and RCX; F3 and F2 both repeat.
 func TestStrIOExit(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	const port = 0x3f8
 	type tc struct {
 		code    []byte
@@ -115,6 +116,7 @@ func TestStrIOExit(t *testing.T) {
 // byte of the element, like IN/OUT (SDM Vol. 1 §19.5.2): a denied port
 // raises #GP(0) before any exit.
 func TestStrIOPermission(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	for _, tc := range []struct {
 		name string
 		code []byte

@@ -12,6 +12,7 @@ import (
 // (here with a DS base of 1 MiB outside 64-bit mode), the destination
 // ES:(E)DI (ES base 2 MiB), counts and pointers at the address size.
 func TestStringModes(t *testing.T) {
+	verifyDecoded(t) // every run is checked against the model: the ISA coverage report counts what ran
 	rng := rand.New(rand.NewPCG(11, 12))
 	type op struct {
 		name string

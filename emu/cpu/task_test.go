@@ -40,6 +40,7 @@ func taskProt(t *testing.T, code []byte) (*CPU, *testRAM) {
 func busy(ram *testRAM, sel uint64) bool { return ram.b[0x5000+sel+5]&2 != 0 }
 
 func TestTaskSwitchCallIret(t *testing.T) {
+	verifyDecoded(t)                                   // SDM-derived checks of what ran: counted by the ISA coverage report
 	code := []byte{0x9a, 0, 0, 0, 0, selTSS2, 0, 0xf4} // lcall $selTSS2,$0; hlt
 	c, ram := taskProt(t, code)
 	ex := run(t, c, 100, ExitHLT)
@@ -75,6 +76,7 @@ func TestTaskSwitchCallIret(t *testing.T) {
 }
 
 func TestTaskSwitchJmpGate(t *testing.T) {
+	verifyDecoded(t) // SDM-derived checks of what ran: counted by the ISA coverage report
 	c, ram := taskProt(t, []byte{0xea, 0, 0, 0, 0, selTGate, 0})
 	ex := run(t, c, 100, ExitHLT)
 	if ex.RIP != task2Code || c.tr.sel != selTSS2 || c.rflags()&flagNT != 0 {

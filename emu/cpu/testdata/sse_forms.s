@@ -1103,3 +1103,15 @@ aesimc 0x10(%rsi),%xmm3
 aeskeygenassist $0x1,%xmm1,%xmm0
 aeskeygenassist $0x36,%xmm9,%xmm8
 aeskeygenassist $0x80,0x10(%rsi),%xmm3
+# stores, fences and prefetch hints (isa-coverage rows)
+movntpd %xmm1,0x10(%rsi)
+movq %xmm1,0x8(%rsi)
+movhpd %xmm2,0x8(%rsi)
+movlpd %xmm2,0x8(%rsi)
+lfence
+mfence
+sfence
+prefetchnta 0x10(%rsi)
+prefetcht0 0x10(%rsi)
+prefetcht1 0x10(%rsi)
+prefetcht2 0x10(%rsi)

@@ -137,4 +137,10 @@ data16 fnstenv 0x10(%rsi)
 data16 fldenv 0x10(%rsi)
 .byte 0x66, 0xdd, 0x76, 0x10
 data16 frstor 0x10(%rsi)
+# the memory compares of the other widths, and FFREEP (isa-coverage rows)
+fcoml 0x8(%rsi)
+fcomps 0x4(%rsi)
+ficoms 0x2(%rsi)
+ficompl 0x4(%rsi)
+ffreep %st(1)
 fwait
