@@ -412,7 +412,12 @@ func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 			in.d, ok0 = mmNum(a0)
 			in.s, ok1 = mmNum(a1)
 		}
-		in.asz = uint8(inst.AddrSize / 8)
+		// The store goes to DS:rDI (a segment prefix overrides DS), an
+		// implicit operand x86asm does not list: give it the memory
+		// operand it is, so ea applies the address size and the segment
+		// as for any other (SDM MASKMOVDQU).
+		di := map[int]x86asm.Reg{16: x86asm.DI, 32: x86asm.EDI, 64: x86asm.RDI}[inst.AddrSize]
+		setMem(in, inst, x86asm.Mem{Segment: segPrefix(inst), Base: di}, va)
 		if ok0 && ok1 {
 			in.h = hMaskmov
 		}

@@ -273,6 +273,31 @@ func (c *CPU) ea(in *insn) uint64 {
 	return a
 }
 
+// segPrefix is the segment register a segment-override prefix names, or 0
+// (no override).
+func segPrefix(inst *x86asm.Inst) x86asm.Reg {
+	for _, pf := range inst.Prefix {
+		if pf == 0 {
+			break
+		}
+		switch pf & 0xff {
+		case x86asm.PrefixES:
+			return x86asm.ES
+		case x86asm.PrefixCS:
+			return x86asm.CS
+		case x86asm.PrefixSS:
+			return x86asm.SS
+		case x86asm.PrefixDS:
+			return x86asm.DS
+		case x86asm.PrefixFS:
+			return x86asm.FS
+		case x86asm.PrefixGS:
+			return x86asm.GS
+		}
+	}
+	return 0
+}
+
 func hasPrefix(inst *x86asm.Inst, p x86asm.Prefix) bool {
 	for _, pf := range inst.Prefix {
 		if pf == 0 {

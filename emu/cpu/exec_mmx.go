@@ -286,10 +286,7 @@ func hMaskmov(c *CPU, in *insn) {
 		v[0], m[0] = f.st[in.d&7].Mant, f.st[in.s&7].Mant
 		f.mmxEnter()
 	}
-	va := c.r[rDI]
-	if in.asz == 4 {
-		va = uint64(uint32(va))
-	}
+	va := c.ea(in) // DS:rDI at the address size (build_fp.go)
 	if m != (x128{}) {
 		if _, ok := c.translateW(va); !ok {
 			c.memFault(in)

@@ -343,16 +343,6 @@ func legacyFPForm(f fpForm, mode int) ([]byte, bool) {
 	return code, true
 }
 
-// fpKnownBad16 are mnemonics whose forms give wrong results in 16-bit
-// protected mode with a DS base of dataBase and [SI+disp8] operands (the
-// AES-NI memory forms and MOVNTQ read or write the wrong address;
-// MASKMOVDQU and MASKMOVQ (hMaskmov) ignore the DS base and the 16-bit address size).
-// They are bugs in the interpreter (build_fp.go, exec_mmx.go,
-// exec_aes.go), left out here so the rest stays a regression test; the
-// ISA coverage report shows their rows as not verified in 16-bit mode.
-var fpKnownBad16 = map[string]bool{"aesenc": true, "aesenclast": true, "aesdec": true, "aesdeclast": true,
-	"aesimc": true, "aeskeygenassist": true, "movntq": true, "maskmovdqu": true, "maskmovq": true}
-
 func runFPDiff(t *testing.T, file string, n int) {
 	if !hostexec.Available {
 		t.Skip("no native execution on this host")
@@ -389,10 +379,6 @@ func runFPDiffIn(t *testing.T, file string, n, mode int) {
 	only := os.Getenv("FPFORM") // a mnemonic prefix, to study one form
 	for _, f := range forms {
 		if only != "" && !strings.HasPrefix(f.text, only) || hostSpecific[f.text] {
-			continue
-		}
-		if mode == 16 && fpKnownBad16[strings.Fields(f.text)[0]] {
-			t.Logf("%s: left out in 16-bit mode (known interpreter bug, fpKnownBad16)", f.text)
 			continue
 		}
 		legacy := f.code
