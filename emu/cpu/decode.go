@@ -273,26 +273,21 @@ func (c *CPU) ea(in *insn) uint64 {
 	return a
 }
 
+// segPrefixReg maps a segment-override prefix to its register.
+var segPrefixReg = map[x86asm.Prefix]x86asm.Reg{
+	x86asm.PrefixES: x86asm.ES, x86asm.PrefixCS: x86asm.CS, x86asm.PrefixSS: x86asm.SS,
+	x86asm.PrefixDS: x86asm.DS, x86asm.PrefixFS: x86asm.FS, x86asm.PrefixGS: x86asm.GS,
+}
+
 // segPrefix is the segment register a segment-override prefix names, or 0
-// (no override).
+// (no override). Decode-time only.
 func segPrefix(inst *x86asm.Inst) x86asm.Reg {
 	for _, pf := range inst.Prefix {
 		if pf == 0 {
 			break
 		}
-		switch pf & 0xff {
-		case x86asm.PrefixES:
-			return x86asm.ES
-		case x86asm.PrefixCS:
-			return x86asm.CS
-		case x86asm.PrefixSS:
-			return x86asm.SS
-		case x86asm.PrefixDS:
-			return x86asm.DS
-		case x86asm.PrefixFS:
-			return x86asm.FS
-		case x86asm.PrefixGS:
-			return x86asm.GS
+		if r, ok := segPrefixReg[pf&0xff]; ok {
+			return r
 		}
 	}
 	return 0
