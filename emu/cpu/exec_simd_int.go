@@ -61,42 +61,12 @@ func lanes32(d *x128, s x128, f func(a, b uint32) uint32) {
 	}
 }
 
-func sat8s(v int32) uint8 {
-	switch {
-	case v > 127:
-		return 0x7f
-	case v < -128:
-		return 0x80
-	}
-	return uint8(int8(v))
-}
-func sat8u(v int32) uint8 {
-	switch {
-	case v > 255:
-		return 0xff
-	case v < 0:
-		return 0
-	}
-	return uint8(v)
-}
-func sat16s(v int32) uint16 {
-	switch {
-	case v > 32767:
-		return 0x7fff
-	case v < -32768:
-		return 0x8000
-	}
-	return uint16(int16(v))
-}
-func sat16u(v int32) uint16 {
-	switch {
-	case v > 65535:
-		return 0xffff
-	case v < 0:
-		return 0
-	}
-	return uint16(v)
-}
+// The saturating narrowings of PACKSS/PACKUS and the saturating adds:
+// clamp to the destination's range, then keep its bits.
+func sat8s(v int32) uint8   { return uint8(int8(min(max(v, -128), 127))) }
+func sat8u(v int32) uint8   { return uint8(min(max(v, 0), 255)) }
+func sat16s(v int32) uint16 { return uint16(int16(min(max(v, -32768), 32767))) }
+func sat16u(v int32) uint16 { return uint16(min(max(v, 0), 65535)) }
 
 func mask8(b bool) uint8 {
 	if b {
