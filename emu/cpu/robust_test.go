@@ -93,7 +93,7 @@ func (g *fuzzGuest) runBytes(t testing.TB, code []byte, regs func(i int) uint64)
 	g.c.modeChanged()
 	g.c.tlb.flush()
 	ex := g.c.Run(20)
-	if ex.Reason == ExitError && ex.Err != errMode && !errors.Is(ex.Err, ErrEventMMIO) && ex.Err != errGateTask {
+	if ex.Reason == ExitError && !errors.Is(ex.Err, ErrEventMMIO) && ex.Err != errGateTask {
 		t.Fatalf("bytes % x: %v (insn % x)", code[:16], ex.Err, ex.Insn)
 	}
 }

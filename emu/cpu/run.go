@@ -113,10 +113,6 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 	return c.exit
 }
 
-// errMode is no longer produced (virtual-8086 mode is vm86.go's); the
-// robustness tests still name it among the acceptable ExitError causes.
-var errMode = errors.New("cpu: virtual-8086 mode (RFLAGS.VM) is not implemented")
-
 // fetchFault delivers the fault recorded while fetching at c.rip.
 func (c *CPU) fetchFault() {
 	switch c.mf.kind {
