@@ -182,9 +182,6 @@ func TestMultibootKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, status := runMain(t, "run", "--max-insns", "10000000", "../../testdata/mbkernel.elf")
-	if status == 4 && strings.Contains(errOut, "only 64-bit long mode is implemented") {
-		t.Skip("the interpreter runs only 64-bit long mode; mbkernel.elf enters in 32-bit protected mode")
-	}
 	if status != 3 || out != string(want) {
 		t.Errorf("status %d, stdout:\n%s\nstderr:\n%s\nwant status 3 and\n%s", status, out, errOut, want)
 	}
@@ -202,9 +199,6 @@ func TestROMImage(t *testing.T) {
 	}
 	ex := filepath.Join(t.TempDir(), "exits")
 	out, errOut, status := runMain(t, "run", "--boot", "rom", "--max-insns", "100000", "--trace-exits", ex, "../../testdata/rom.bin")
-	if status == 4 && strings.Contains(errOut, "only 64-bit long mode is implemented") {
-		t.Skip("the interpreter runs only 64-bit long mode; rom.bin starts in real mode")
-	}
 	if status != 33 || out != string(want) {
 		t.Errorf("status %d, stdout:\n%s\nstderr:\n%s\nwant status 33 and\n%s", status, out, errOut, want)
 	}

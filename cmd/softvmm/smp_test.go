@@ -108,13 +108,9 @@ func TestSMPMaxInsns(t *testing.T) {
 
 // bhyve's way (reference/vmm-interface.md §7.4, §14.3): the AP starts in
 // real mode with CS.base = vector<<12 and runs smp.S's real-mode
-// trampoline, as under QEMU. The interpreter does not run real mode yet;
-// until it does, the test says so and skips.
+// trampoline, as under QEMU.
 func TestSMPRealModeAPs(t *testing.T) {
 	out, errOut, status := runMain(t, "run", "--boot", "elf64", "--cpus", "2", smpImage)
-	if status == exitFatal && strings.Contains(errOut, "only 64-bit long mode is implemented") {
-		t.Skip("the interpreter runs only 64-bit long mode; the AP starts in real mode at the STARTUP vector")
-	}
 	if want := smpWant(t, 2); out != want || status != 5 {
 		t.Errorf("status %d, stdout:\n%s\nstderr:\n%s\nwant status 5 and\n%s", status, out, errOut, want)
 	}
