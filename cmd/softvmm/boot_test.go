@@ -190,8 +190,7 @@ func TestMultibootKernel(t *testing.T) {
 // rom.bin starts at the reset vector in real mode, enters protected mode and
 // reports POST codes 1, 2, 3 on port 0x80 (seen in the exit trace) and two
 // lines on COM1, as it does under `qemu -bios` (emu/boot's
-// TestImagesUnderQEMU). The interpreter does not run real mode yet; until it
-// does, the test says so and skips.
+// TestImagesUnderQEMU).
 func TestROMImage(t *testing.T) {
 	want, err := os.ReadFile("../../testdata/rom.out")
 	if err != nil {
