@@ -174,8 +174,7 @@ func TestBootFlagErrors(t *testing.T) {
 
 // The multiboot test kernel boots here as under `qemu -kernel`
 // (emu/boot's TestMbkernelUnderQEMU): same output, status 3 with one CPU.
-// Its entry is 32-bit protected mode, which the interpreter does not run
-// yet; until it does, the test says so and skips.
+// Its entry is 32-bit protected mode.
 func TestMultibootKernel(t *testing.T) {
 	want, err := os.ReadFile("../../testdata/mbkernel.out")
 	if err != nil {
