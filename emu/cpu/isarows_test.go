@@ -165,6 +165,15 @@ func fpFamily(r *isaRow) string {
 	case "FXSAVE/FXRSTOR":
 		return "FXSR"
 	case "XSAVE":
+		// XSAVEC and XSAVES/XRSTORS have their own bits (SDM Vol. 1
+		// 13.2, CPUID leaf 0DH sub-leaf 1 EAX[1] and EAX[3]); x86.csv
+		// files them under XSAVE with no feature column.
+		switch r.mn {
+		case "XSAVEC", "XSAVEC64":
+			return "XSAVEC"
+		case "XSAVES", "XSAVES64", "XRSTORS", "XRSTORS64":
+			return "XSAVES"
+		}
 		return "XSAVE"
 	case "MMX":
 		return "MMX"
@@ -186,13 +195,15 @@ func fpFamily(r *isaRow) string {
 }
 
 // fpBits are the CPUID bits of the fpFeature names (SDM Vol. 2 CPUID,
-// Tables 3-8 and 3-10; leaf 0DH sub-leaf 1 EAX[0] for XSAVEOPT).
+// Tables 3-8 and 3-10; leaf 0DH sub-leaf 1 EAX[0] XSAVEOPT, [1] XSAVEC,
+// [3] XSAVES).
 var fpBits = map[string]cpuidBit{
 	"FPU": {"FPU", 1, 0, 3, 0}, "MMX": {"MMX", 1, 0, 3, 23}, "FXSR": {"FXSR", 1, 0, 3, 24},
 	"SSE": {"SSE", 1, 0, 3, 25}, "SSE2": {"SSE2", 1, 0, 3, 26}, "SSE3": {"SSE3", 1, 0, 2, 0},
 	"CLMUL": {"PCLMULQDQ", 1, 0, 2, 1}, "SSSE3": {"SSSE3", 1, 0, 2, 9}, "SSE4_1": {"SSE4.1", 1, 0, 2, 19},
 	"SSE4_2": {"SSE4.2", 1, 0, 2, 20}, "AES": {"AES", 1, 0, 2, 25}, "XSAVE": {"XSAVE", 1, 0, 2, 26},
-	"XSAVEOPT": {"XSAVEOPT", 0xd, 1, 0, 0}, "SSE4A": {"SSE4A", 0x80000001, 0, 2, 6},
+	"XSAVEOPT": {"XSAVEOPT", 0xd, 1, 0, 0}, "XSAVEC": {"XSAVEC", 0xd, 1, 0, 1}, "XSAVES": {"XSAVES", 0xd, 1, 0, 3},
+	"SSE4A": {"SSE4A", 0x80000001, 0, 2, 6},
 }
 
 // cpuidBit names the CPUID bit a blank-feature row still depends on
