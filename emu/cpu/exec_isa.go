@@ -19,6 +19,13 @@ func (c *CPU) buildISA(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		in.h = pick(operands(in, inst, va), map[int]handler{fRR: hPopcnt, fRM: hPopcnt})
 	case x86asm.MOVBE:
+		// 0F 38 F0/F1 is MOVBE without F2/F3 and CRC32 with F2 as the
+		// last of them (SDM Vol. 2 Table A-4); x86asm decodes the F3
+		// forms (F3 last, or F2 before F3) as MOVBE with a REP prefix,
+		// which the opcode map leaves undefined: #UD, as the host does.
+		if hasPrefix(inst, x86asm.PrefixREP) || hasPrefix(inst, x86asm.PrefixREPN) {
+			return
+		}
 		f := operands(in, inst, va)
 		if f == fMR {
 			in.op = 1 // store
