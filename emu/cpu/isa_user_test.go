@@ -489,38 +489,50 @@ func TestUserXLATB16Wrap(t *testing.T) {
 
 // TestUserPrefixUD: the mandatory-prefix columns of 0F 38 F0/F1 and 0F C3
 // (SDM Vol. 2 Table A-4 and the opcode tables: MOVBE is NP, CRC32 is F2
-// as the last of F2/F3, MOVNTI is NP) in every mode. want is what this
-// host does with the bytes in 64-bit code ("ud": SIGILL), measured with a
-// small C harness that catches SIGILL, which hostexec cannot survive;
-// the legacy modes use the same bytes with [ebx] or [bx].
+// as the last of F2/F3, MOVNTI is NP) and LOCK on the rows above, which
+// only a read-modify-write of memory may carry (SDM LOCK), in every mode.
+// ud is what this host does with the bytes in 64-bit code (SIGILL),
+// measured with a small C harness that catches SIGILL, which hostexec
+// cannot survive; the legacy modes use the same bytes with [ebx] or [bx].
 func TestUserPrefixUD(t *testing.T) {
 	for _, k := range []struct {
-		code []byte // ModRM last, [rbx] (03) or a register form
-		ud   bool
+		code   []byte // ModRM last: [rbx] (mod 00, r/m 011) or a register form
+		ud     bool
+		legacy bool // bytes that mean something else in 64-bit mode
 	}{
-		{[]byte{0x0f, 0x38, 0xf0, 0x03}, false},             // movbe eax, [rbx]
-		{[]byte{0x66, 0x0f, 0x38, 0xf1, 0x03}, false},       // movbe [rbx], ax
-		{[]byte{0x0f, 0x38, 0xf0, 0xc3}, true},              // movbe with a register operand
-		{[]byte{0xf3, 0x0f, 0x38, 0xf0, 0x03}, true},        // F3 column: undefined
-		{[]byte{0xf3, 0x0f, 0x38, 0xf1, 0x03}, true},        //
-		{[]byte{0x66, 0xf3, 0x0f, 0x38, 0xf0, 0x03}, true},  //
-		{[]byte{0xf2, 0xf3, 0x0f, 0x38, 0xf0, 0x03}, true},  // F3 is the last of F2/F3
-		{[]byte{0xf3, 0xf2, 0x0f, 0x38, 0xf0, 0x03}, false}, // F2 last: crc32 eax, byte [rbx]
-		{[]byte{0xf2, 0x66, 0x0f, 0x38, 0xf1, 0x03}, false}, // crc32 eax, word [rbx]
-		{[]byte{0x0f, 0xc3, 0x03}, false},                   // movnti [rbx], eax
-		{[]byte{0x0f, 0xc3, 0xc3}, true},                    // movnti with a register destination
-		{[]byte{0x66, 0x0f, 0xc3, 0x03}, true},              // NP: 66, F2, F3 are #UD
-		{[]byte{0xf2, 0x0f, 0xc3, 0x03}, true},
-		{[]byte{0xf3, 0x0f, 0xc3, 0x03}, true},
-		{[]byte{0x66, 0x48, 0x0f, 0xc3, 0x03}, true}, // with REX.W too (64-bit only)
+		{[]byte{0x0f, 0x38, 0xf0, 0x03}, false, false},             // movbe eax, [rbx]
+		{[]byte{0x66, 0x0f, 0x38, 0xf1, 0x03}, false, false},       // movbe [rbx], ax
+		{[]byte{0x0f, 0x38, 0xf0, 0xc3}, true, false},              // movbe with a register operand
+		{[]byte{0xf3, 0x0f, 0x38, 0xf0, 0x03}, true, false},        // F3 column: undefined
+		{[]byte{0xf3, 0x0f, 0x38, 0xf1, 0x03}, true, false},        //
+		{[]byte{0x66, 0xf3, 0x0f, 0x38, 0xf0, 0x03}, true, false},  //
+		{[]byte{0xf2, 0xf3, 0x0f, 0x38, 0xf0, 0x03}, true, false},  // F3 is the last of F2/F3
+		{[]byte{0xf3, 0xf2, 0x0f, 0x38, 0xf0, 0x03}, false, false}, // F2 last: crc32 eax, byte [rbx]
+		{[]byte{0xf2, 0x66, 0x0f, 0x38, 0xf1, 0x03}, false, false}, // crc32 eax, word [rbx]
+		{[]byte{0x0f, 0xc3, 0x03}, false, false},                   // movnti [rbx], eax
+		{[]byte{0x0f, 0xc3, 0xc3}, true, false},                    // movnti with a register destination
+		{[]byte{0x66, 0x0f, 0xc3, 0x03}, true, false},              // NP: 66, F2, F3 are #UD
+		{[]byte{0xf2, 0x0f, 0xc3, 0x03}, true, false},
+		{[]byte{0xf3, 0x0f, 0xc3, 0x03}, true, false},
+		{[]byte{0x66, 0x48, 0x0f, 0xc3, 0x03}, true, false}, // with REX.W too (64-bit only)
+		{[]byte{0xf0, 0x0f, 0x38, 0xf0, 0x03}, true, false},
+		{[]byte{0xf0, 0x0f, 0x38, 0xf1, 0x03}, true, false},
+		{[]byte{0xf0, 0xf2, 0x0f, 0x38, 0xf0, 0x03}, true, false},
+		{[]byte{0xf0, 0x0f, 0xc3, 0x03}, true, false},
+		{[]byte{0xf0, 0x0f, 0xc7, 0x0b}, false, false}, // lock cmpxchg8b [rbx]
+		{[]byte{0xf0, 0xd7}, true, false},
+		{[]byte{0xf0, 0x9e}, true, false},
+		{[]byte{0xf0, 0xfc}, true, false},
+		{[]byte{0xf0, 0x66, 0x40}, true, true}, // lock inc ax; the host's lock inc eax (f0 ff c0) is #UD
+		{[]byte{0xf0, 0x48}, true, true},
 	} {
 		for _, mode := range []int{64, 32, 16} {
 			code := append([]byte(nil), k.code...)
-			if mode != 64 && bytes.Contains(code, []byte{0x48, 0x0f}) {
+			if mode != 64 && bytes.Contains(code, []byte{0x48, 0x0f}) || mode == 64 && k.legacy {
 				continue
 			}
-			if mode == 16 && code[len(code)-1] == 0x03 {
-				code[len(code)-1] = 0x07 // [bx]
+			if m := &code[len(code)-1]; mode == 16 && len(code) > 2 && *m&0xc7 == 0x03 {
+				*m |= 7 // [bx]
 			}
 			var c *CPU
 			var ram *testRAM
@@ -543,6 +555,50 @@ func TestUserPrefixUD(t *testing.T) {
 			}
 			if want := map[bool]string{true: "#UD", false: "completes"}[k.ud]; got != want {
 				t.Errorf("%d-bit % x: %s, the host says %s", mode, code, got, want)
+			}
+		}
+	}
+}
+
+// TestUserSegLimit16: the memory rows above check every byte they touch
+// against the DS limit (64 KiB here): an operand that ends past it is
+// #GP(0) (SDM Vol. 3A §5.3; each instruction's "Protected Mode
+// Exceptions"), one that ends at it is not. 16-bit code, DS limit 0xffff.
+func TestUserSegLimit16(t *testing.T) {
+	for _, k := range []struct {
+		name string
+		code []byte
+		bx   uint64
+		gp   bool
+	}{
+		{"movbe eax, [bx]", []byte{0x66, 0x0f, 0x38, 0xf0, 0x07}, 0xfffc, false},
+		{"movbe eax, [bx]", []byte{0x66, 0x0f, 0x38, 0xf0, 0x07}, 0xfffd, true},
+		{"movbe [bx], ax", []byte{0x0f, 0x38, 0xf1, 0x07}, 0xfffe, false},
+		{"movbe [bx], ax", []byte{0x0f, 0x38, 0xf1, 0x07}, 0xffff, true},
+		{"cmpxchg8b [bx]", []byte{0x0f, 0xc7, 0x0f}, 0xfff8, false},
+		{"cmpxchg8b [bx]", []byte{0x0f, 0xc7, 0x0f}, 0xfff9, true},
+		{"movnti [bx], eax", []byte{0x0f, 0xc3, 0x07}, 0xfffc, false},
+		{"movnti [bx], eax", []byte{0x0f, 0xc3, 0x07}, 0xfffd, true},
+		{"crc32 eax, byte [bx]", []byte{0xf2, 0x0f, 0x38, 0xf0, 0x07}, 0xffff, false},
+		{"mov eax, [0xfffc]", []byte{0x66, 0xa1, 0xfc, 0xff}, 0, false},
+		{"mov eax, [0xfffd]", []byte{0x66, 0xa1, 0xfd, 0xff}, 0, true},
+		{"mov [0xffff], ax", []byte{0xa3, 0xff, 0xff}, 0, true},
+		{"mov [0xffff], al", []byte{0xa2, 0xff, 0xff}, 0, false},
+	} {
+		c, ram, at := branchGuest(t, 16)
+		c.seg[segDS] = seg{sel: selData32, base: dataBase, limit: 0xffff, access: 0x93}
+		copy(ram.b[at:], append(append([]byte(nil), k.code...), 0xf4))
+		c.r[rBX] = k.bx
+		c.rip = at
+		ex := c.Run(10)
+		ok := ex.Reason == ExitHLT && ex.RIP == at+uint64(len(k.code))
+		gp := ex.Reason == ExitHLT && ex.RIP == handlerVA+vecGP*16
+		if k.gp && !gp || !k.gp && !ok {
+			t.Errorf("%s at %#x: exit %v at %#x (err %v), want #GP %v", k.name, k.bx, ex.Reason, ex.RIP, ex.Err, k.gp)
+		}
+		if gp {
+			if e, _, _ := protFrame(c, ram, true); e != 0 {
+				t.Errorf("%s at %#x: error code %#x, want 0", k.name, k.bx, e)
 			}
 		}
 	}
