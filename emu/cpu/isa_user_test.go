@@ -30,12 +30,15 @@ import (
 // as a 32-bit displacement (or take the absolute address, for moffs) so
 // that both sides start from the same register values.
 
-// userDataOff is the window offset of the data the memory cases use (below
-// 64 KiB, so 16-bit offsets reach it); the runner fills it with random
-// bytes before each run.
+// userDataOff is the offset of the data the memory cases use in DS and
+// in SS (below 64 KiB, so 16-bit offsets reach it); the runner fills both
+// blocks with random bytes before each run. The guest's SS starts
+// userSSOff into the window, so that a BP-based 16-bit address that used
+// DS would read other bytes.
 const (
 	userDataOff = 0x8000
 	userDataLen = 0x200
+	userSSOff   = 0x10000
 )
 
 // userCase is one legacy encoding and its host twin.
@@ -77,6 +80,7 @@ func newUserGuest(t *testing.T, mode int) *userGuest {
 		lim = 0xffff
 	}
 	c.seg[segDS] = seg{sel: selData32, base: hostexec.WindowBase, limit: lim, access: 0x93}
+	c.seg[segSS] = seg{sel: selData32, base: hostexec.WindowBase + userSSOff, limit: lim, access: 0x93 | c.seg[segSS].access&segDB}
 	g := &userGuest{mode: mode, c: c, ram: ram, at: at, save: *c, image: make([]byte, 4096),
 		in: make([]byte, hostexec.WindowSize), out: make([]byte, hostexec.WindowSize)}
 	probe := hostexec.FullState{}
@@ -112,7 +116,7 @@ func (g *userGuest) run(t *testing.T, uc *userCase, n int, rng *rand.Rand) bool 
 	for i := 0; i < n && fails < 3; i++ {
 		st := userInput(rng)
 		for j := userDataOff; j < userDataOff+userDataLen; j++ {
-			g.in[j] = byte(rng.Uint32())
+			g.in[j], g.in[userSSOff+j] = byte(rng.Uint32()), byte(rng.Uint32())
 		}
 		if uc.in != nil {
 			uc.in(rng, &st, g.in)
@@ -296,6 +300,9 @@ func userMemCases(mode int) []userCase {
 					}
 				}})
 		}
+	}
+	if mode == 16 {
+		cs = append(cs, addr16Cases()...)
 	}
 	// XLATB: AL = DS:[BX + AL] (EBX in 32-bit code); the host's RBX is
 	// biased by WindowBase.
@@ -602,4 +609,64 @@ func TestUserSegLimit16(t *testing.T) {
 			}
 		}
 	}
+}
+
+// addr16Cases are MOVBE loads and stores through every 16-bit ModR/M
+// addressing form (SDM Vol. 2A Table 2-1) with disp8 and disp16: the host
+// adds the same registers and displacement to the base of the segment
+// the form defaults to, SS for the BP forms and DS otherwise (SDM Vol. 1
+// §3.7.4). The inputs keep the sum inside 64 KiB (the wrap is LEA's and
+// XLATB's tests') and in the data block.
+func addr16Cases() []userCase {
+	// The host's SIB base and index for each rm (4: no index).
+	hostBI := [8][2]byte{{rBX, rSI}, {rBX, rDI}, {rBP, rSI}, {rBP, rDI}, {rSI, 4}, {rDI, 4}, {rBP, 4}, {rBX, 4}}
+	var cs []userCase
+	for mod := byte(0); mod < 3; mod++ {
+		for rm := byte(0); rm < 8; rm++ {
+			b, x := hostBI[rm][0], hostBI[rm][1]
+			var disp int
+			var dispB []byte
+			switch {
+			case mod == 0 && rm == 6:
+				disp = userDataOff + 0x44 // disp16 alone: no register
+				dispB = binary.LittleEndian.AppendUint16(nil, uint16(disp))
+			case mod == 1:
+				disp = int(int8(0x80 + rm*0x21))
+				dispB = []byte{byte(disp)}
+			case mod == 2:
+				disp = 0x1234 + int(rm)*0x300
+				dispB = binary.LittleEndian.AppendUint16(nil, uint16(disp))
+			}
+			segBase := uint64(hostexec.WindowBase)
+			if b == rBP && !(mod == 0 && rm == 6) {
+				segBase += userSSOff
+			}
+			hostMem := []byte{0x84 | 2<<3, x<<3 | b} // [b + x + disp32], reg EDX
+			if mod == 0 && rm == 6 {
+				hostMem = []byte{0x04 | 2<<3, 0x25} // [disp32]
+			}
+			hostMem = cat(hostMem, le32(segBase+uint64(disp)))
+			in := func(rng *rand.Rand, st *hostexec.FullState, _ []byte) {
+				if mod == 0 && rm == 6 {
+					return
+				}
+				rem := userDataOff + rng.IntN(userDataLen-8) - disp
+				if x == 4 {
+					st.Regs[b] = uint64(rem)
+					return
+				}
+				st.Regs[b] = uint64(rng.IntN(rem + 1))
+				st.Regs[x] = uint64(rem) - st.Regs[b]
+			}
+			modrm := mod<<6 | 2<<3 | rm
+			for _, bits := range []int{16, 32} {
+				cs = append(cs,
+					userCase{name: fmt.Sprintf("movbe r%d, [mod %d rm %d]", bits, mod, rm), guest: cat(osz(16, bits), []byte{0x0f, 0x38, 0xf0, modrm}, dispB),
+						host: cat(osz(64, bits), []byte{0x0f, 0x38, 0xf0}, hostMem), in: in},
+					userCase{name: fmt.Sprintf("movbe [mod %d rm %d], r%d", mod, rm, bits), guest: cat(osz(16, bits), []byte{0x0f, 0x38, 0xf1, modrm}, dispB),
+						host: cat(osz(64, bits), []byte{0x0f, 0x38, 0xf1}, hostMem), in: in})
+			}
+		}
+	}
+	return cs
 }
