@@ -44,19 +44,53 @@ type sysCase struct {
 	check func(c *CPU, ram *testRAM, ex Exit) string // "" when right
 }
 
-func runSysCases(t *testing.T, cases []sysCase) {
+// sysAt is where runSysCasesIn places a case's code in mode: branchGuest's
+// code address (codeBase; 0x8000 in the 16-bit code segment).
+func sysAt(mode int) uint64 {
+	if mode == 16 {
+		return 0x8000
+	}
+	return codeBase
+}
+
+// sysGuest is branchGuest's CPL-0 guest with a HLT stub for every vector
+// at handlerVA+vector*16: 64-bit interrupt gates in long mode, newProt's
+// 32-bit ones in 32- and 16-bit protected mode.
+func sysGuest(t *testing.T, mode int) (*CPU, *testRAM) {
+	c, ram, at := branchGuest(t, mode)
+	if at != sysAt(mode) {
+		t.Fatalf("branchGuest(%d) code at %#x, sysAt says %#x", mode, at, sysAt(mode))
+	}
+	if mode == 64 {
+		setIDT(t, c, ram, handlerVA)
+		for v := uint64(0); v < 256; v++ {
+			ram.b[handlerVA+v*16] = 0xf4
+		}
+	}
+	c.rip = at
+	return c, ram
+}
+
+// runSysCases runs 64-bit cases (runSysCasesIn).
+func runSysCases(t *testing.T, cases []sysCase) { runSysCasesIn(t, 64, cases) }
+
+// runSysCasesIn runs each case's code, then HLT, at sysAt(mode) in
+// sysGuest(mode), and marks its rows verified in mode when the check
+// passes.
+func runSysCasesIn(t *testing.T, mode int, cases []sysCase) {
 	for _, k := range cases {
 		t.Run(k.rows[0], func(t *testing.T) {
-			c, ram := withHandlers(t, append(append([]byte{}, k.code...), 0xf4))
+			c, ram := sysGuest(t, mode)
+			copy(ram.b[sysAt(mode):], append(append([]byte{}, k.code...), 0xf4))
 			if k.setup != nil {
 				k.setup(c, ram)
 			}
 			ex := c.Run(100)
 			if msg := k.check(c, ram, ex); msg != "" {
-				t.Fatalf("% x: %s (exit %v at %#x)", k.code, msg, ex.Reason, ex.RIP)
+				t.Fatalf("%d-bit % x: %s (exit %v at %#x)", mode, k.code, msg, ex.Reason, ex.RIP)
 			}
 			for _, r := range k.rows {
-				markVerified(64, r)
+				markVerified(mode, r)
 			}
 		})
 	}
@@ -69,14 +103,28 @@ func haltedAt(ex Exit, rip uint64) string {
 	return ""
 }
 
-// The vector v handler ran with frame RIP want.
+// The vector v handler ran with frame RIP want (64-bit frame).
 func vectorFrame(c *CPU, ram *testRAM, ex Exit, v uint64, want uint64, hasErr bool, wantErr uint64) string {
+	return vectorFrameIn(64, c, ram, ex, v, want, hasErr, wantErr)
+}
+
+// vectorFrameIn is vectorFrame for sysGuest(mode): a 64-bit frame in
+// long mode, a 32-bit one (newProt's gates) in 32- and 16-bit mode.
+func vectorFrameIn(mode int, c *CPU, ram *testRAM, ex Exit, v uint64, want uint64, hasErr bool, wantErr uint64) string {
 	if m := haltedAt(ex, handlerVA+v*16); m != "" {
 		return m
 	}
-	e, f := frame(c, ram, hasErr)
-	if f[0] != want || hasErr && e != wantErr {
-		return fmt.Sprintf("frame rip %#x err %#x, want %#x, %#x", f[0], e, want, wantErr)
+	var e, rip uint64
+	if mode == 64 {
+		var f [5]uint64
+		e, f = frame(c, ram, hasErr)
+		rip = f[0]
+	} else {
+		e32, eip, _ := protFrame(c, ram, hasErr)
+		e, rip = uint64(e32), uint64(eip)
+	}
+	if rip != want || hasErr && e != wantErr {
+		return fmt.Sprintf("frame rip %#x err %#x, want %#x, %#x", rip, e, want, wantErr)
 	}
 	return ""
 }
@@ -94,33 +142,7 @@ func TestISASystemRows(t *testing.T) {
 			}
 			return haltedAt(ex, codeBase+3)
 		}})
-	// CLTS clears CR0.TS only (SDM CLTS).
-	add(sysCase{rows: []string{"CLTS"}, code: []byte{0x0f, 0x06},
-		setup: func(c *CPU, _ *testRAM) { c.cr0 |= cr0TS | cr0MP },
-		check: func(c *CPU, _ *testRAM, ex Exit) string {
-			if c.cr0&cr0TS != 0 || c.cr0&cr0MP == 0 {
-				return fmt.Sprintf("cr0 %#x", c.cr0)
-			}
-			return haltedAt(ex, codeBase+2)
-		}})
-	// INT1 (F1) and INT3 are traps: the frame holds the next RIP.
-	add(sysCase{rows: []string{"ICEBP"}, code: []byte{0xf1},
-		check: func(c *CPU, ram *testRAM, ex Exit) string {
-			return vectorFrame(c, ram, ex, vecDB, codeBase+1, false, 0)
-		}})
-	add(sysCase{rows: []string{"INT 3"}, code: []byte{0xcc},
-		check: func(c *CPU, ram *testRAM, ex Exit) string {
-			return vectorFrame(c, ram, ex, vecBP, codeBase+1, false, 0)
-		}})
-	// INVD and WBINVD: no caches are modelled; they retire at CPL 0.
-	for _, k := range []struct {
-		row  string
-		code []byte
-	}{{"INVD", []byte{0x0f, 0x08}}, {"WBINVD", []byte{0x0f, 0x09}}} {
-		code := k.code
-		add(sysCase{rows: []string{k.row}, code: code,
-			check: func(c *CPU, _ *testRAM, ex Exit) string { return haltedAt(ex, end(code)) }})
-	}
+	cases = append(cases, commonSysCases(64)...)
 	// LMSW loads PE MP EM TS from the low four bits but cannot clear PE
 	// (SDM LMSW).
 	add(sysCase{rows: []string{"LMSW r/m16"}, code: []byte{0x0f, 0x01, 0xf0}, // lmsw ax
@@ -181,9 +203,6 @@ func TestISASystemRows(t *testing.T) {
 			}
 			return haltedAt(ex, end(pushPop))
 		}})
-	// RDPMC: no counters in softvmm's model (no CPUID leaf 0AH): #GP(0).
-	add(sysCase{rows: []string{"RDPMC"}, code: []byte{0x0f, 0x33},
-		check: func(c *CPU, ram *testRAM, ex Exit) string { return vectorFrame(c, ram, ex, vecGP, codeBase, true, 0) }})
 	// RDTSC reads the virtual clock, instructions retired (sys.go tsc):
 	// two reads one instruction apart differ by 2 (the first RDTSC and the
 	// MOV retire in between), inside one decoded block.
@@ -329,5 +348,160 @@ func TestISAInOutRows(t *testing.T) {
 			}
 			markVerified(mode, k.row)
 		}
+	}
+}
+
+// commonSysCases are the rows whose code and result are the same in
+// every mode: only the code address and the frame size differ.
+func commonSysCases(mode int) []sysCase {
+	at := sysAt(mode)
+	end := func(code []byte) uint64 { return at + uint64(len(code)) }
+	var cases []sysCase
+	add := func(k sysCase) { cases = append(cases, k) }
+	// CLTS clears CR0.TS only (SDM CLTS).
+	add(sysCase{rows: []string{"CLTS"}, code: []byte{0x0f, 0x06},
+		setup: func(c *CPU, _ *testRAM) { c.cr0 |= cr0TS | cr0MP },
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if c.cr0&cr0TS != 0 || c.cr0&cr0MP == 0 {
+				return fmt.Sprintf("cr0 %#x", c.cr0)
+			}
+			return haltedAt(ex, at+2)
+		}})
+	// INT1 (F1) and INT3 are traps: the frame holds the next EIP (SDM
+	// INT n/INTO/INT3/INT1).
+	add(sysCase{rows: []string{"ICEBP"}, code: []byte{0xf1},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			return vectorFrameIn(mode, c, ram, ex, vecDB, at+1, false, 0)
+		}})
+	add(sysCase{rows: []string{"INT 3"}, code: []byte{0xcc},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			return vectorFrameIn(mode, c, ram, ex, vecBP, at+1, false, 0)
+		}})
+	// INVD and WBINVD: no caches are modelled; they retire at CPL 0.
+	for _, k := range []struct {
+		row  string
+		code []byte
+	}{{"INVD", []byte{0x0f, 0x08}}, {"WBINVD", []byte{0x0f, 0x09}}} {
+		code := k.code
+		add(sysCase{rows: []string{k.row}, code: code,
+			check: func(c *CPU, _ *testRAM, ex Exit) string { return haltedAt(ex, end(code)) }})
+	}
+	// RDPMC: no counters in softvmm's model (no CPUID leaf 0AH): #GP(0).
+	add(sysCase{rows: []string{"RDPMC"}, code: []byte{0x0f, 0x33},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			return vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0)
+		}})
+	return cases
+}
+
+// osz is the operand-size prefix that selects a 32-bit operand in mode's
+// code segment (none in 32-bit code, 66 in 16-bit code).
+func osz(mode int) []byte {
+	if mode == 16 {
+		return []byte{0x66}
+	}
+	return nil
+}
+
+// modrmBX is a ModRM byte naming [EBX] (32-bit addressing) or [BX]
+// (16-bit addressing) with reg in bits 5:3.
+func modrmBX(mode int, reg byte) byte {
+	if mode == 16 {
+		return reg<<3 | 7
+	}
+	return reg<<3 | 3
+}
+
+// legacySysCases are the CPL-0 rows checked in 32- and 16-bit protected
+// mode: the 64-bit cases of TestISASystemRows re-encoded for the mode,
+// with EIP and the 32-bit interrupt frames of newProt's IDT.
+func legacySysCases(mode int) []sysCase {
+	at := sysAt(mode)
+	end := func(code []byte) uint64 { return at + uint64(len(code)) }
+	var cases []sysCase
+	add := func(k sysCase) { cases = append(cases, k) }
+	cases = append(cases, commonSysCases(mode)...)
+	// CLFLUSH is a no-op here, but its operand is a byte memory operand
+	// with the segment checks of a read (SDM CLFLUSH: #GP(0) for an
+	// effective address outside the DS limit): [BX]/[EBX] = 0x1000 in
+	// selSmall's 4 KiB retires; 0xfff+1 faults.
+	clf := []byte{0x0f, 0xae, modrmBX(mode, 7), // clflush [ebx]
+		0x8e, 0xdf, // mov ds, di
+		0x0f, 0xae, modrmBX(mode, 7)} // clflush [ebx]
+	add(sysCase{rows: []string{"CLFLUSH m8"}, code: clf,
+		setup: func(c *CPU, _ *testRAM) { c.r[rBX], c.r[rDI] = 0x1000, selSmall },
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			return vectorFrameIn(mode, c, ram, ex, vecGP, at+5, true, 0)
+		}})
+	// RDTSC reads the virtual clock, instructions retired (sys.go tsc).
+	rdtsc := cat([]byte{0x0f, 0x31}, osz(mode), []byte{0x89, 0xc3, 0x0f, 0x31}) // rdtsc; mov ebx, eax; rdtsc
+	add(sysCase{rows: []string{"RDTSC"}, code: rdtsc,
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if uint32(c.r[rAX])-uint32(c.r[rBX]) != 2 || uint32(c.r[rDX]) != 0 {
+				return fmt.Sprintf("tsc %#x then %#x", c.r[rBX], c.r[rAX])
+			}
+			return haltedAt(ex, end(rdtsc))
+		}})
+	// RDTSCP: EDX:EAX as RDTSC, ECX = IA32_TSC_AUX (SDM RDTSCP).
+	rdtscp := cat(osz(mode), []byte{0xb9, 0x03, 0x01, 0x00, 0xc0}, // mov ecx, TSC_AUX
+		osz(mode), []byte{0xb8, 0x07, 0x00, 0x00, 0x00}, // mov eax, 7
+		osz(mode), []byte{0x31, 0xd2}, // xor edx, edx
+		[]byte{0x0f, 0x30, 0x0f, 0x01, 0xf9}) // wrmsr; rdtscp
+	add(sysCase{rows: []string{"RDTSCP"}, code: rdtscp,
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if uint32(c.r[rCX]) != 7 || uint32(c.r[rAX]) != 4 || uint32(c.r[rDX]) != 0 {
+				return fmt.Sprintf("ecx %#x eax %#x edx %#x", c.r[rCX], c.r[rAX], c.r[rDX])
+			}
+			return haltedAt(ex, end(rdtscp))
+		}})
+	// WRMSR then RDMSR of IA32_PAT (0x277): EDX:EAX round-trips; a
+	// reserved memory type (2) is #GP(0) (SDM Vol. 3 §12.12.2).
+	msr := cat(osz(mode), []byte{0xb9, 0x77, 0x02, 0x00, 0x00}, // mov ecx, 0x277
+		osz(mode), []byte{0xb8, 0x00, 0x04, 0x07, 0x06}, // mov eax, 0x06070400
+		osz(mode), []byte{0xba, 0x05, 0x04, 0x01, 0x00}, // mov edx, 0x00010405
+		[]byte{0x0f, 0x30},            // wrmsr
+		osz(mode), []byte{0x31, 0xc0}, // xor eax, eax
+		osz(mode), []byte{0x31, 0xd2}, // xor edx, edx
+		[]byte{0x0f, 0x32},            // rdmsr
+		osz(mode), []byte{0x89, 0xc3}, // mov ebx, eax
+		osz(mode), []byte{0x89, 0xd6}, // mov esi, edx
+		[]byte{0xb0, 0x02, 0x0f, 0x30}) // mov al, 2; wrmsr
+	add(sysCase{rows: []string{"RDMSR", "WRMSR"}, code: msr,
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			if uint32(c.r[rBX]) != 0x06070400 || uint32(c.r[rSI]) != 0x00010405 {
+				return fmt.Sprintf("rdmsr edx:eax %#x:%#x", c.r[rSI], c.r[rBX])
+			}
+			return vectorFrameIn(mode, c, ram, ex, vecGP, end(msr)-2, true, 0)
+		}})
+	// MOV DRn both ways, always 32-bit outside 64-bit mode; DR4 and DR5
+	// alias DR6 and DR7 while CR4.DE is clear (SDM MOV DR).
+	movDR := []byte{0x0f, 0x23, 0xc8, 0x0f, 0x21, 0xcb, // mov dr1, eax; mov ebx, dr1
+		0x0f, 0x23, 0xe2, 0x0f, 0x21, 0xf6, // mov dr4, edx; mov esi, dr6
+		0x0f, 0x23, 0xf9, 0x0f, 0x21, 0xef} // mov dr7, ecx; mov edi, dr5
+	add(sysCase{rows: []string{"MOV DR0-DR7, rmf32", "MOV rmf32, DR0-DR7"}, code: movDR,
+		setup: func(c *CPU, _ *testRAM) { c.r[rAX], c.r[rDX], c.r[rCX] = 0x12345678, 0xffff0ff1, 0x401 },
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if uint32(c.r[rBX]) != 0x12345678 || uint32(c.r[rSI]) != 0xffff0ff1 || uint32(c.r[rDI]) != 0x401 {
+				return fmt.Sprintf("dr1 %#x dr6 %#x dr5 %#x", c.r[rBX], c.r[rSI], c.r[rDI])
+			}
+			return haltedAt(ex, end(movDR))
+		}})
+	// CPUID leaf 0: max basic leaf 0xD and the vendor "SoftvmmGoCPU" in
+	// EBX EDX ECX (cpuid.go's table).
+	add(sysCase{rows: []string{"CPUID"}, code: []byte{0x0f, 0xa2},
+		setup: func(c *CPU, _ *testRAM) { c.r[rAX], c.r[rCX] = 0, 0 },
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			got := [4]uint32{uint32(c.r[rAX]), uint32(c.r[rBX]), uint32(c.r[rDX]), uint32(c.r[rCX])}
+			if got != [4]uint32{0xd, 0x74666f53, 0x476d6d76, 0x5550436f} { // "Soft" "vmmG" "oCPU"
+				return fmt.Sprintf("cpuid 0 = %#x", got)
+			}
+			return haltedAt(ex, at+2)
+		}})
+	return cases
+}
+
+func TestISASystemRowsLegacy(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) { runSysCasesIn(t, mode, legacySysCases(mode)) })
 	}
 }
