@@ -505,3 +505,158 @@ func TestISASystemRowsLegacy(t *testing.T) {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) { runSysCasesIn(t, mode, legacySysCases(mode)) })
 	}
 }
+
+// LAR and LSL on every system-descriptor type and on code and data
+// segments, in each mode and operand size. The expected results are the
+// SDM's (Vol. 2 LAR, LSL): ZF=1 and, for LAR, the descriptor's second
+// doubleword masked by 00FxFF00H (FF00H for a 16-bit operand; bits 19:16
+// undefined, so not compared), for LSL the byte-granular limit (scaled by
+// 4 KiB with G); ZF=0 and the destination unchanged for a null selector,
+// one beyond the table limit, an LDT selector without an LDT, a
+// non-conforming segment whose DPL is below the RPL, and the system types
+// the tables "Segment and Gate Types" mark invalid, which differ between
+// protected mode and IA-32e mode.
+func TestISALarLsl(t *testing.T) {
+	type desc struct {
+		name         string
+		d            uint64
+		ar, lim      uint32 // LAR (32-bit, bits 19:16 clear) and LSL results
+		larLeg, larE bool   // LAR valid in protected / IA-32e mode
+		lslLeg, lslE bool
+		rpl          uint16
+	}
+	descs := []desc{
+		{"code32 G", mkDesc(0, 0xfffff, 0x9a, 0xc), 0x00c09a00, 0xffffffff, true, true, true, true, 0},
+		{"data B byte-granular", mkDesc(0xabcdef, 0x12345, 0x92, 0x4), 0x00409200, 0x12345, true, true, true, true, 0},
+		{"data DPL3", mkDesc(0, 0xfffff, 0xf2, 0xc), 0x00c0f200, 0xffffffff, true, true, true, true, 3},
+		{"data DPL0 RPL3", mkDesc(0xabcdef, 0x12345, 0x92, 0x4), 0, 0, false, false, false, false, 3},
+		{"conforming DPL0 RPL3", mkDesc(0, 0x54321, 0x9e, 0x0), 0x00009e00, 0x54321, true, true, true, true, 3},
+		{"code64 L", mkDesc(0, 0xabc, 0x9a, 0x2), 0x00209a00, 0xabc, true, true, true, true, 0},
+		{"data AVL not present", mkDesc(0, 0x1, 0x12, 0x9), 0x00901200, 0x1fff, true, true, true, true, 0},
+	}
+	// System types: access 0x80|type, limit 0x67. LAR valid in protected
+	// mode: 16-bit TSS, LDT, busy 16-bit TSS, call gate, task gate, 32-bit
+	// TSS, busy 32-bit TSS, 32-bit call gate; IA-32e: 64-bit TSS, busy,
+	// 64-bit call gate (not the LDT). LSL: the TSS and LDT types (no gates);
+	// IA-32e: LDT, 64-bit TSS, busy, and type 0, "upper 8 bytes of a
+	// 16-byte descriptor".
+	larLeg := map[int]bool{1: true, 2: true, 3: true, 4: true, 5: true, 9: true, 0xb: true, 0xc: true}
+	larE := map[int]bool{9: true, 0xb: true, 0xc: true}
+	lslLeg := map[int]bool{1: true, 2: true, 3: true, 9: true, 0xb: true}
+	lslE := map[int]bool{0: true, 2: true, 9: true, 0xb: true}
+	for ty := 0; ty < 16; ty++ {
+		descs = append(descs, desc{fmt.Sprintf("system type %#x", ty), mkDesc(0, 0x67, uint64(0x80|ty), 0),
+			uint32(0x8000 | ty<<8), 0x67, larLeg[ty], larE[ty], lslLeg[ty], lslE[ty], 0})
+	}
+	const first = 16 // GDT index of descs[0]
+	const selAt = 0xa000
+	type form struct {
+		lsl  bool
+		sz   int // destination operand size in bytes
+		code map[int][]byte
+		row  string
+	}
+	forms := []form{
+		{false, 2, map[int][]byte{64: {0x66, 0x0f, 0x02, 0xc3}, 32: {0x66, 0x0f, 0x02, 0xc3}, 16: {0x0f, 0x02, 0xc3}}, "LAR r16, r/m16"},
+		{false, 2, map[int][]byte{64: {0x66, 0x0f, 0x02, 0x06}, 32: {0x66, 0x0f, 0x02, 0x06}, 16: {0x0f, 0x02, 0x04}}, "LAR r16, r/m16"}, // [rsi]/[esi]/[si]
+		{false, 4, map[int][]byte{64: {0x0f, 0x02, 0xc3}, 32: {0x0f, 0x02, 0xc3}, 16: {0x66, 0x0f, 0x02, 0xc3}}, "LAR r32, r32/m16"},
+		{false, 4, map[int][]byte{64: {0x0f, 0x02, 0x06}, 32: {0x0f, 0x02, 0x06}, 16: {0x66, 0x0f, 0x02, 0x04}}, "LAR r32, r32/m16"},
+		{false, 8, map[int][]byte{64: {0x48, 0x0f, 0x02, 0xc3}}, "LAR r64, r64/m16"},
+		{true, 2, map[int][]byte{64: {0x66, 0x0f, 0x03, 0xc3}, 32: {0x66, 0x0f, 0x03, 0xc3}, 16: {0x0f, 0x03, 0xc3}}, "LSL r16, r/m16"},
+		{true, 2, map[int][]byte{64: {0x66, 0x0f, 0x03, 0x06}, 32: {0x66, 0x0f, 0x03, 0x06}, 16: {0x0f, 0x03, 0x04}}, "LSL r16, r/m16"},
+		{true, 4, map[int][]byte{64: {0x0f, 0x03, 0xc3}, 32: {0x0f, 0x03, 0xc3}, 16: {0x66, 0x0f, 0x03, 0xc3}}, "LSL r32, r32/m16"},
+		{true, 4, map[int][]byte{64: {0x0f, 0x03, 0x06}, 32: {0x0f, 0x03, 0x06}, 16: {0x66, 0x0f, 0x03, 0x04}}, "LSL r32, r32/m16"},
+		{true, 8, map[int][]byte{64: {0x48, 0x0f, 0x03, 0xc3}}, "LSL r64, r32/m16"},
+		{true, 8, map[int][]byte{64: {0x48, 0x0f, 0x03, 0x06}}, "LSL r64, r32/m16"},
+	}
+	for _, mode := range isaModes {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			c, ram := sysGuest(t, mode)
+			at := sysAt(mode)
+			for i, d := range descs {
+				ram.w64(0x5000+uint64(first+i)*8, d.d)
+			}
+			c.gdtr.limit = uint32(first+len(descs))*8 - 1
+			// An LDT at 0x1000 whose entry 1 is a flat DPL-0 data segment.
+			ram.w64(0x1008, mkDesc(0, 0xfffff, 0x92, 0xc))
+			c.ldtr = seg{sel: 0x7f8, base: 0x1000, limit: 0xff, access: 0x82}
+			bad := []struct {
+				name string
+				sel  uint16
+				ldt  bool // with the LDT
+			}{{"null", 0, true}, {"null RPL3", 3, true}, {"beyond GDT limit", uint16(first+len(descs)) * 8, true},
+				{"LDT beyond its limit", 0x104, true}, {"LDT selector without LDT", 0x0c, false}}
+			failed := map[string]bool{}
+			runForm := func(fi int, f form, sel uint16, wantZF bool, want uint64) {
+				t.Helper()
+				code := f.code[mode]
+				pc := at + uint64(fi)*16
+				copy(ram.b[pc:], append(append([]byte{}, code...), 0xf4))
+				c.rip = pc
+				const sentinel = 0x5a5a5a5a5a5a5a5a
+				c.r[rAX], c.r[rBX], c.r[rSI] = sentinel, 0xffff0000|uint64(sel), selAt
+				ram.w64(selAt, 0x5a5a0000|uint64(sel))
+				zf0 := uint64(flagZF)
+				if wantZF {
+					zf0 = 0
+				}
+				c.setRflags(2 | zf0)
+				ex := c.Run(10)
+				got := c.r[rAX]
+				switch {
+				case !wantZF:
+					want = sentinel
+				case f.sz == 2:
+					want = sentinel&^0xffff | want&0xffff
+				case f.sz == 4 && mode != 64:
+					got &= 0xffffffff // bits 63:32 are not visible outside 64-bit mode
+				}
+				if !f.lsl && wantZF && f.sz > 2 {
+					got &^= 0xf0000 // undefined
+				}
+				if ex.Reason != ExitHLT || ex.RIP != pc+uint64(len(code)) || c.rflags()&flagZF != 0 != wantZF || got != want {
+					t.Errorf("% x sel %#x: exit %v at %#x, zf %v rax %#x, want zf %v rax %#x",
+						code, sel, ex.Reason, ex.RIP, c.rflags()&flagZF != 0, got, wantZF, want)
+					failed[f.row] = true
+				}
+			}
+			for fi, f := range forms {
+				if f.code[mode] == nil {
+					continue
+				}
+				for i, d := range descs {
+					valid := d.larLeg
+					want := uint64(d.ar)
+					switch {
+					case f.lsl && mode == 64:
+						valid, want = d.lslE, uint64(d.lim)
+					case f.lsl:
+						valid, want = d.lslLeg, uint64(d.lim)
+					case mode == 64:
+						valid = d.larE
+					}
+					runForm(fi, f, uint16(first+i)*8|d.rpl, valid, want)
+				}
+				for _, b := range bad {
+					if b.ldt {
+						c.ldtr = seg{sel: 0x7f8, base: 0x1000, limit: 0xff, access: 0x82}
+					} else {
+						c.ldtr = seg{access: segUnusable}
+					}
+					runForm(fi, f, b.sel, false, 0)
+				}
+				c.ldtr = seg{sel: 0x7f8, base: 0x1000, limit: 0xff, access: 0x82}
+				want := uint64(0x00c09200)
+				if f.lsl {
+					want = 0xffffffff
+				}
+				runForm(fi, f, 0x0c, true, want) // LDT entry 1
+			}
+			for _, f := range forms {
+				if f.code[mode] != nil && !failed[f.row] && !t.Failed() {
+					markVerified(mode, f.row)
+				}
+			}
+		})
+	}
+}
