@@ -3,6 +3,8 @@ package cpu
 import (
 	"fmt"
 	"testing"
+
+	"softvmm/emu/abi"
 )
 
 // Guest tests for the 64-bit system and I/O rows the host cannot run in
@@ -502,7 +504,9 @@ func legacySysCases(mode int) []sysCase {
 
 func TestISASystemRowsLegacy(t *testing.T) {
 	for _, mode := range []int{32, 16} {
-		t.Run(fmt.Sprint(mode), func(t *testing.T) { runSysCasesIn(t, mode, legacySysCases(mode)) })
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			runSysCasesIn(t, mode, cat2(legacySysCases(mode), legacyStoreCases(mode), legacyTableCases(mode), legacyBoundCases(mode)))
+		})
 	}
 }
 
@@ -658,5 +662,348 @@ func TestISALarLsl(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// ldtTrCases: LLDT and LTR from the GDT (SDM LLDT, LTR; Vol. 3 §7.2.3 for
+// the 16-byte IA-32e descriptors, whose upper half holds base 63:32).
+// LTR marks the TSS descriptor busy in memory; LLDT with a null selector
+// leaves LDTR unusable without a fault; the faults are #GP(sel) for the
+// wrong type (LDT for LTR, a TSS for LLDT, a busy TSS) or an LDT
+// selector, #NP(sel) for a descriptor not present, #GP(0) for LTR of a
+// null selector.
+func ldtTrCases(mode int) []sysCase {
+	at := sysAt(mode)
+	const ldtSel, tssSel, busySel, npSel, npLDTSel = 0x80, 0x90, 0xa0, 0xb0, 0xc0
+	hi := uint64(0)
+	if mode == 64 {
+		hi = 0x12 // base 39:32 of the 16-byte descriptors
+	}
+	setup := func(c *CPU, ram *testRAM) {
+		for _, d := range []struct {
+			sel uint16
+			d   uint64
+		}{
+			{ldtSel, mkDesc(0xabc000, 0x1ff, 0x82, 0)}, {tssSel, mkDesc(0xdef000, 0x67, 0x89, 0)},
+			{busySel, mkDesc(0xdef000, 0x67, 0x8b, 0)}, {npSel, mkDesc(0xdef000, 0x67, 0x09, 0)},
+			{npLDTSel, mkDesc(0xabc000, 0x1ff, 0x02, 0)},
+		} {
+			ram.w64(0x5000+uint64(d.sel), d.d)
+			ram.w64(0x5000+uint64(d.sel)+8, hi)
+		}
+		c.gdtr.limit = npLDTSel + 15
+		c.ldtr = seg{access: segUnusable}
+	}
+	rmAX, rmCX := byte(0xc0), byte(0xc1) // ModRM r/m fields: AX, CX
+	lldt := func(rm byte) []byte { return []byte{0x0f, 0x00, 0x10 | rm} }
+	ltr := func(rm byte) []byte { return []byte{0x0f, 0x00, 0x18 | rm} }
+	var cases []sysCase
+	add := func(k sysCase) { cases = append(cases, k) }
+	// lldt ax; ltr [ebx]/[bx]
+	code := cat(lldt(rmAX), ltr(modrmBX(mode, 0)&7))
+	add(sysCase{rows: []string{"LLDT r/m16", "LTR r/m16"}, code: code,
+		setup: func(c *CPU, ram *testRAM) {
+			setup(c, ram)
+			c.r[rAX], c.r[rBX] = 0xffff0000|ldtSel, 0xa000
+			ram.w64(0xa000, 0xffff0000|tssSel)
+		},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			if c.ldtr != (seg{sel: ldtSel, base: hi<<32 | 0xabc000, limit: 0x1ff, access: 0x82}) {
+				return fmt.Sprintf("ldtr %+v", c.ldtr)
+			}
+			if c.tr != (seg{sel: tssSel, base: hi<<32 | 0xdef000, limit: 0x67, access: 0x8b}) || ram.b[0x5000+tssSel+5] != 0x8b {
+				return fmt.Sprintf("tr %+v, descriptor access byte %#x", c.tr, ram.b[0x5000+tssSel+5])
+			}
+			return haltedAt(ex, at+uint64(len(code)))
+		}})
+	// lldt [ebx]/[bx] with a null selector (RPL 3): LDTR unusable.
+	add(sysCase{rows: []string{"LLDT r/m16"}, code: lldt(modrmBX(mode, 0) & 7),
+		setup: func(c *CPU, ram *testRAM) {
+			setup(c, ram)
+			c.ldtr = seg{sel: ldtSel, base: 0xabc000, limit: 0x1ff, access: 0x82}
+			c.r[rBX] = 0xa000
+			ram.w64(0xa000, 3)
+		},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			if c.ldtr.access&segUnusable == 0 {
+				return fmt.Sprintf("ldtr %+v, want unusable", c.ldtr)
+			}
+			return haltedAt(ex, at+3)
+		}})
+	for _, f := range []struct {
+		row      string
+		code     []byte
+		sel      uint16
+		vec, err uint64
+	}{
+		{"LLDT r/m16", lldt(rmCX), tssSel, vecGP, tssSel},
+		{"LLDT r/m16", lldt(rmCX), ldtSel | 4, vecGP, ldtSel | 4},
+		{"LLDT r/m16", lldt(rmCX), npLDTSel | 3, vecNP, npLDTSel},
+		{"LTR r/m16", ltr(rmCX), ldtSel, vecGP, ldtSel},
+		{"LTR r/m16", ltr(rmCX), busySel, vecGP, busySel},
+		{"LTR r/m16", ltr(rmCX), npSel, vecNP, npSel},
+		{"LTR r/m16", ltr(rmCX), 3, vecGP, 0},
+	} {
+		f := f
+		add(sysCase{rows: []string{f.row}, code: f.code,
+			setup: func(c *CPU, ram *testRAM) { setup(c, ram); c.r[rCX] = uint64(f.sel) },
+			check: func(c *CPU, ram *testRAM, ex Exit) string {
+				return vectorFrameIn(mode, c, ram, ex, f.vec, at, true, f.err)
+			}})
+	}
+	return cases
+}
+
+func TestISALdtTr(t *testing.T) {
+	for _, mode := range isaModes {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) { runSysCasesIn(t, mode, ldtTrCases(mode)) })
+	}
+}
+
+func cat2(parts ...[]sysCase) []sysCase {
+	var out []sysCase
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// legacyStoreCases: SLDT, STR and SMSW outside 64-bit mode. A 16-bit
+// register takes the selector in bits 15:0 (bits 31:16 kept); a 32-bit
+// register takes it zero-extended for SLDT and STR, while SMSW leaves
+// bits 31:16 undefined (not compared); memory is a word whatever the
+// operand size (SDM SLDT, STR, SMSW).
+func legacyStoreCases(mode int) []sysCase {
+	at := sysAt(mode)
+	var cases []sysCase
+	p16, p32 := []byte{0x66}, []byte(nil) // the prefix giving each operand size
+	if mode == 16 {
+		p16, p32 = nil, []byte{0x66}
+	}
+	for _, k := range []struct {
+		op, sub byte
+		want    uint64
+		rows    []string
+	}{
+		{0x00, 0, 0x28, []string{"SLDT r/m16", "SLDT r32/m16"}},
+		{0x00, 1, 0x40, []string{"STR r/m16", "STR r32/m16", "STR r64/m16"}}, // r64/m16 is the r/m16 encoding here
+		{0x01, 4, 0x3b, []string{"SMSW r/m16", "SMSW r32/m16"}},              // PE MP TS ET NE
+	} {
+		k := k
+		code := cat(p16, []byte{0x0f, k.op, 0xc0 | k.sub<<3}, // ax
+			p32, []byte{0x0f, k.op, 0xc1 | k.sub<<3}, // ecx
+			[]byte{0x0f, k.op, modrmBX(mode, k.sub)}) // [ebx]/[bx]
+		cases = append(cases, sysCase{rows: k.rows, code: code,
+			setup: func(c *CPU, ram *testRAM) {
+				c.r[rAX], c.r[rCX], c.r[rBX] = 0xffffffff, 0xffffffff, 0xa000
+				ram.w64(0xa000, ^uint64(0))
+				c.ldtr.sel, c.tr.sel = 0x28, 0x40
+				c.cr0 |= cr0TS | cr0MP
+			},
+			check: func(c *CPU, ram *testRAM, ex Exit) string {
+				ecx := uint32(c.r[rCX])
+				if k.sub == 4 {
+					ecx &= 0xffff
+				}
+				if uint32(c.r[rAX]) != 0xffff0000|uint32(k.want) || ecx != uint32(k.want) || ram.r64(0xa000) != 0xffffffffffff0000|k.want {
+					return fmt.Sprintf("ax %#x ecx %#x mem %#x, want %#x", c.r[rAX], c.r[rCX], ram.r64(0xa000), k.want)
+				}
+				return haltedAt(ex, at+uint64(len(code)))
+			}})
+	}
+	return cases
+}
+
+// legacyTableCases: LMSW, LGDT/LIDT/SGDT/SIDT, INVLPG outside 64-bit mode.
+func legacyTableCases(mode int) []sysCase {
+	at := sysAt(mode)
+	var cases []sysCase
+	add := func(k sysCase) { cases = append(cases, k) }
+	// LMSW loads PE MP EM TS from the low four bits and cannot clear PE
+	// (SDM LMSW); register and memory forms.
+	lmsw := []byte{0x0f, 0x01, 0xf0, 0x0f, 0x01, modrmBX(mode, 6)} // lmsw ax; lmsw [bx]
+	add(sysCase{rows: []string{"LMSW r/m16"}, code: lmsw,
+		setup: func(c *CPU, ram *testRAM) {
+			c.r[rAX], c.r[rBX] = 0xfff6, 0xa000 // MP EM set, TS clear
+			ram.w64(0xa000, 0xfffc)             // then EM TS, not MP
+		},
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if c.cr0&0xffff != cr0PE|cr0ET|cr0NE|cr0EM|cr0TS {
+				return fmt.Sprintf("cr0 %#x", c.cr0)
+			}
+			return haltedAt(ex, at+uint64(len(lmsw)))
+		}})
+	// LGDT/LIDT with a 16-bit operand load a 24-bit base (the high byte
+	// of the operand's base is ignored, GDTR's zeroed), with a 32-bit one
+	// the whole base; SGDT/SIDT store the limit and the 32-bit base for
+	// either operand size (SDM LGDT/LIDT, SGDT, SIDT).
+	o16, o32 := []byte{0x66}, []byte(nil)
+	bx, si, di := byte(3), byte(6), byte(7) // 32-bit addressing r/m
+	if mode == 16 {
+		o16, o32 = nil, []byte{0x66}
+		bx, si, di = 7, 4, 5
+	}
+	tables := cat(o16, []byte{0x0f, 0x01, 0x10 | bx}, // lgdt [bx] (16-bit operand)
+		o32, []byte{0x0f, 0x01, 0x18 | si}, // lidt [si] (32-bit)
+		o16, []byte{0x0f, 0x01, di}, // sgdt [di]
+		o32, []byte{0x0f, 0x01, 0x48 | di, 0x08}) // sidt [di+8]
+	add(sysCase{rows: []string{"LGDT m16&32", "LIDT m16&32", "SGDT m", "SIDT m"}, code: tables,
+		setup: func(c *CPU, ram *testRAM) {
+			c.r[rBX], c.r[rSI], c.r[rDI] = 0xa000, 0xa010, 0xa020
+			ram.w64(0xa000, 0x5678_1234) // limit 0x1234, base 0x12345678
+			ram.w64(0xa008, 0x12)        //
+			ram.w64(0xa010, 0xdef0_4321) // limit 0x4321, base 0x9abcdef0
+			ram.w64(0xa018, 0x9abc)      //
+			ram.w64(0xa020, ^uint64(0))  // SGDT image
+			ram.w64(0xa028, ^uint64(0))  // SIDT image
+			copy(ram.b[0xa002:], []byte{0x78, 0x56, 0x34, 0x12})
+			copy(ram.b[0xa012:], []byte{0xf0, 0xde, 0xbc, 0x9a})
+		},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			if c.gdtr.base != 0x345678 || c.gdtr.limit != 0x1234 || c.idtr.base != 0x9abcdef0 || c.idtr.limit != 0x4321 {
+				return fmt.Sprintf("gdtr %#x/%#x idtr %#x/%#x", c.gdtr.base, c.gdtr.limit, c.idtr.base, c.idtr.limit)
+			}
+			if g, i := ram.r64(0xa020), ram.r64(0xa028); g != 0xffff_0034_5678_1234 || i != 0xffff_9abc_def0_4321 {
+				return fmt.Sprintf("sgdt %#x sidt %#x", g, i)
+			}
+			return haltedAt(ex, at+uint64(len(tables)))
+		}})
+	// INVLPG under 32-bit paging: the TLB keeps a translation after its
+	// PTE changes until INVLPG drops it (SDM INVLPG; Vol. 3 §4.10.4.1).
+	// Linear 0xb000 maps to 0xb000, then (PTE rewritten) to 0xe000.
+	inv := cat(o32, []byte{0x8b, bx}, // mov eax, [ebx]: fills the TLB
+		o32, []byte{0x89, 0x10 | si}, // mov [esi], edx: the new PTE
+		o32, []byte{0x8b, 0x08 | bx}, // mov ecx, [ebx]: stale
+		[]byte{0x0f, 0x01, 0x38 | bx}, // invlpg [ebx]
+		o32, []byte{0x8b, 0x38 | bx})  // mov edi, [ebx]: the new page
+	add(sysCase{rows: []string{"INVLPG m"}, code: inv,
+		setup: func(c *CPU, ram *testRAM) {
+			const pd, pt = 0xd000, 0xc000
+			ram.w64(pd, pt|pteP|pteRW)
+			for i := uint64(0); i < 1024; i++ {
+				ram.b[pt+i*4], ram.b[pt+i*4+1], ram.b[pt+i*4+2] = byte(i<<12|pteP|pteRW), byte(i<<4), byte(i>>4)
+			}
+			ram.w64(0xb000, 0x11111111)
+			ram.w64(0xe000, 0x22222222)
+			c.r[rBX], c.r[rSI], c.r[rDX] = 0xb000, pt+0xb*4, 0xe000|pteP|pteRW
+			c.cr3 = pd
+			c.cr0 |= cr0PG
+			c.tlb.flush()
+		},
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if uint32(c.r[rAX]) != 0x11111111 || uint32(c.r[rCX]) != 0x11111111 || uint32(c.r[rDI]) != 0x22222222 {
+				return fmt.Sprintf("eax %#x ecx %#x edi %#x, want 0x11111111 0x11111111 0x22222222", c.r[rAX], c.r[rCX], c.r[rDI])
+			}
+			return haltedAt(ex, at+uint64(len(inv)))
+		}})
+	return cases
+}
+
+// legacyBoundCases: BOUND compares signed, both bounds inclusive, and
+// raises #BR as a fault (EIP of the BOUND) when the index is outside;
+// INTO raises #OF as a trap (EIP after it) only with OF set (SDM BOUND,
+// INTO).
+func legacyBoundCases(mode int) []sysCase {
+	at := sysAt(mode)
+	var cases []sysCase
+	o16, o32 := []byte{0x66}, []byte(nil)
+	if mode == 16 {
+		o16, o32 = nil, []byte{0x66}
+	}
+	bound := func(pre []byte, reg byte) []byte { return cat(pre, []byte{0x62, modrmBX(mode, reg)}) }
+	// Bounds -5..10 (words) and -5..0x10000 (doublewords) at [bx].
+	for _, k := range []struct {
+		row            string
+		pre            []byte
+		bounds         uint64
+		ax, cx, dx, si uint64 // si is outside
+	}{
+		{"BOUND r16, m16&16", o16, 0x000a_fffb, 0xfffb, 10, 0xfffd, 0x000b},
+		{"BOUND r16, m16&16", o16, 0x000a_fffb, 0xfffb, 10, 0xfffd, 0xfffa},
+		{"BOUND r32, m32&32", o32, 0x0001_0000_ffff_fffb, 0xfffffffb, 0x10000, 0x8000, 0x10001},
+		{"BOUND r32, m32&32", o32, 0x0001_0000_ffff_fffb, 0xfffffffb, 0x10000, 0x8000, 0xfffffffa},
+	} {
+		k := k
+		if mode == 32 && k.row == "BOUND r32, m32&32" {
+			continue // verified in 32-bit mode already (TestProtBoundInto)
+		}
+		code := cat(bound(k.pre, 0), bound(k.pre, 1), bound(k.pre, 2), bound(k.pre, 6))
+		cases = append(cases, sysCase{rows: []string{k.row}, code: code,
+			setup: func(c *CPU, ram *testRAM) {
+				c.r[rAX], c.r[rCX], c.r[rDX], c.r[rSI], c.r[rBX] = k.ax, k.cx, k.dx, k.si, 0xa000
+				ram.w64(0xa000, k.bounds)
+			},
+			check: func(c *CPU, ram *testRAM, ex Exit) string {
+				return vectorFrameIn(mode, c, ram, ex, vecBR, at+uint64(len(code)-len(bound(k.pre, 6))), false, 0)
+			}})
+	}
+	// into (OF clear: nothing); mov al, 0x7f; inc al (OF); into
+	into := []byte{0xce, 0xb0, 0x7f, 0xfe, 0xc0, 0xce}
+	cases = append(cases, sysCase{rows: []string{"INTO"}, code: into,
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			return vectorFrameIn(mode, c, ram, ex, vecOF, at+uint64(len(into)), false, 0)
+		}})
+	return cases
+}
+
+// OUTSW and OUTSD leave Run with VM_EXITCODE_INOUT_STR's fields
+// (reference/vmm-interface.md §3.1): port DX, the element size of the
+// form, not IN, REP and count (CX at the address size, or 1), the index
+// register and the linear address DS:SI of the first element, RIP past
+// the instruction. Moving the data and advancing RSI/RCX is the caller's
+// (bhyve's emulate_inout; cmd/softvmm/inoutstr.go), so the interpreter
+// leaves them alone.
+func TestISAOutsRows(t *testing.T) {
+	for _, k := range []struct {
+		mode  int
+		row   string
+		code  []byte
+		bytes uint8
+	}{
+		{64, "OUTSW", []byte{0x66, 0x6f}, 2}, {64, "OUTSW", []byte{0xf3, 0x66, 0x6f}, 2},
+		{32, "OUTSD", []byte{0x6f}, 4}, {32, "OUTSD", []byte{0xf3, 0x6f}, 4},
+		{16, "OUTSW", []byte{0x6f}, 2}, {16, "OUTSW", []byte{0xf3, 0x6f}, 2},
+		{16, "OUTSD", []byte{0x66, 0x6f}, 4}, {16, "OUTSD", []byte{0xf3, 0x66, 0x6f}, 4},
+	} {
+		k := k
+		rep := k.code[0] == 0xf3
+		asz := uint8(k.mode / 8)
+		const si, cx = 0x1_2345_6789, 0x1_0003_0002
+		// Index and count at the address size; DS has base 0x30000
+		// outside 64-bit mode and none in it.
+		gla, count := uint64(si), uint64(1)
+		if rep {
+			count = map[int]uint64{64: cx, 32: 0x30002, 16: 2}[k.mode]
+		}
+		switch k.mode {
+		case 32:
+			gla = 0x30000 + 0x23456789
+		case 16:
+			gla = 0x30000 + 0x6789
+		}
+		cases := []sysCase{{rows: []string{k.row}, code: k.code,
+			setup: func(c *CPU, _ *testRAM) {
+				c.r[rDX], c.r[rSI], c.r[rCX] = 0xabcd0000|0x3f8, si, cx
+				if k.mode != 64 {
+					c.seg[segDS].base = 0x30000
+				}
+			},
+			check: func(c *CPU, _ *testRAM, ex Exit) string {
+				at := sysAt(k.mode)
+				s := ex.Str
+				if ex.Reason != ExitInOutStr || ex.RIP != at || ex.InstLen != len(k.code) || c.rip != at+uint64(len(k.code)) {
+					return fmt.Sprintf("exit %v rip %#x len %d next %#x", ex.Reason, ex.RIP, ex.InstLen, c.rip)
+				}
+				if ex.Port != 0x3f8 || ex.Bytes != k.bytes || ex.In || s.Rep != rep || s.AddrSize != asz ||
+					s.SegName != abi.VM_REG_GUEST_DS || s.Index != si || s.Count != count || s.GLA != gla {
+					return fmt.Sprintf("port %#x bytes %d in %v %+v, want bytes %d rep %v asz %d count %#x gla %#x",
+						ex.Port, ex.Bytes, ex.In, s, k.bytes, rep, asz, count, gla)
+				}
+				if c.r[rSI] != si || c.r[rCX] != cx {
+					return "the interpreter moved RSI/RCX: the caller owns them"
+				}
+				return ""
+			}}}
+		t.Run(fmt.Sprintf("%d/% x", k.mode, k.code), func(t *testing.T) { runSysCasesIn(t, k.mode, cases) })
 	}
 }
