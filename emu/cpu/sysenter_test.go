@@ -10,7 +10,8 @@ import (
 // loaded as fixed flat descriptors from IA32_SYSENTER_CS (0x174), RSP and
 // RIP from IA32_SYSENTER_ESP/EIP (0x175/0x176) or RCX/RDX. The expected
 // selectors, access rights (seg_desc form: type, S, DPL, P, D/B, L, G)
-// and registers are written out by hand from those pages.
+// and registers are written out by hand from those pages; #GP(0) and the
+// LOCK prefix's #UD come from their "Exceptions" sections.
 
 const (
 	seTarget  = 0x40000 // SYSENTER's EIP (physical; a HLT)
@@ -21,7 +22,7 @@ const (
 	sysExitFL = 2 | 3<<12 | flagCF  // IOPL 3, CF: SYSEXIT leaves RFLAGS alone
 )
 
-// movECX, movEAX, movEDX: mov r32, imm32 in mode's code segment.
+// movR32 is "mov r32, imm32" (op B8+r) in mode's code segment.
 func movR32(mode int, op byte, v uint32) []byte {
 	return cat(osz(mode), []byte{op, byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
 }
@@ -115,6 +116,15 @@ func sysenterCases(mode int) []sysCase {
 					return vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0)
 				}})
 		}
+	}
+	// A LOCK prefix is #UD.
+	for _, op := range []byte{0x34, 0x35} {
+		row := map[byte]string{0x34: "SYSENTER", 0x35: "SYSEXIT"}[op]
+		add(sysCase{rows: []string{row}, code: []byte{0xf0, 0x0f, op},
+			setup: func(c *CPU, ram *testRAM) { targets(ram); msrs(c, 0x08, espMSR, eipMSR) },
+			check: func(c *CPU, ram *testRAM, ex Exit) string {
+				return vectorFrameIn(mode, c, ram, ex, vecUD, at, false, 0)
+			}})
 	}
 	// SYSEXIT without REX.W: CPL 3 32-bit code (compatibility mode from
 	// 64-bit mode), CS = MSR + 16 | 3, SS = CS + 8, ESP = ECX, EIP = EDX
