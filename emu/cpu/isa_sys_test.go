@@ -393,6 +393,41 @@ func commonSysCases(mode int) []sysCase {
 		check: func(c *CPU, ram *testRAM, ex Exit) string {
 			return vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0)
 		}})
+	// DR6 and DR7 read their reserved bits as the SDM fixes them (Vol. 3
+	// §18.2.3-§18.2.4, no RTM, no bus-lock detection): DR6 4-11 and 16-31
+	// as 1, 12 as 0; DR7 10 as 1, 11, 12, 14, 15 as 0. DR7.GD stays clear
+	// here: with it set the next MOV DR would be a #DB.
+	drRows := []string{"MOV DR0-DR7, rmf32", "MOV rmf32, DR0-DR7"}
+	if mode == 64 {
+		drRows = []string{"MOV DR0-DR7, rmf64", "MOV rmf64, DR0-DR7"}
+	}
+	drFixed := []byte{0x0f, 0x23, 0xf0, 0x0f, 0x21, 0xf3, // mov dr6, eax; mov ebx, dr6
+		0x0f, 0x23, 0xf9, 0x0f, 0x21, 0xfa, // mov dr7, ecx; mov edx, dr7
+		0x0f, 0x23, 0xf1, 0x0f, 0x21, 0xf6} // mov dr6, ecx; mov esi, dr6
+	add(sysCase{rows: drRows, code: drFixed,
+		setup: func(c *CPU, _ *testRAM) { c.r[rAX], c.r[rCX] = 0, 0xffffdfff },
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if c.r[rBX] != 0xffff0ff0 || c.r[rDX] != 0xffff07ff || c.r[rSI] != 0xffffcfff {
+				return fmt.Sprintf("dr6 %#x dr7 %#x dr6 %#x, want 0xffff0ff0 0xffff07ff 0xffffcfff", c.r[rBX], c.r[rDX], c.r[rSI])
+			}
+			return haltedAt(ex, end(drFixed))
+		}})
+	// With CR4.DE set, DR4 and DR5 are #UD rather than DR6/DR7 aliases.
+	for i, code := range [][]byte{{0x0f, 0x23, 0xe8}, {0x0f, 0x21, 0xe0}} { // mov dr5, eax; mov eax, dr4
+		add(sysCase{rows: drRows[i : i+1], code: code,
+			setup: func(c *CPU, _ *testRAM) { c.cr4 |= cr4DE },
+			check: func(c *CPU, ram *testRAM, ex Exit) string {
+				return vectorFrameIn(mode, c, ram, ex, vecUD, at, false, 0)
+			}})
+	}
+	if mode == 64 {
+		// A 1 in bits 63:32 of DR6 or DR7 is #GP(0) (SDM MOV DR).
+		for _, code := range [][]byte{{0x0f, 0x23, 0xf0}, {0x0f, 0x23, 0xf8}} { // mov dr6, rax; mov dr7, rax
+			add(sysCase{rows: drRows[:1], code: code,
+				setup: func(c *CPU, _ *testRAM) { c.r[rAX] = 1 << 32 },
+				check: func(c *CPU, ram *testRAM, ex Exit) string { return vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0) }})
+		}
+	}
 	return cases
 }
 

@@ -445,19 +445,61 @@ func drIndex(n uint8) uint8 {
 	return n
 }
 
-func hMovFromDR(c *CPU, in *insn) {
+// The bits of DR6 and DR7 a MOV can change, and the reserved ones that
+// read as 1 (SDM Vol. 3 §18.2.3-§18.2.4, for a processor without RTM or
+// bus-lock detection): DR6 B0-B3, BD, BS, BT are writable, bits 4-11 and
+// 16-31 read 1, bit 12 reads 0; DR7 bits 0-9, GD and 16-31 are writable,
+// bit 10 reads 1, bits 11, 12, 14, 15 read 0. The raw value is kept (it is
+// what VM_SET_REGISTER wrote) and shaped when the guest reads it.
+const (
+	dr6Writable, dr6Ones = 0xe00f, 0xffff0ff0
+	dr7Writable, dr7Ones = 0xffff23ff, 0x400
+)
+
+// movDROK applies MOV DR's checks after CPL (SDM MOV—Move to/from Debug
+// Registers): DR4 and DR5 are #UD while CR4.DE is set.
+func (c *CPU) movDROK(in *insn) bool {
 	if !c.priv(in) {
+		return false
+	}
+	if (in.op == 4 || in.op == 5) && c.cr4&cr4DE != 0 {
+		c.fault(in, vecUD, 0)
+		return false
+	}
+	return true
+}
+
+func hMovFromDR(c *CPU, in *insn) {
+	if !c.movDROK(in) {
 		return
 	}
-	c.r[in.d] = c.dr[drIndex(in.op)]
+	n := drIndex(in.op)
+	v := c.dr[n]
+	switch n {
+	case 6:
+		v = v&dr6Writable | dr6Ones
+	case 7:
+		v = v&dr7Writable | dr7Ones
+	}
+	c.r[in.d] = v
 	in.next.h(c, in.next)
 }
 
+// hMovToDR: the source is 32 bits outside 64-bit mode; in 64-bit mode a
+// 1 in bits 63:32 of DR6 or DR7 is #GP(0).
 func hMovToDR(c *CPU, in *insn) {
-	if !c.priv(in) {
+	if !c.movDROK(in) {
 		return
 	}
-	c.dr[drIndex(in.op)] = c.r[in.s]
+	n, v := drIndex(in.op), c.r[in.s]
+	if !c.mode64 {
+		v &= 0xffffffff
+	}
+	if n >= 6 && v>>32 != 0 {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	c.dr[n] = v
 	in.next.h(c, in.next)
 }
 
