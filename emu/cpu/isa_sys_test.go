@@ -394,7 +394,7 @@ func commonSysCases(mode int) []sysCase {
 			return vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0)
 		}})
 	// DR6 and DR7 read their reserved bits as the SDM fixes them (Vol. 3
-	// §18.2.3-§18.2.4, no RTM, no bus-lock detection): DR6 4-11 and 16-31
+	// "Debug Registers", no RTM, no bus-lock detection): DR6 4-11 and 16-31
 	// as 1, 12 as 0; DR7 10 as 1, 11, 12, 14, 15 as 0. DR7.GD stays clear
 	// here: with it set the next MOV DR would be a #DB.
 	drRows := []string{"MOV DR0-DR7, rmf32", "MOV rmf32, DR0-DR7"}
@@ -492,7 +492,7 @@ func legacySysCases(mode int) []sysCase {
 			return haltedAt(ex, end(rdtscp))
 		}})
 	// WRMSR then RDMSR of IA32_PAT (0x277): EDX:EAX round-trips; a
-	// reserved memory type (2) is #GP(0) (SDM Vol. 3 §12.12.2).
+	// reserved memory type (2) is #GP(0) (SDM Vol. 3 "Page Attribute Table").
 	msr := cat(osz(mode), []byte{0xb9, 0x77, 0x02, 0x00, 0x00}, // mov ecx, 0x277
 		osz(mode), []byte{0xb8, 0x00, 0x04, 0x07, 0x06}, // mov eax, 0x06070400
 		osz(mode), []byte{0xba, 0x05, 0x04, 0x01, 0x00}, // mov edx, 0x00010405
@@ -700,7 +700,7 @@ func TestISALarLsl(t *testing.T) {
 	}
 }
 
-// ldtTrCases: LLDT and LTR from the GDT (SDM LLDT, LTR; Vol. 3 §7.2.3 for
+// ldtTrCases: LLDT and LTR from the GDT (SDM LLDT, LTR; Vol. 3 "TSS Descriptor in 64-bit mode" for
 // the 16-byte IA-32e descriptors, whose upper half holds base 63:32).
 // LTR marks the TSS descriptor busy in memory; LLDT with a null selector
 // leaves LDTR unusable without a fault; the faults are #GP(sel) for the
@@ -904,7 +904,7 @@ func legacyTableCases(mode int) []sysCase {
 			return haltedAt(ex, at+uint64(len(tables)))
 		}})
 	// INVLPG under 32-bit paging: the TLB keeps a translation after its
-	// PTE changes until INVLPG drops it (SDM INVLPG; Vol. 3 §4.10.4.1).
+	// PTE changes until INVLPG drops it (SDM INVLPG; Vol. 3 "Invalidation of TLBs").
 	// Linear 0xb000 maps to 0xb000, then (PTE rewritten) to 0xe000.
 	inv := cat(o32, []byte{0x8b, bx}, // mov eax, [ebx]: fills the TLB
 		o32, []byte{0x89, 0x10 | si}, // mov [esi], edx: the new PTE

@@ -287,7 +287,7 @@ func (c *CPU) wrmsr(msr uint32, v uint64) (ok, gp bool) {
 		c.star = v
 	case msrSysenterCS:
 		// VT-x keeps the guest's value in a 32-bit guest-state field
-		// (SDM Vol. 3 §25.4.1), so bits 63:32 do not survive.
+		// (SDM Vol. 3, VMCS "Guest Register State"), so bits 63:32 do not survive.
 		c.sysenterCS = v & 0xffffffff
 	case msrLSTAR, msrCSTAR, msrFSBase, msrGSBase, msrKernelGSBase, msrSysenterESP, msrSysenterEIP:
 		// A non-canonical address is #GP(0) for these (SDM WRMSR).
@@ -446,11 +446,12 @@ func drIndex(n uint8) uint8 {
 }
 
 // The bits of DR6 and DR7 a MOV can change, and the reserved ones that
-// read as 1 (SDM Vol. 3 §18.2.3-§18.2.4, for a processor without RTM or
-// bus-lock detection): DR6 B0-B3, BD, BS, BT are writable, bits 4-11 and
-// 16-31 read 1, bit 12 reads 0; DR7 bits 0-9, GD and 16-31 are writable,
-// bit 10 reads 1, bits 11, 12, 14, 15 read 0. The raw value is kept (it is
-// what VM_SET_REGISTER wrote) and shaped when the guest reads it.
+// read as 1 (SDM Vol. 3 "Debug Status Register (DR6)", "Debug Control
+// Register (DR7)"; a processor without RTM or bus-lock detection): DR6
+// B0-B3, BD, BS, BT are writable, bits 4-11 and 16-31 read 1, bit 12
+// reads 0; DR7 bits 0-9, GD and 16-31 are writable, bit 10 reads 1, bits
+// 11, 12, 14, 15 read 0. The raw value is kept (it is what
+// VM_SET_REGISTER wrote) and shaped when the guest reads it.
 const (
 	dr6Writable, dr6Ones = 0xe00f, 0xffff0ff0
 	dr7Writable, dr7Ones = 0xffff23ff, 0x400
