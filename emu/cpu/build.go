@@ -657,6 +657,15 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 		}
 		in.h = hSysret
 		term()
+	case x86asm.SYSENTER:
+		in.h = hSysenter
+		term()
+	case x86asm.SYSEXIT:
+		if inst.DataSize == 64 {
+			in.op = 1
+		}
+		in.h = hSysexit
+		term()
 	case x86asm.SWAPGS:
 		in.h = hSwapgs
 	case x86asm.CLTS:

@@ -167,6 +167,9 @@ const (
 	msrTSC          = 0x10
 	msrAPICBase     = 0x1b
 	msrPAT          = 0x277
+	msrSysenterCS   = 0x174
+	msrSysenterESP  = 0x175
+	msrSysenterEIP  = 0x176
 	msrEFER         = 0xc0000080
 	msrSTAR         = 0xc0000081
 	msrLSTAR        = 0xc0000082
@@ -248,8 +251,12 @@ type CPU struct {
 	csBase  uint64
 
 	// Cold state last, so the hot fields above keep their offsets.
-	tscAux    uint64 // IA32_TSC_AUX, read by RDTSCP
-	randState uint64 // RDRAND generator (exec_isa.go)
+	tscAux uint64 // IA32_TSC_AUX, read by RDTSCP
+	// IA32_SYSENTER_CS/ESP/EIP, read by SYSENTER and SYSEXIT (sys.go);
+	// pass-through MSRs kept per vCPU like STAR and LSTAR
+	// (reference/vmm-interface.md §13).
+	sysenterCS, sysenterESP, sysenterEIP uint64
+	randState                            uint64 // RDRAND generator (exec_isa.go)
 }
 
 // New returns a vCPU in the power-on state vmm's vcpu_reset sets up

@@ -17,8 +17,9 @@ import "encoding/binary"
 //	                     OSXSAVE (27) when CR4.OSXSAVE is set; x2APIC (21)
 //	                     when the attached LAPIC is in x2APIC mode
 //	                 EDX FPU (0), PSE (3), TSC (4), MSR (5), PAE (6), CX8 (8),
-//	                     PGE (13), CMOV (15), CLFSH (19), MMX (23), FXSR (24),
-//	                     SSE (25), SSE2 (26); APIC (9) when a LAPIC is attached
+//	                     SEP (11), PGE (13), CMOV (15), CLFSH (19), MMX (23),
+//	                     FXSR (24), SSE (25), SSE2 (26); APIC (9) when a LAPIC
+//	                     is attached
 //	leaves 2-0xC     zeros
 //	leaf 0xD ECX=0   EAX 3 (XCR0 may enable x87 and SSE), EDX 0, EBX 576
 //	                 (area for what XCR0 enables), ECX 576 (for all of it)
@@ -53,7 +54,7 @@ func (c *CPU) cpuid(leaf, sub uint32) (a, b, cx, d uint32) {
 		return 0xd, b, cx, d
 	case 1:
 		a, b, cx, d = 0x6f1, uint32(c.vcpuid&0xff)<<24|1<<16|8<<8, 1<<13|1<<22|1<<23|1<<30|1<<31|cpuidFPECX,
-			1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15|1<<19|cpuidFPEDX
+			1<<3|1<<4|1<<5|1<<6|1<<8|1<<11|1<<13|1<<15|1<<19|cpuidFPEDX
 		if c.cr4&cr4OSXSAVE != 0 {
 			cx |= 1 << 27
 		}

@@ -345,10 +345,10 @@ func TestCPUID(t *testing.T) {
 	le := func(s string) uint32 { return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24 }
 	check(0, 0xd, le("Soft"), le("oCPU"), le("vmmG"))
 	// ECX: SSE3 PCLMULQDQ SSSE3 CX16 SSE4.1 SSE4.2 MOVBE POPCNT AES XSAVE RDRAND
-	// HYPERVISOR; EDX: FPU PSE TSC MSR PAE CX8 PGE CMOV CLFSH MMX FXSR SSE
-	// SSE2 (no LAPIC attached here, so no APIC bit).
+	// HYPERVISOR; EDX: FPU PSE TSC MSR PAE CX8 SEP PGE CMOV CLFSH MMX FXSR
+	// SSE SSE2 (no LAPIC attached here, so no APIC bit).
 	check(1, 0x6f1, 3<<24|1<<16|8<<8, 1<<31|1<<30|1<<26|1<<25|1<<23|1<<22|1<<20|1<<19|1<<13|1<<9|1<<1|1<<0,
-		1<<0|1<<3|1<<4|1<<5|1<<6|1<<8|1<<13|1<<15|1<<19|1<<23|1<<24|1<<25|1<<26)
+		1<<0|1<<3|1<<4|1<<5|1<<6|1<<8|1<<11|1<<13|1<<15|1<<19|1<<23|1<<24|1<<25|1<<26)
 	check(0x40000000, 0x40000000, le("bhyv"), le("e bh"), le("yve "))
 	check(0x80000001, 0, 0, 1|1<<5, 1<<11|1<<20|1<<26|1<<27|1<<29)
 	check(0x80000002, le("soft"), le("vmm "), le("x86-"), le("64 i"))

@@ -365,6 +365,21 @@ const (
 	probeARPL
 )
 
+// The system-descriptor types (bit n: type n) LAR and LSL accept, from
+// the SDM's tables (Vol. 2 LAR "Segment and Gate Types", LSL "Segment and
+// Gate Descriptor Types"). Protected mode: LAR the TSSs, the LDT, call and
+// task gates; LSL the TSSs and the LDT. IA-32e mode: LAR only the 64-bit
+// TSSs and call gate (the table marks the LDT invalid for LAR), LSL the
+// LDT, the 64-bit TSSs and type 0, the upper half of a 16-byte
+// descriptor. (AMD's APM accepts the LDT for LAR and not type 0 for LSL
+// in long mode; softvmm follows Intel's tables.)
+const (
+	larTypes      = 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<9 | 1<<0xb | 1<<0xc
+	larTypesIA32e = 1<<9 | 1<<0xb | 1<<0xc
+	lslTypes      = 1<<1 | 1<<2 | 1<<3 | 1<<9 | 1<<0xb
+	lslTypesIA32e = 1<<0 | 1<<2 | 1<<9 | 1<<0xb
+)
+
 // hProbe: LAR, LSL, VERR, VERW (which report through ZF whether the
 // selector names a descriptor the current privilege may see, and never
 // fault on a bad selector) and ARPL. All are #UD in real mode (SDM).
@@ -421,14 +436,16 @@ func hProbe(c *CPU, in *insn) {
 		switch in.op {
 		case probeLAR, probeLSL:
 			if typ&0x10 == 0 {
-				ok := map[uint32]bool{1: true, 2: true, 3: true, 9: true, 0xb: true}
-				if in.op == probeLAR {
-					ok[4], ok[5], ok[0xc] = true, true, true
+				ok := uint16(lslTypes)
+				switch {
+				case in.op == probeLAR && c.efer&eferLMA != 0:
+					ok = larTypesIA32e
+				case in.op == probeLAR:
+					ok = larTypes
+				case c.efer&eferLMA != 0:
+					ok = lslTypesIA32e
 				}
-				if c.efer&eferLMA != 0 {
-					ok = map[uint32]bool{2: true, 9: true, 0xb: true, 0xc: in.op == probeLAR}
-				}
-				valid = valid && ok[typ]
+				valid = valid && ok>>typ&1 != 0
 			}
 		case probeVERR:
 			valid = valid && typ&0x10 != 0 && (typ&8 == 0 || typ&2 != 0)

@@ -243,6 +243,12 @@ func (c *CPU) rdmsr(msr uint32) (v uint64, ok, gp bool) {
 		return c.seg[segGS].base, true, false
 	case msrKernelGSBase:
 		return c.kgsbase, true, false
+	case msrSysenterCS:
+		return c.sysenterCS, true, false
+	case msrSysenterESP:
+		return c.sysenterESP, true, false
+	case msrSysenterEIP:
+		return c.sysenterEIP, true, false
 	}
 	return 0, false, false
 }
@@ -279,11 +285,20 @@ func (c *CPU) wrmsr(msr uint32, v uint64) (ok, gp bool) {
 		c.tlb.flush()
 	case msrSTAR:
 		c.star = v
-	case msrLSTAR, msrCSTAR, msrFSBase, msrGSBase, msrKernelGSBase:
+	case msrSysenterCS:
+		// VT-x keeps the guest's value in a 32-bit guest-state field
+		// (SDM Vol. 3, VMCS "Guest Register State"), so bits 63:32 do not survive.
+		c.sysenterCS = v & 0xffffffff
+	case msrLSTAR, msrCSTAR, msrFSBase, msrGSBase, msrKernelGSBase, msrSysenterESP, msrSysenterEIP:
+		// A non-canonical address is #GP(0) for these (SDM WRMSR).
 		if !canonical(v) {
 			return false, true
 		}
 		switch msr {
+		case msrSysenterESP:
+			c.sysenterESP = v
+		case msrSysenterEIP:
+			c.sysenterEIP = v
 		case msrLSTAR:
 			c.lstar = v
 		case msrCSTAR:
@@ -430,19 +445,62 @@ func drIndex(n uint8) uint8 {
 	return n
 }
 
-func hMovFromDR(c *CPU, in *insn) {
+// The bits of DR6 and DR7 a MOV can change, and the reserved ones that
+// read as 1 (SDM Vol. 3 "Debug Status Register (DR6)", "Debug Control
+// Register (DR7)"; a processor without RTM or bus-lock detection): DR6
+// B0-B3, BD, BS, BT are writable, bits 4-11 and 16-31 read 1, bit 12
+// reads 0; DR7 bits 0-9, GD and 16-31 are writable, bit 10 reads 1, bits
+// 11, 12, 14, 15 read 0. The raw value is kept (it is what
+// VM_SET_REGISTER wrote) and shaped when the guest reads it.
+const (
+	dr6Writable, dr6Ones = 0xe00f, 0xffff0ff0
+	dr7Writable, dr7Ones = 0xffff23ff, 0x400
+)
+
+// movDROK applies MOV DR's checks after CPL (SDM MOV—Move to/from Debug
+// Registers): DR4 and DR5 are #UD while CR4.DE is set.
+func (c *CPU) movDROK(in *insn) bool {
 	if !c.priv(in) {
+		return false
+	}
+	if (in.op == 4 || in.op == 5) && c.cr4&cr4DE != 0 {
+		c.fault(in, vecUD, 0)
+		return false
+	}
+	return true
+}
+
+func hMovFromDR(c *CPU, in *insn) {
+	if !c.movDROK(in) {
 		return
 	}
-	c.r[in.d] = c.dr[drIndex(in.op)]
+	n := drIndex(in.op)
+	v := c.dr[n]
+	switch n {
+	case 6:
+		v = v&dr6Writable | dr6Ones
+	case 7:
+		v = v&dr7Writable | dr7Ones
+	}
+	c.r[in.d] = v
 	in.next.h(c, in.next)
 }
 
+// hMovToDR: the source is 32 bits outside 64-bit mode; in 64-bit mode a
+// 1 in bits 63:32 of DR6 or DR7 is #GP(0).
 func hMovToDR(c *CPU, in *insn) {
-	if !c.priv(in) {
+	if !c.movDROK(in) {
 		return
 	}
-	c.dr[drIndex(in.op)] = c.r[in.s]
+	n, v := drIndex(in.op), c.r[in.s]
+	if !c.mode64 {
+		v &= 0xffffffff
+	}
+	if n >= 6 && v>>32 != 0 {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	c.dr[n] = v
 	in.next.h(c, in.next)
 }
 
@@ -605,6 +663,71 @@ func hSysret(c *CPU, in *insn) {
 	}
 	c.seg[segSS].sel = (base + 8) | 3
 	c.seg[segSS].access = 0xc0f3
+	c.modeChanged()
+	c.leave(in, rip)
+}
+
+// Descriptor caches SYSENTER and SYSEXIT load, in seg_desc access-rights
+// form: flat (base 0, 4 GiB, G), code execute/read accessed (type 11),
+// stack read/write accessed (type 3), present; CS.D or CS.L as the target
+// mode says, SS.B (SDM SYSENTER, SYSEXIT "Operation").
+const (
+	sysCS32, sysCS64, sysSS = 0xc09b, 0xa09b, 0xc093
+	dpl3                    = 3 << 5
+)
+
+// hSysenter: SYSENTER as Intel defines it (SDM Vol. 2B SYSENTER): valid
+// in protected, virtual-8086 and IA-32e mode (64-bit and compatibility)
+// at any CPL, #GP(0) in real mode or with IA32_SYSENTER_CS[15:2] = 0. It
+// enters CPL 0 with CS = IA32_SYSENTER_CS & FFFCH and SS = CS + 8 as
+// fixed flat descriptors (the GDT is not read), ESP/EIP from the MSRs (the
+// whole RSP/RIP in IA-32e mode, which always lands in 64-bit code), and
+// clears VM, IF and RF.
+func hSysenter(c *CPU, in *insn) {
+	if !c.pmode || c.sysenterCS&0xfffc == 0 {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	sel := uint16(c.sysenterCS) & 0xfffc
+	acc := uint32(sysCS32)
+	rsp, rip := c.sysenterESP&0xffffffff, c.sysenterEIP&0xffffffff
+	if c.efer&eferLMA != 0 {
+		acc, rsp, rip = sysCS64, c.sysenterESP, c.sysenterEIP
+	}
+	c.setRflags(c.rflags() &^ (flagVM | flagIF | flagRF))
+	c.seg[segCS] = seg{sel: sel, limit: 0xffffffff, access: acc}
+	c.seg[segSS] = seg{sel: sel + 8, limit: 0xffffffff, access: sysSS}
+	c.r[rSP] = rsp
+	c.modeChanged()
+	c.leave(in, rip)
+}
+
+// hSysexit: SYSEXIT (SDM Vol. 2B SYSEXIT), to CPL 3 with RSP = RCX and
+// RIP = RDX: with REX.W (in.op 1) into 64-bit code, CS =
+// IA32_SYSENTER_CS + 32, the registers whole and canonical; otherwise
+// into 32-bit code, CS = IA32_SYSENTER_CS + 16, ECX and EDX
+// zero-extended. CS gets RPL 3 and SS = CS + 8, both fixed flat DPL-3
+// descriptors; RFLAGS is unchanged. #GP(0) in real mode, at CPL > 0
+// (virtual-8086 mode included) or with IA32_SYSENTER_CS[15:2] = 0.
+func hSysexit(c *CPU, in *insn) {
+	if !c.pmode || c.cpl != 0 || c.fl&flagVM != 0 || c.sysenterCS&0xfffc == 0 {
+		c.fault(in, vecGP, 0)
+		return
+	}
+	sel, acc := uint16(c.sysenterCS)+16, uint32(sysCS32|dpl3)
+	rsp, rip := c.r[rCX]&0xffffffff, c.r[rDX]&0xffffffff
+	if in.op == 1 {
+		if !canonical(c.r[rCX]) || !canonical(c.r[rDX]) {
+			c.fault(in, vecGP, 0)
+			return
+		}
+		sel, acc = uint16(c.sysenterCS)+32, sysCS64|dpl3
+		rsp, rip = c.r[rCX], c.r[rDX]
+	}
+	sel |= 3
+	c.seg[segCS] = seg{sel: sel, limit: 0xffffffff, access: acc}
+	c.seg[segSS] = seg{sel: sel + 8, limit: 0xffffffff, access: sysSS | dpl3}
+	c.r[rSP] = rsp
 	c.modeChanged()
 	c.leave(in, rip)
 }
