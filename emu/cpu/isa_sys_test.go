@@ -431,15 +431,6 @@ func commonSysCases(mode int) []sysCase {
 	return cases
 }
 
-// osz is the operand-size prefix that selects a 32-bit operand in mode's
-// code segment (none in 32-bit code, 66 in 16-bit code).
-func osz(mode int) []byte {
-	if mode == 16 {
-		return []byte{0x66}
-	}
-	return nil
-}
-
 // modrmBX is a ModRM byte naming [EBX] (32-bit addressing) or [BX]
 // (16-bit addressing) with reg in bits 5:3.
 func modrmBX(mode int, reg byte) byte {
@@ -471,7 +462,7 @@ func legacySysCases(mode int) []sysCase {
 			return vectorFrameIn(mode, c, ram, ex, vecGP, at+5, true, 0)
 		}})
 	// RDTSC reads the virtual clock, instructions retired (sys.go tsc).
-	rdtsc := cat([]byte{0x0f, 0x31}, osz(mode), []byte{0x89, 0xc3, 0x0f, 0x31}) // rdtsc; mov ebx, eax; rdtsc
+	rdtsc := cat([]byte{0x0f, 0x31}, osz(mode, 32), []byte{0x89, 0xc3, 0x0f, 0x31}) // rdtsc; mov ebx, eax; rdtsc
 	add(sysCase{rows: []string{"RDTSC"}, code: rdtsc,
 		check: func(c *CPU, _ *testRAM, ex Exit) string {
 			if uint32(c.r[rAX])-uint32(c.r[rBX]) != 2 || uint32(c.r[rDX]) != 0 {
@@ -480,9 +471,9 @@ func legacySysCases(mode int) []sysCase {
 			return haltedAt(ex, end(rdtsc))
 		}})
 	// RDTSCP: EDX:EAX as RDTSC, ECX = IA32_TSC_AUX (SDM RDTSCP).
-	rdtscp := cat(osz(mode), []byte{0xb9, 0x03, 0x01, 0x00, 0xc0}, // mov ecx, TSC_AUX
-		osz(mode), []byte{0xb8, 0x07, 0x00, 0x00, 0x00}, // mov eax, 7
-		osz(mode), []byte{0x31, 0xd2}, // xor edx, edx
+	rdtscp := cat(osz(mode, 32), []byte{0xb9, 0x03, 0x01, 0x00, 0xc0}, // mov ecx, TSC_AUX
+		osz(mode, 32), []byte{0xb8, 0x07, 0x00, 0x00, 0x00}, // mov eax, 7
+		osz(mode, 32), []byte{0x31, 0xd2}, // xor edx, edx
 		[]byte{0x0f, 0x30, 0x0f, 0x01, 0xf9}) // wrmsr; rdtscp
 	add(sysCase{rows: []string{"RDTSCP"}, code: rdtscp,
 		check: func(c *CPU, _ *testRAM, ex Exit) string {
@@ -493,15 +484,15 @@ func legacySysCases(mode int) []sysCase {
 		}})
 	// WRMSR then RDMSR of IA32_PAT (0x277): EDX:EAX round-trips; a
 	// reserved memory type (2) is #GP(0) (SDM Vol. 3 "Page Attribute Table").
-	msr := cat(osz(mode), []byte{0xb9, 0x77, 0x02, 0x00, 0x00}, // mov ecx, 0x277
-		osz(mode), []byte{0xb8, 0x00, 0x04, 0x07, 0x06}, // mov eax, 0x06070400
-		osz(mode), []byte{0xba, 0x05, 0x04, 0x01, 0x00}, // mov edx, 0x00010405
-		[]byte{0x0f, 0x30},            // wrmsr
-		osz(mode), []byte{0x31, 0xc0}, // xor eax, eax
-		osz(mode), []byte{0x31, 0xd2}, // xor edx, edx
-		[]byte{0x0f, 0x32},            // rdmsr
-		osz(mode), []byte{0x89, 0xc3}, // mov ebx, eax
-		osz(mode), []byte{0x89, 0xd6}, // mov esi, edx
+	msr := cat(osz(mode, 32), []byte{0xb9, 0x77, 0x02, 0x00, 0x00}, // mov ecx, 0x277
+		osz(mode, 32), []byte{0xb8, 0x00, 0x04, 0x07, 0x06}, // mov eax, 0x06070400
+		osz(mode, 32), []byte{0xba, 0x05, 0x04, 0x01, 0x00}, // mov edx, 0x00010405
+		[]byte{0x0f, 0x30},                // wrmsr
+		osz(mode, 32), []byte{0x31, 0xc0}, // xor eax, eax
+		osz(mode, 32), []byte{0x31, 0xd2}, // xor edx, edx
+		[]byte{0x0f, 0x32},                // rdmsr
+		osz(mode, 32), []byte{0x89, 0xc3}, // mov ebx, eax
+		osz(mode, 32), []byte{0x89, 0xd6}, // mov esi, edx
 		[]byte{0xb0, 0x02, 0x0f, 0x30}) // mov al, 2; wrmsr
 	add(sysCase{rows: []string{"RDMSR", "WRMSR"}, code: msr,
 		check: func(c *CPU, ram *testRAM, ex Exit) string {

@@ -24,7 +24,7 @@ const (
 
 // movR32 is "mov r32, imm32" (op B8+r) in mode's code segment.
 func movR32(mode int, op byte, v uint32) []byte {
-	return cat(osz(mode), []byte{op, byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
+	return cat(osz(mode, 32), []byte{op, byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
 }
 
 func wrmsrCode(mode int, msr uint32, v uint64) []byte {
