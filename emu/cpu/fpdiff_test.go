@@ -195,10 +195,9 @@ func interpFX(t *testing.T, c *CPU, ram *testRAM, at uint64, code []byte, st *ho
 	return ex, out
 }
 
-// hostSpecific forms are left out: on this project's AMD hosts EMMS also
-// rewrites FSW (TOP and the flags), which Intel's EMMS (the SDM's, and
-// ours: TestEMMS) does not.
-var hostSpecific = map[string]bool{"emms": true}
+// hostSpecific forms are left out (none now: EMMS, once here, sets TOP
+// to 0 on every CPU, SDM Vol. 3 table 12-2).
+var hostSpecific = map[string]bool{}
 
 // approximate forms (RCP/RSQRT) return implementation-defined bits.
 // softvmm's are this project's hosts' (rcp_table.go) and must be equal
