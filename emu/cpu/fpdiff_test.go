@@ -176,19 +176,24 @@ func randFX(rng *rand.Rand, fx *hostexec.FX) {
 	}
 }
 
-// interpFX runs code in c from the state the host started from.
-func interpFX(t *testing.T, c *CPU, ram *testRAM, at uint64, code []byte, st *hostexec.State, fx *hostexec.FX) (Exit, [512]byte) {
+// interpLoad gives c the state the host started from: code (and a HLT)
+// at at, the registers, the x87/SSE image and the memory block at RSI.
+func interpLoad(c *CPU, ram *testRAM, at uint64, code []byte, st *hostexec.State, image [512]byte, mem []byte) {
 	copy(ram.b[at:], append(append([]byte{}, code...), 0xf4))
 	c.code.init()
 	for _, r := range testRegs {
 		c.r[r] = st.Regs[r]
 	}
 	c.r[rSI] = dataBase
-	copy(ram.b[dataBase:], fx.Mem[:])
+	copy(ram.b[dataBase:], mem)
 	c.setRflags(st.Flags&hostexec.FlagsIn | 2)
-	img := fx.Image
-	c.fxrstorImage(&img, true)
+	c.fxrstorImage(&image, true)
 	c.rip = at
+}
+
+// interpFX runs code in c from the state the host started from.
+func interpFX(t *testing.T, c *CPU, ram *testRAM, at uint64, code []byte, st *hostexec.State, fx *hostexec.FX) (Exit, [512]byte) {
+	interpLoad(c, ram, at, code, st, fx.Image, fx.Mem[:])
 	ex := c.Run(10)
 	var out [512]byte
 	c.fxsaveImage(&out, true)
