@@ -378,6 +378,11 @@ func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 		in.h = hPcmpstr
 		return true
 	case x86asm.MOVNTI:
+		// NP 0F C3 (SDM Vol. 2 MOVNTI): with 66, F2 or F3 it is #UD, in
+		// every mode (the host: SIGILL), though x86asm decodes it.
+		if hasPrefix(inst, x86asm.PrefixDataSize) || hasPrefix(inst, x86asm.PrefixREP) || hasPrefix(inst, x86asm.PrefixREPN) {
+			return true
+		}
 		if operands(in, inst, va) == fMR {
 			in.h = hMovMR
 		}

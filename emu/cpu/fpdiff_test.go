@@ -315,7 +315,9 @@ func fxDiff(host, got *[512]byte, loose bool) string {
 // have no legacy encoding; in 16-bit code the [RSI+disp8] operand becomes
 // [SI+disp8] (the caller bases DS at the data block), and 66 is toggled
 // where it is an operand-size prefix that matters (x87 environment layouts, the GP
-// operand of POPCNT/CRC32/MOVNTI) rather than an SSE mandatory prefix.
+// operand of POPCNT/CRC32) rather than an SSE mandatory prefix. MOVNTI
+// keeps its bytes: it allows no 66 (NP), and stores 32 bits with either
+// operand size.
 func legacyFPForm(f fpForm, mode int) ([]byte, bool) {
 	inst, err := x86asm.Decode(f.code, 64)
 	if err != nil || inst.Len != len(f.code) {
@@ -344,7 +346,7 @@ func legacyFPForm(f fpForm, mode int) ([]byte, bool) {
 	}
 	switch {
 	case inst.Op == x86asm.FNSTENV, inst.Op == x86asm.FLDENV, inst.Op == x86asm.FNSAVE, inst.Op == x86asm.FRSTOR,
-		inst.Op == x86asm.POPCNT, inst.Op == x86asm.CRC32, inst.Op == x86asm.MOVNTI:
+		inst.Op == x86asm.POPCNT, inst.Op == x86asm.CRC32:
 		if code[0] == 0x66 {
 			code = code[1:]
 		} else {

@@ -311,3 +311,31 @@ func TestFPReadOnlySegment(t *testing.T) {
 		}
 	}
 }
+
+// TestMOVNTIPrefixUD: MOVNTI is NP 0F C3 (SDM Vol. 2 MOVNTI): a 66, F2
+// or F3 prefix makes it #UD in every mode (the host raises SIGILL for
+// each in 64-bit mode), and memory stays as it was; without one it
+// stores.
+func TestMOVNTIPrefixUD(t *testing.T) {
+	for _, mode := range isaModes {
+		rm := byte(0x06) // movnti %eax,(%rsi)
+		if mode == 16 {
+			rm = 0x04 // (%si)
+		}
+		for _, p := range []byte{0x66, 0xf2, 0xf3, 0} {
+			code := []byte{p, 0x0f, 0xc3, rm}
+			want := vecUD
+			if p == 0 {
+				code, want = code[1:], -1
+			}
+			c, ram, _ := xsModeGuest(t, mode, code)
+			c.r[rAX] = 0x89abcdef
+			if v := vector(t, c); v != want {
+				t.Errorf("%d-bit % x: vector %d, want %d", mode, code, v, want)
+			}
+			if got, stored := ram.r32(dataBase), want == -1; (got == 0x89abcdef) != stored {
+				t.Errorf("%d-bit % x: memory %#x", mode, code, got)
+			}
+		}
+	}
+}
