@@ -111,6 +111,16 @@ func randXS(rng *rand.Rand, xs *hostexec.XS, pending bool) {
 	}
 	randPtrs(rng, fx.Image[:])
 	randPtrs(rng, area.Image[:])
+	if rng.IntN(6) == 0 {
+		// x87 in its initial configuration (SDM Vol. 1 §13.6): FNINIT's
+		// control, status and tags, no pointers, zero registers.
+		clear(fx.Image[:24])
+		fx.SetCW(0x37f)
+		clear(fx.Image[32:160])
+	}
+	if rng.IntN(6) == 0 {
+		clear(fx.Image[160:416]) // SSE in its initial configuration
+	}
 	xs.Image = fx.Image
 	for i := 0; i < len(xs.Mem); i += 8 {
 		le.PutUint64(xs.Mem[i:], randQ(rng))
