@@ -339,3 +339,44 @@ func TestMOVNTIPrefixUD(t *testing.T) {
 		}
 	}
 }
+
+// TestISAFXFaults: FXSAVE and FXRSTOR faults in each mode (SDM Vol. 2
+// FXSAVE, FXRSTOR "Protected Mode Exceptions"): #GP(0) for an area not
+// 16-byte aligned and for an FXRSTOR image whose MXCSR sets a bit
+// MXCSR_MASK clears (bit 17 too, which this AMD host would take: Vol. 1
+// §11.6.6), #NM with CR0.TS or CR0.EM; a fault leaves the state alone.
+func TestISAFXFaults(t *testing.T) {
+	for _, mode := range isaModes {
+		fxsave, fxrstor := xsOp(mode, 0, false), xsOp(mode, 1, false)
+		for _, tc := range []struct {
+			name string
+			code []byte
+			set  func(c *CPU, ram *testRAM)
+			want int
+		}{
+			{"fxsave", fxsave, nil, -1},
+			{"fxrstor", fxrstor, nil, -1},
+			{"fxsave misaligned 8", fxsave, func(c *CPU, _ *testRAM) { c.r[rSI] += 8 }, vecGP},
+			{"fxrstor misaligned 4", fxrstor, func(c *CPU, _ *testRAM) { c.r[rSI] += 4 }, vecGP},
+			{"fxrstor MXCSR bit 16", fxrstor, func(_ *CPU, r *testRAM) { r.w32(dataBase+24, 0x11f80) }, vecGP},
+			{"fxrstor MXCSR bit 17", fxrstor, func(_ *CPU, r *testRAM) { r.w32(dataBase+24, 0x21f80) }, vecGP},
+			{"fxrstor MXCSR bit 31", fxrstor, func(_ *CPU, r *testRAM) { r.w32(dataBase+24, 0x80001f80) }, vecGP},
+			{"fxrstor MXCSR DAZ", fxrstor, func(_ *CPU, r *testRAM) { r.w32(dataBase+24, 0x1fc0) }, -1},
+			{"fxsave TS", fxsave, func(c *CPU, _ *testRAM) { c.cr0 |= cr0TS }, vecNM},
+			{"fxrstor EM", fxrstor, func(c *CPU, _ *testRAM) { c.cr0 |= cr0EM }, vecNM},
+		} {
+			c, ram, _ := xsModeGuest(t, mode, tc.code)
+			ram.w32(dataBase+24, 0x1f80)
+			if tc.set != nil {
+				tc.set(c, ram)
+			}
+			c.fpu.mxcsr, c.fpu.fcw = 0x9fa0, 0x27f
+			if v := vector(t, c); v != tc.want {
+				t.Errorf("%d-bit %s: vector %d, want %d", mode, tc.name, v, tc.want)
+			}
+			if tc.want != -1 && (c.fpu.mxcsr != 0x9fa0 || c.fpu.fcw != 0x27f) {
+				t.Errorf("%d-bit %s: MXCSR %#x FCW %#x after the fault", mode, tc.name, c.fpu.mxcsr, c.fpu.fcw)
+			}
+		}
+	}
+}
