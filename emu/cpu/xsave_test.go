@@ -139,9 +139,11 @@ func randXS(rng *rand.Rand, xs *hostexec.XS, pending bool) {
 
 // randPtrs fills FOP, FIP and FDP of a legacy region (bytes 6-23). The
 // 64-bit FIP and FDP are canonical addresses (sign-extended from bit 47),
-// all an instruction can leave there: the host keeps only 56 bits of a
-// non-canonical one loaded by FXRSTOR64. Read in the legacy layout the
-// same bytes are an offset, a selector and a reserved word each.
+// all an instruction can leave there: a non-canonical one loaded by
+// FXRSTOR64 comes back from this host with bits 63-57 copied from bit 56
+// (its linear addresses have 57 bits), which softvmm, whose have 48 and
+// which keeps all 64, does not model. Read in the legacy layout the same
+// bytes are an offset, a selector and a reserved word each.
 func randPtrs(rng *rand.Rand, b []byte) {
 	if rng.IntN(4) == 0 {
 		return
