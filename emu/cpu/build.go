@@ -697,7 +697,7 @@ func markWrite(in *insn, inst *x86asm.Inst) {
 		return
 	}
 	_, dst := inst.Args[0].(x86asm.Mem)
-	if dst && !readOnlyDst[inst.Op] || inst.Op == x86asm.XCHG {
+	if dst && !readOnlyDst[inst.Op] && !fpReadOnlyMem[inst.Op] || inst.Op == x86asm.XCHG {
 		in.seg |= segWrite
 	}
 }

@@ -276,6 +276,19 @@ var cvtPIOps = map[x86asm.Op]uint8{
 	x86asm.CVTPI2PD: cvPI2PD, x86asm.CVTPD2PI: cvPD2PI, x86asm.CVTTPD2PI: cvTPD2PI,
 }
 
+// fpReadOnlyMem are the x87, SSE and state instructions whose only
+// (first) operand is memory they read, for markWrite: they may load from
+// a read-only data segment (SDM Vol. 3 §5.4: only a write needs a
+// writable one).
+var fpReadOnlyMem = map[x86asm.Op]bool{
+	x86asm.FLD: true, x86asm.FILD: true, x86asm.FBLD: true, x86asm.FLDCW: true, x86asm.FLDENV: true,
+	x86asm.FRSTOR: true, x86asm.FADD: true, x86asm.FMUL: true, x86asm.FCOM: true, x86asm.FCOMP: true,
+	x86asm.FSUB: true, x86asm.FSUBR: true, x86asm.FDIV: true, x86asm.FDIVR: true, x86asm.FIADD: true,
+	x86asm.FIMUL: true, x86asm.FICOM: true, x86asm.FICOMP: true, x86asm.FISUB: true, x86asm.FISUBR: true,
+	x86asm.FIDIV: true, x86asm.FIDIVR: true, x86asm.LDMXCSR: true, x86asm.FXRSTOR: true,
+	x86asm.FXRSTOR64: true, x86asm.XRSTOR: true, x86asm.XRSTOR64: true,
+}
+
 func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 	op := inst.Op
 	if c.buildXSave(in, inst, va) { // xsave.go

@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"math"
-
 	"softvmm/emu/cpu/internal/fp"
 )
 
@@ -478,14 +476,21 @@ func hComi(c *CPU, in *insn) {
 
 // RCPPS/RCPSS/RSQRTPS/RSQRTSS return approximations whose bits the SDM
 // leaves to the implementation (relative error at most 1.5·2^-12, Vol. 2
-// RCPPS). softvmm's are the exact value truncated to 12 significand bits,
-// the same on every host; the special cases are the SDM's: a zero or
-// denormal input gives the signed infinity, an infinity the signed zero,
-// a result below the normal range a signed zero, a NaN its quiet form,
-// and RSQRT of a negative number the default NaN. No flag is raised.
+// RCPPS). softvmm returns this project's host's bits (an AMD family 1Ah
+// CPU; rcp_test.go compares every input class with it): the result
+// depends only on the sign, the exponent and significand bits 22-11 of
+// the input, and has a 12-bit significand, looked up in rcp_table.go and
+// scaled by the exponent. The special cases are the SDM's, with DAZ and
+// FTZ making no difference: a zero or denormal input gives the signed
+// infinity (RSQRT of a negative denormal too), an infinity the signed
+// zero, a NaN its quiet form, RSQRT of another negative number the
+// default NaN, and an RCP result below the normal range (input exponent
+// 253 or 254, even where the table's value scaled would be 2^-126) a
+// signed zero. No flag is raised.
 func rcpApprox(x uint32, rsqrt bool) uint32 {
 	sign := x & 0x80000000
-	e := x >> 23 & 0xff
+	e := int(x >> 23 & 0xff)
+	i := x >> 11 & 0xfff
 	switch {
 	case e == 0xff && x&0x7fffff != 0:
 		return x | 0x400000
@@ -495,19 +500,17 @@ func rcpApprox(x uint32, rsqrt bool) uint32 {
 		return 0xffc00000
 	case e == 0xff:
 		return sign
+	case rsqrt:
+		// x = 2^(e-127)·1.f: an odd e leaves an even power of two to
+		// halve, an even e uses the [2,4) half of the table.
+		i |= uint32(1-e&1) << 12
+		return uint32(126-(e-127)>>1)<<23 | uint32(rsqrtTable[i])<<11
 	}
-	v := float64(math.Float32frombits(x &^ 0x80000000))
-	var r float64
-	if rsqrt {
-		r = 1 / math.Sqrt(v)
-	} else {
-		r = 1 / v
-	}
-	bits := math.Float32bits(float32(r))
-	if r < 0x1p-126 {
+	re := 253 - e // 1/(2^(e-127)·1.f) = 2^(126-(e-127))·(table's value)
+	if re <= 0 {
 		return sign
 	}
-	return sign | bits&^0x7ff
+	return sign | uint32(re)<<23 | uint32(rcpTable[i])<<11
 }
 
 func rcpps(rsqrt bool) xfn {

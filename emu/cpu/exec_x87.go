@@ -107,6 +107,19 @@ var x87ArithOp = [8]fp.Op{fp.OpAdd, fp.OpMul, 0, 0, fp.OpSub, fp.OpSubr, fp.OpDi
 // operations with ST(i) the destination.
 var x87RevOp = [8]fp.Op{fp.OpAdd, fp.OpMul, 0, 0, fp.OpSubr, fp.OpSub, fp.OpDivr, fp.OpDiv}
 
+// x87DataPtr is FDP and FDS for a memory operand at linear address va:
+// the operand's offset in its segment and that segment's selector (SDM
+// Vol. 1 §8.1.8), which outside 64-bit mode is the override's or SS for
+// a BP/SP base, not always DS. In 64-bit mode too FDP is the offset, not
+// the FS or GS base plus it (as the host stores it: isa_fpstate_test.go).
+func (c *CPU) x87DataPtr(in *insn, va uint64) (uint64, uint16) {
+	if in.seg == segNone {
+		return va, c.seg[segDS].sel
+	}
+	s := in.seg & 7
+	return (va - c.seg[s].base) & sizeMask[in.asz], c.seg[s].sel
+}
+
 func hX87(c *CPU, in *insn) {
 	if !c.x87OK(in, true) {
 		return
@@ -121,7 +134,7 @@ func hX87(c *CPU, in *insn) {
 	// FOP/FIP/FDP record the last non-control instruction.
 	f.fop, f.fip, f.fcs = uint16(in.imm), in.rip, c.seg[segCS].sel
 	if in.mem {
-		f.fdp, f.fds = va, c.seg[segDS].sel
+		f.fdp, f.fds = c.x87DataPtr(in, va)
 	}
 	cw := f.fcw
 	ok := true

@@ -385,10 +385,13 @@ func hFPState(c *CPU, in *insn) {
 		}
 		f.mxcsr = uint32(v)
 	case fsEMMS:
+		// Every tag empty and, as after any MMX instruction, TOP 0; the
+		// rest of FSW stays (SDM Vol. 3 §12.2, table 12-2).
 		if !c.mmxOK(in) {
 			return
 		}
 		f.ftw = 0
+		f.setTop(0)
 	case fsFWAIT:
 		// WAIT is the one x87 instruction CR0.EM does not stop: #NM only
 		// with TS and MP both set (SDM Vol. 3 table 2-2).

@@ -236,14 +236,21 @@ func TestFXSAVELayout(t *testing.T) {
 	}
 }
 
-// EMMS empties every tag and leaves FSW alone (SDM; AMD hosts differ, see
-// hostSpecific); an MMX instruction sets TOP 0 and all tags valid.
+// EMMS empties every tag and, as every MMX instruction, sets TOP to 0,
+// leaving the rest of FSW alone (SDM Vol. 3 §12.2, table 12-2); an MMX
+// instruction sets TOP 0 and all tags valid.
 func TestEMMS(t *testing.T) {
 	c, _ := fpGuest(t, []byte{0x0f, 0xfc, 0xc1, 0x0f, 0x77})
 	c.fpu.fsw = 0x2821
 	c.fpu.ftw = 0x0f
 	if v := vector(t, c); v != -1 || c.fpu.ftw != 0 || c.fpu.fsw != 0x0021 {
 		t.Errorf("vector %d FTW %#x FSW %#x, want 0 and 0x0021 (TOP 0 from PADDB)", v, c.fpu.ftw, c.fpu.fsw)
+	}
+	c, _ = fpGuest(t, []byte{0x0f, 0x77})
+	c.fpu.fsw = 0x7f7f // TOP 7, C0-C3, SF and every (masked) flag
+	c.fpu.ftw = 0x81
+	if v := vector(t, c); v != -1 || c.fpu.ftw != 0 || c.fpu.fsw != 0x477f {
+		t.Errorf("EMMS alone: vector %d FTW %#x FSW %#x, want 0 and 0x477f", v, c.fpu.ftw, c.fpu.fsw)
 	}
 }
 

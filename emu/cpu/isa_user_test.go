@@ -280,7 +280,7 @@ func userMemCases(mode int) []userCase {
 			host: cat(osz(64, bits), []byte{0xf2, 0x0f, 0x38, 0xf0}, hm(1)), in: atData(rBX)})
 	}
 	// MOVNTI m32, r32 (NP 0F C3): 32-bit whatever the code's default
-	// operand size; 66 makes it #UD (TestUserMOVNTI66).
+	// operand size; 66 makes it #UD (TestMOVNTIPrefixUD).
 	cs = append(cs, userCase{name: "movnti m32, r32", guest: []byte{0x0f, 0xc3, gm(2)}, host: cat([]byte{0x0f, 0xc3}, hm(2)), in: atData(rBX)})
 	// CMPXCHG8B [si]/[esi]: EDX:EAX equal to the quadword half the time.
 	si := byte(0x0e)

@@ -150,9 +150,12 @@ func validXCR0(v uint64) bool {
 
 // xsave stores the components of rfbm and their XSTATE_BV bits, leaving
 // every other byte (other components, XCOMP_BV, the rest of the header,
-// bytes 416-511) as it was. XSAVEOPT does the same: the init and modified
-// optimisations are permissions to skip a store, not obligations (SDM
-// Vol. 1 §13.9), and storing always is the simple exact choice.
+// bytes 416-511) as it was. XSAVEOPT takes the init optimisation (SDM
+// Vol. 1 §13.9) as the host does: a component in its initial
+// configuration (XINUSE clear) gets its XSTATE_BV bit cleared and its
+// bytes left alone, though MXCSR is stored whenever SSE is requested.
+// The modified optimisation (skip what is unchanged since an XRSTOR from
+// the same area) would store the same bytes again, so it is not modelled.
 func (c *CPU) xsave(in *insn, va, rfbm uint64, b *[xsaveHdr + 8]byte) bool {
 	// Every page the instruction touches is checked before anything is
 	// stored, so a fault leaves the area unchanged.
@@ -168,14 +171,22 @@ func (c *CPU) xsave(in *insn, va, rfbm uint64, b *[xsaveHdr + 8]byte) bool {
 	c.fxsaveImage(&img, in.sz == 8)
 	copy(b[:], img[:])
 	bv := binary.LittleEndian.Uint64(b[xsaveHdr:])
-	bv = bv&^rfbm | c.xinuse()&rfbm
+	inuse := c.xinuse()
+	bv = bv&^rfbm | inuse&rfbm
 	binary.LittleEndian.PutUint64(b[xsaveHdr:], bv)
+	store := rfbm
+	if in.op == xsXSAVEOPT {
+		store &= inuse
+	}
 	ok := c.writeBuf(in, va+xsaveHdr, b[xsaveHdr:])
-	if ok && rfbm&xcr0X87 != 0 {
+	if ok && store&xcr0X87 != 0 {
 		ok = c.writeBuf(in, va, b[0:24]) && c.writeBuf(in, va+32, b[32:160])
 	}
 	if ok && rfbm&xcr0SSE != 0 {
-		ok = c.writeBuf(in, va+24, b[24:32]) && c.writeBuf(in, va+160, b[160:c.xmmEnd()])
+		ok = c.writeBuf(in, va+24, b[24:32])
+	}
+	if ok && store&xcr0SSE != 0 {
+		ok = c.writeBuf(in, va+160, b[160:c.xmmEnd()])
 	}
 	if !ok {
 		c.memFault(in)

@@ -1115,3 +1115,8 @@ prefetchnta 0x10(%rsi)
 prefetcht0 0x10(%rsi)
 prefetcht1 0x10(%rsi)
 prefetcht2 0x10(%rsi)
+# CRC32 r32, r/m8 with 66 (operand size 16), which leaves the operation
+# as it is: re-encoded for 16-bit code (fpdiff_test.go) it is the form
+# without a prefix.
+data16 crc32b %al,%ecx
+data16 crc32b 0x3(%rsi),%edx
