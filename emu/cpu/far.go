@@ -155,6 +155,7 @@ func hRetf(c *CPU, in *insn) {
 	off, ok1 := c.read(c.stackAddr(0, sz), sz)
 	cs, ok2 := c.read(c.stackAddr(int64(sz), 2), 2)
 	if !ok1 || !ok2 {
+		c.ssFault()
 		c.memFault(in)
 		return
 	}
@@ -186,6 +187,7 @@ func hRetf(c *CPU, in *insn) {
 	nsp, ok1 := c.read(c.stackAddr(k, sz), sz)
 	nss, ok2 := c.read(c.stackAddr(k+int64(sz), 2), 2)
 	if !ok1 || !ok2 {
+		c.ssFault()
 		c.memFault(in)
 		return
 	}
@@ -235,6 +237,7 @@ func hIret(c *CPU, in *insn) {
 	for i := 0; i < n; i++ {
 		v, ok := c.read(c.stackAddr(int64(i)*int64(sz), sz), sz)
 		if !ok {
+			c.ssFault()
 			c.memFault(in)
 			return
 		}

@@ -35,7 +35,20 @@ func (c *CPU) nonCanonical(va uint64) bool {
 	if va>>48 == poisonSS>>48 && !c.mode64 {
 		vec = vecSS
 	}
-	c.mf = memFault{kind: mfException, vec: vec}
+	c.mf = memFault{kind: mfException, vec: vec, canon: c.mode64}
+	return false
+}
+
+// ssFault turns the #GP(0) of a non-canonical address into #SS(0) after a
+// failed implicit stack access in 64-bit mode (PUSH, POP, CALL, RET,
+// ENTER, LEAVE, far RET, IRET: SDM Vol. 3 §6.15 "Interrupt 12—Stack Fault
+// Exception (#SS)", a non-canonical address in a stack reference through
+// RSP or RBP). Only failure paths call it, so the hot path pays nothing;
+// it returns false for their convenience.
+func (c *CPU) ssFault() bool {
+	if c.mf.kind == mfException && c.mf.canon {
+		c.mf.vec = vecSS
+	}
 	return false
 }
 

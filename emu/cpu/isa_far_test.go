@@ -1,0 +1,857 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"testing"
+)
+
+// Far transfers, segment loads and the operand-size forms of the near
+// stack and branch instructions, row by row in 64-, 32- and 16-bit mode
+// (issue 3 "Modes and transitions"). Every expected value is written here
+// by hand from the SDM: Vol. 2 CALL, JMP, RET, IRET, LDS/LES/LFS/LGS/LSS,
+// MOV (segment registers), PUSH, POP and LEAVE "Operation" sections, Vol.
+// 3 §3.4 (descriptor caches), §5.5-5.8 (privilege checks) and §6.15 (the
+// error codes). A row is marked verified in a mode only when every case
+// naming it passed there.
+
+// Descriptors the cases load, appended to both harness GDTs (newGuest's
+// and newProt's end at 0x67). All have the accessed bit set, so the
+// caches below are what the descriptor says whether or not a load sets A.
+const (
+	fC64    = 0x68 // 64-bit code, DPL 0
+	fC32B   = 0x70 // 32-bit code, base 0x1000
+	fC16B   = 0x78 // 16-bit code, base 0x2000, limit 0xffff
+	fData   = 0x80 // data, base 0x123000, byte-granular limit 0xabcd, B
+	fRO     = 0x88 // read-only data
+	fNP     = 0x90 // data, not present
+	fCodeNP = 0x98 // 32-bit code, not present
+	fXO     = 0xa0 // execute-only code
+	fC64r3  = 0xa8 // 64-bit code, DPL 3
+	fD3     = 0xb0 // data, DPL 3
+	fC32r3  = 0xb8 // 32-bit code, DPL 3
+	fSS16   = 0xc0 // data, limit 0xffff, B clear (a 16-bit stack)
+	fC32    = 0xc8 // 32-bit code, base 0
+	fC16    = 0xd0 // 16-bit code, base 0, limit 0xffff
+)
+
+var farDescs = []uint64{
+	mkDesc(0, 0xfffff, 0x9b, 0xa),
+	mkDesc(0x1000, 0xfffff, 0x9b, 0xc),
+	mkDesc(0x2000, 0xffff, 0x9b, 0),
+	mkDesc(0x123000, 0xabcd, 0x93, 0x4),
+	mkDesc(0, 0xfffff, 0x91, 0xc),
+	mkDesc(0, 0xfffff, 0x13, 0xc),
+	mkDesc(0, 0xfffff, 0x1b, 0xc),
+	mkDesc(0, 0xfffff, 0x99, 0xc),
+	mkDesc(0, 0xfffff, 0xfb, 0xa),
+	mkDesc(0, 0xfffff, 0xf3, 0xc),
+	mkDesc(0, 0xfffff, 0xfb, 0xc),
+	mkDesc(0, 0xffff, 0x93, 0),
+	mkDesc(0, 0xfffff, 0x9b, 0xc),
+	mkDesc(0, 0xffff, 0x9b, 0),
+}
+
+// The caches those descriptors give (VT-x access-rights format: type,
+// S, DPL, P in bits 7:0, AVL, L, D/B, G in 15:12), written out by hand.
+var (
+	cacheC64   = seg{sel: fC64, limit: 0xffffffff, access: 0xa09b}
+	cacheC32B  = seg{sel: fC32B, base: 0x1000, limit: 0xffffffff, access: 0xc09b}
+	cacheC16B  = seg{sel: fC16B, base: 0x2000, limit: 0xffff, access: 0x9b}
+	cacheData  = seg{sel: fData, base: 0x123000, limit: 0xabcd, access: 0x4093}
+	cacheC32   = seg{sel: fC32, limit: 0xffffffff, access: 0xc09b}
+	cacheC16   = seg{sel: fC16, limit: 0xffff, access: 0x9b}
+	cacheC64r3 = seg{sel: fC64r3 | 3, limit: 0xffffffff, access: 0xa0fb}
+	cacheD3    = seg{sel: fD3 | 3, limit: 0xffffffff, access: 0xc0f3}
+	cacheC32r3 = seg{sel: fC32r3 | 3, limit: 0xffffffff, access: 0xc0fb}
+	cacheSS16  = seg{sel: fSS16, limit: 0xffff, access: 0x93}
+)
+
+// farEnv is one case's guest: code runs at at, far pointers and memory
+// operands are at ptr (in RBX/EBX/BX), the stack is flat.
+type farEnv struct {
+	t    *testing.T
+	mode int
+	c    *CPU
+	ram  *testRAM
+	at   uint64
+	ptr  uint64
+}
+
+func newFarEnv(t *testing.T, mode int) *farEnv {
+	e := &farEnv{t: t, mode: mode, at: codeBase, ptr: dataBase}
+	switch mode {
+	case 64:
+		e.c, e.ram = withHandlers(t, nil)
+		// #SS and #GP on IST1, so a fault with a broken RSP is still
+		// delivered (the stack tests); the 64-bit TSS's RSP0 for returns
+		// to ring 3 that then fault.
+		for _, v := range []uint64{vecSS, vecGP} {
+			e.ram.b[idtBase+v*16+4] = 1
+		}
+		e.ram.w64(tssBase+0x24, stackTop-0x2000)
+		e.ram.w64(tssBase+4, stackTop-0x1000)
+	case 32:
+		e.c, e.ram = newProt(t, nil)
+	default:
+		e.c, e.ram = newProt(t, nil)
+		e.c.seg[segCS] = seg{sel: selCode16, limit: 0xffff, access: 0x9b}
+		e.c.modeChanged()
+		e.at, e.ptr = 0x8000, 0x8800
+	}
+	for i, d := range farDescs {
+		e.ram.w64(0x5000+fC64+uint64(i)*8, d)
+	}
+	e.c.gdtr.limit = fC64 + uint32(len(farDescs))*8 - 1
+	e.c.r[rBX] = e.ptr
+	return e
+}
+
+func (e *farEnv) w(addr uint64, sz int, v uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	copy(e.ram.b[addr:], b[:sz])
+}
+
+func (e *farEnv) r(addr uint64, sz int) uint64 {
+	var b [8]byte
+	copy(b[:sz], e.ram.b[addr:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// farPtr writes an m16:sz far pointer (offset first) at ptr.
+func (e *farEnv) farPtr(sz int, off uint64, sel uint16) {
+	e.w(e.ptr, sz, off)
+	e.w(e.ptr+uint64(sz), 2, uint64(sel))
+}
+
+// stack writes values of sz bytes from the stack pointer up (the first
+// is what the next pop reads) below stackTop-0x100 and points RSP there.
+func (e *farEnv) stack(sz int, vals ...uint64) uint64 {
+	sp := uint64(stackTop - 0x100)
+	for i, v := range vals {
+		e.w(sp+uint64(i*sz), sz, v)
+	}
+	e.c.r[rSP] = sp
+	return sp
+}
+
+func (e *farEnv) sp() uint64 {
+	if e.mode == 64 {
+		return e.c.r[rSP]
+	}
+	return e.c.r[rSP] & 0xffffffff
+}
+
+func (e *farEnv) eq(what string, got, want uint64) {
+	e.t.Helper()
+	if got != want {
+		e.t.Errorf("%s = %#x, want %#x", what, got, want)
+	}
+}
+
+func (e *farEnv) segIs(s uint8, want seg) {
+	e.t.Helper()
+	if got := e.c.seg[s]; got != want {
+		e.t.Errorf("segment %d cache {sel %#x base %#x limit %#x access %#x}, want {%#x %#x %#x %#x}",
+			s, got.sel, got.base, got.limit, got.access, want.sel, want.base, want.limit, want.access)
+	}
+}
+
+// codeSize is the default operand size CS now gives (64, 32 or 16).
+func (e *farEnv) codeSize() int { return int(e.c.dmode) }
+
+// farCase is one check of one or more rows in one mode: setup builds the
+// state, code runs once (Run(1)) at the mode's code address; then either
+// fault names the exception the SDM says (taken at the instruction, with
+// its error code and no state change) or rip is where it went and check
+// looks at the rest.
+type farCase struct {
+	name  string
+	rows  []string
+	code  []byte
+	setup func(e *farEnv)
+	fault bool
+	vec   uint64
+	err   uint32
+	rip   uint64 // success: the RIP after the instruction (0: after code)
+	check func(e *farEnv)
+}
+
+// runFarCases runs cases in mode and marks each row whose every case
+// passed.
+func runFarCases(t *testing.T, mode int, cases []farCase) {
+	ok := map[string]bool{}
+	for _, fc := range cases {
+		pass := t.Run(fmt.Sprintf("%d/%s", mode, fc.name), func(t *testing.T) {
+			e := newFarEnv(t, mode)
+			if fc.setup != nil {
+				fc.setup(e)
+			}
+			copy(e.ram.b[e.at:], fc.code)
+			e.ram.b[e.at+uint64(len(fc.code))] = 0xf4
+			e.c.rip = e.at
+			sp0, cs0 := e.sp(), e.c.seg[segCS].sel
+			if fc.fault {
+				farFaultIs(e, fc.vec, fc.err, sp0, cs0)
+				return
+			}
+			ex := e.c.Run(1)
+			if ex.Reason != ExitBudget {
+				t.Fatalf("exit %v at %#x, want the instruction to retire", ex.Reason, ex.RIP)
+			}
+			want := fc.rip
+			if want == 0 {
+				want = e.at + uint64(len(fc.code))
+			}
+			e.eq("rip", e.c.rip, want)
+			if fc.check != nil {
+				fc.check(e)
+			}
+		})
+		for _, r := range fc.rows {
+			if _, seen := ok[r]; !seen {
+				ok[r] = true
+			}
+			ok[r] = ok[r] && pass
+		}
+	}
+	rows := make([]string, 0, len(ok))
+	for r := range ok {
+		rows = append(rows, r)
+	}
+	sort.Strings(rows)
+	for _, r := range rows {
+		if ok[r] {
+			markVerified(mode, r)
+		}
+	}
+}
+
+// farFaultIs runs to the handler's hlt and checks the fault: vector, error
+// code, the faulting instruction's CS:RIP in the frame, and the stack
+// pointer at the fault (unchanged by the faulting instruction).
+func farFaultIs(e *farEnv, vec uint64, code uint32, sp0 uint64, cs0 uint16) {
+	t, c := e.t, e.c
+	t.Helper()
+	ex := c.Run(100)
+	if ex.Reason != ExitHLT || ex.RIP != handlerVA+vec*16 {
+		t.Fatalf("exit %v at %#x, want the hlt of vector %d", ex.Reason, ex.RIP, vec)
+	}
+	hasErr := hasErrCode(uint8(vec))
+	if e.mode == 64 {
+		err, f := frame(c, e.ram, hasErr)
+		e.eq("error code", err, uint64(code))
+		e.eq("frame rip", f[0], e.at)
+		e.eq("frame cs", f[1], uint64(cs0))
+		e.eq("frame rsp", f[3], sp0)
+		return
+	}
+	err, eip, cs := protFrame(c, e.ram, hasErr)
+	e.eq("error code", uint64(err), uint64(code))
+	e.eq("frame eip", uint64(eip), e.at)
+	e.eq("frame cs", uint64(cs), uint64(cs0))
+	n := uint64(12)
+	if hasErr {
+		n = 16
+	}
+	e.eq("esp at the handler", e.sp(), sp0-n)
+}
+
+func faultCase(name string, rows []string, code []byte, setup func(*farEnv), vec uint64, err uint32) farCase {
+	return farCase{name: name, rows: rows, code: code, setup: setup, fault: true, vec: vec, err: err}
+}
+
+// TestFarTransfers64 covers LJMP/LCALL m16:16 and m16:32 and LRET (with
+// and without imm16) in 64-bit mode (SDM CALL/JMP/RET, IA-32e paths).
+func TestFarTransfers64(t *testing.T) {
+	const lj32, lj16 = "LJMP m16:32", "LJMP m16:16"
+	const lc32, lc16 = "LCALL m16:32", "LCALL m16:16"
+	const lret, lreti = "LRET", "LRET imm16u"
+	ljmp32 := []byte{0xff, 0x2b} // ljmp [rbx]: m16:32 by default (no REX.W)
+	ljmp16 := []byte{0x66, 0xff, 0x2b}
+	lcall32 := []byte{0xff, 0x1b}
+	lcall16 := []byte{0x66, 0xff, 0x1b}
+	ptr := func(sz int, off uint64, sel uint16) func(*farEnv) {
+		return func(e *farEnv) {
+			e.farPtr(sz, off, sel)
+			e.w(e.ptr+uint64(sz)+2, 4, 0xffffffff) // a misread takes these
+		}
+	}
+	cases := []farCase{
+		{name: "ljmp m16:32 to 64-bit code", rows: []string{lj32}, code: ljmp32, setup: ptr(4, codeBase+0x100, fC64),
+			rip: codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("code size", uint64(e.codeSize()), 64)
+				e.eq("rsp", e.sp(), stackTop)
+			}},
+		{name: "ljmp m16:32 to compatibility mode", rows: []string{lj32}, code: ljmp32, setup: ptr(4, 0x10100, fC32),
+			rip: 0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32)
+				e.eq("code size", uint64(e.codeSize()), 32)
+			}},
+		{name: "ljmp m16:32 high offset zero-extends", rows: []string{lj32}, code: ljmp32, setup: ptr(4, 0x80001000, fC64),
+			rip: 0x80001000, check: func(e *farEnv) { e.segIs(segCS, cacheC64) }},
+		{name: "ljmp m16:16 to 64-bit code", rows: []string{lj16}, code: ljmp16, setup: ptr(2, 0x1800, fC64),
+			rip: 0x1800, check: func(e *farEnv) { e.segIs(segCS, cacheC64) }},
+		{name: "ljmp m16:16 to based 32-bit code", rows: []string{lj16}, code: ljmp16, setup: ptr(2, 0x800, fC32B),
+			rip: 0x800, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32B)
+				e.eq("code size", uint64(e.codeSize()), 32)
+			}},
+		{name: "ljmp m16:16 to 16-bit code", rows: []string{lj16}, code: ljmp16, setup: ptr(2, 0x100, fC16B),
+			rip: 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC16B)
+				e.eq("code size", uint64(e.codeSize()), 16)
+			}},
+		faultCase("ljmp m16:32 null selector", []string{lj32}, ljmp32, ptr(4, codeBase, 0), vecGP, 0),
+		faultCase("ljmp m16:32 data segment", []string{lj32}, ljmp32, ptr(4, codeBase, fData), vecGP, fData),
+		faultCase("ljmp m16:32 not present", []string{lj32}, ljmp32, ptr(4, codeBase, fCodeNP), vecNP, fCodeNP),
+		faultCase("ljmp m16:32 RPL above CPL", []string{lj32}, ljmp32, ptr(4, codeBase, fC64|3), vecGP, fC64),
+		faultCase("ljmp m16:16 data segment", []string{lj16}, ljmp16, ptr(2, 0x1800, fRO), vecGP, fRO),
+		faultCase("ljmp m16:16 DPL 3 code", []string{lj16}, ljmp16, ptr(2, 0x1800, fC64r3), vecGP, fC64r3),
+		faultCase("ljmp m16:16 beyond the 16-bit limit", []string{lj16}, ljmp16,
+			func(e *farEnv) { e.farPtr(2, 0xffff, fC16B); e.ram.w64(0x5000+fC16B, mkDesc(0x2000, 0xfff, 0x9b, 0)) }, vecGP, 0),
+		{name: "lcall m16:32", rows: []string{lc32}, code: lcall32, setup: ptr(4, codeBase+0x100, fC64),
+			rip: codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-8)
+				e.eq("pushed eip", e.r(stackTop-8, 4), codeBase+2)
+				e.eq("pushed cs", e.r(stackTop-4, 2), 8)
+			}},
+		{name: "lcall m16:32 to compatibility mode", rows: []string{lc32}, code: lcall32, setup: ptr(4, 0x10100, fC32),
+			rip: 0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32)
+				e.eq("code size", uint64(e.codeSize()), 32)
+				e.eq("rsp", e.sp(), stackTop-8)
+				e.eq("pushed eip", e.r(stackTop-8, 4), codeBase+2)
+				e.eq("pushed cs", e.r(stackTop-4, 2), 8)
+			}},
+		{name: "lcall m16:16 pushes IP and CS as words", rows: []string{lc16}, code: lcall16,
+			setup: func(e *farEnv) { ptr(2, 0x1800, fC64)(e); e.w(stackTop-8, 8, 0x5555555555555555) },
+			rip:   0x1800, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-4)
+				e.eq("pushed ip", e.r(stackTop-4, 2), (codeBase+3)&0xffff)
+				e.eq("pushed cs", e.r(stackTop-2, 2), 8)
+				e.eq("below the pushes", e.r(stackTop-8, 4), 0x55555555)
+			}},
+		{name: "lcall m16:16 to based 32-bit code", rows: []string{lc16}, code: lcall16, setup: ptr(2, 0x800, fC32B),
+			rip: 0x800, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32B)
+				e.eq("rsp", e.sp(), stackTop-4)
+			}},
+		faultCase("lcall m16:32 null selector", []string{lc32}, lcall32, ptr(4, codeBase, 0), vecGP, 0),
+		faultCase("lcall m16:32 not present", []string{lc32}, lcall32, ptr(4, codeBase, fCodeNP), vecNP, fCodeNP),
+		faultCase("lcall m16:32 data segment", []string{lc32}, lcall32, ptr(4, codeBase, fD3|3), vecGP, fD3),
+		faultCase("lcall m16:32 non-conforming DPL 3", []string{lc32}, lcall32, ptr(4, codeBase, fC64r3), vecGP, fC64r3),
+		faultCase("lcall m16:16 data segment", []string{lc16}, lcall16, ptr(2, 0x1800, fData), vecGP, fData),
+		faultCase("lcall m16:16 not present", []string{lc16}, lcall16, ptr(2, 0x1800, fCodeNP), vecNP, fCodeNP),
+		// Execute-only code is a valid target (readability is for data
+		// accesses).
+		{name: "lcall m16:16 to execute-only code", rows: []string{lc16}, code: lcall16, setup: ptr(2, 0x1800, fXO),
+			rip: 0x1800, check: func(e *farEnv) {
+				e.segIs(segCS, seg{sel: fXO, limit: 0xffffffff, access: 0xc099})
+				e.eq("rsp", e.sp(), stackTop-4)
+			}},
+		// The far pointer read through RBP: a #GP(0) for the null
+		// selector stays #GP(0) (only a non-canonical address is #SS).
+		faultCase("ljmp [rbp] null selector is #GP(0)", []string{lj32}, []byte{0xff, 0x6d, 0x00},
+			func(e *farEnv) { e.c.r[rBP] = e.ptr; e.farPtr(4, codeBase, 0) }, vecGP, 0),
+
+		// Far returns. The default operand size of RETF in 64-bit mode
+		// is 32 bits; REX.W makes it 64, 66 makes it 16.
+		{name: "lret", rows: []string{lret}, code: []byte{0xcb},
+			setup: func(e *farEnv) { e.stack(4, codeBase+0x100, 0xffff0000|fC64) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-0x100+8)
+			}},
+		{name: "lret to compatibility mode", rows: []string{lret}, code: []byte{0xcb},
+			setup: func(e *farEnv) { e.stack(4, 0x10100, fC32) },
+			rip:   0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32)
+				e.eq("code size", uint64(e.codeSize()), 32)
+				e.eq("rsp", e.sp(), stackTop-0x100+8)
+			}},
+		{name: "rex.w lret", rows: []string{lret}, code: []byte{0x48, 0xcb},
+			setup: func(e *farEnv) { e.stack(8, 0x0000012345678000, fC64) },
+			rip:   0x0000012345678000, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-0x100+16)
+			}},
+		{name: "o16 lret", rows: []string{lret}, code: []byte{0x66, 0xcb},
+			setup: func(e *farEnv) { e.stack(2, 0x1800, fC64, 0xffff, 0xffff) },
+			rip:   0x1800, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-0x100+4)
+			}},
+		{name: "lret imm16", rows: []string{lreti}, code: []byte{0xca, 0x10, 0x00},
+			setup: func(e *farEnv) { e.stack(4, codeBase+0x100, fC64) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-0x100+8+0x10)
+			}},
+		{name: "rex.w lret imm16", rows: []string{lreti}, code: []byte{0x48, 0xca, 0x08, 0x01},
+			setup: func(e *farEnv) { e.stack(8, codeBase+0x100, fC64) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) { e.eq("rsp", e.sp(), stackTop-0x100+16+0x108) }},
+		// Return to ring 3 (SDM RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL):
+		// EIP, CS, then (after the imm16 bytes) ESP and SS are popped;
+		// imm16 is added to the new stack pointer too.
+		{name: "lret to ring 3", rows: []string{lret}, code: []byte{0xcb},
+			setup: func(e *farEnv) { e.stack(4, codeBase+0x100, fC64r3|3, 0x7f000, fD3|3) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64r3)
+				e.segIs(segSS, cacheD3)
+				e.eq("cpl", uint64(e.c.cpl), 3)
+				e.eq("rsp", e.c.r[rSP], 0x7f000)
+				// DS held DPL-0 data: invalid at CPL 3, so nulled.
+				e.eq("ds", uint64(e.c.seg[segDS].sel), 0)
+			}},
+		{name: "lret imm16 to ring 3", rows: []string{lreti}, code: []byte{0xca, 0x08, 0x00},
+			setup: func(e *farEnv) { e.stack(4, codeBase+0x100, fC64r3|3, 0xaaaa, 0xbbbb, 0x7f000, fD3|3) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64r3)
+				e.segIs(segSS, cacheD3)
+				e.eq("rsp", e.c.r[rSP], 0x7f008)
+			}},
+		{name: "lret to ring-3 compatibility mode", rows: []string{lret}, code: []byte{0xcb},
+			setup: func(e *farEnv) { e.stack(4, 0x10100, fC32r3|3, 0x7f000, fD3|3) },
+			rip:   0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32r3)
+				e.segIs(segSS, cacheD3)
+				e.eq("code size", uint64(e.codeSize()), 32)
+			}},
+		faultCase("lret null CS", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, 0) }, vecGP, 0),
+		faultCase("lret to a data segment", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, fData) }, vecGP, fData),
+		faultCase("lret DPL 0 code with RPL 3", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, fC64|3) }, vecGP, fC64),
+		faultCase("lret not present", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, fCodeNP) }, vecNP, fCodeNP),
+		faultCase("lret imm16 not present", []string{lreti}, []byte{0xca, 0x04, 0x00}, func(e *farEnv) { e.stack(4, codeBase, fCodeNP) }, vecNP, fCodeNP),
+		faultCase("lret imm16 null CS", []string{lreti}, []byte{0xca, 0x04, 0x00}, func(e *farEnv) { e.stack(4, codeBase, 0) }, vecGP, 0),
+		faultCase("lret to ring 3 with a null SS", []string{lret}, []byte{0xcb},
+			func(e *farEnv) { e.stack(4, codeBase, fC64r3|3, 0x7f000, 3) }, vecGP, 0),
+		faultCase("lret to ring 3 with a DPL 0 SS", []string{lret}, []byte{0xcb},
+			func(e *farEnv) { e.stack(4, codeBase, fC64r3|3, 0x7f000, fData|3) }, vecGP, fData),
+		faultCase("lret imm16 to ring 3, SS not present", []string{lreti}, []byte{0xca, 0x04, 0x00},
+			func(e *farEnv) {
+				e.ram.w64(0x5000+fNP, mkDesc(0, 0xfffff, 0x73, 0xc)) // DPL 3, not present
+				e.stack(4, codeBase, fC64r3|3, 0, 0x7f000, fNP|3)
+			}, vecSS, fNP),
+	}
+	runFarCases(t, 64, cases)
+}
+
+// loadFarCases are the LDS/LES/LFS/LGS/LSS checks of one mode: the offset
+// goes to the register (16-bit writes merge, 32-bit ones zero-extend in
+// 64-bit mode), the selector and its descriptor to the segment register;
+// a null selector is legal except for SS (in 64-bit mode SS may be null
+// at CPL 0 with RPL 0); the faults are MOV Sreg's (SDM LDS/LES/LFS/LGS/
+// LSS "Operation"). modrm is the [rBX] operand with AX (or EAX, RAX) as
+// the register: 0x03, or 0x07 in 16-bit code.
+func loadFarCases(mode int) []farCase {
+	modrm := byte(0x03)
+	if mode == 16 {
+		modrm = 0x07
+	}
+	type op struct {
+		name string
+		s    uint8
+		enc  []byte
+	}
+	ops := []op{{"LDS", segDS, []byte{0xc5}}, {"LES", segES, []byte{0xc4}},
+		{"LFS", segFS, []byte{0x0f, 0xb4}}, {"LGS", segGS, []byte{0x0f, 0xb5}}, {"LSS", segSS, []byte{0x0f, 0xb2}}}
+	if mode == 64 {
+		ops = ops[2:] // LDS and LES are invalid
+	}
+	type size struct {
+		sz  int
+		row string // "r16, m16:16"
+		pfx []byte
+	}
+	o16, o32 := []byte{0x66}, []byte(nil)
+	if mode == 16 {
+		o16, o32 = nil, []byte{0x66}
+	}
+	sizes := []size{{2, "r16, m16:16", o16}, {4, "r32, m16:32", o32}}
+	if mode == 64 {
+		sizes = append(sizes, size{8, "r64, m16:64", []byte{0x48}})
+	}
+	const rax0 = 0x1111222233334444
+	var cases []farCase
+	for _, o := range ops {
+		for _, s := range sizes {
+			o, s := o, s
+			row := o.name + " " + s.row
+			code := cat(s.pfx, o.enc, []byte{modrm})
+			off := uint64(0xfedcba9876543210) & sizeMask[s.sz]
+			ld := func(sel uint16) func(*farEnv) {
+				return func(e *farEnv) {
+					e.c.r[rAX] = rax0
+					e.farPtr(s.sz, off, sel)
+				}
+			}
+			cases = append(cases, farCase{name: row, rows: []string{row}, code: code, setup: ld(fData),
+				check: func(e *farEnv) {
+					want := rax0&^sizeMask[s.sz] | off
+					if s.sz == 4 && mode == 64 {
+						want = off // a 32-bit write zero-extends
+					}
+					if mode != 64 {
+						want &= 0xffffffff
+						e.eq("eax", e.c.r[rAX]&0xffffffff, want)
+					} else {
+						e.eq("rax", e.c.r[rAX], want)
+					}
+					e.segIs(o.s, cacheData)
+				}})
+			if o.s == segSS {
+				cases = append(cases,
+					faultCase(row+" read-only", []string{row}, code, ld(fRO), vecGP, fRO),
+					faultCase(row+" not present", []string{row}, code, ld(fNP), vecSS, fNP),
+					faultCase(row+" code", []string{row}, code, ld(fC32), vecGP, fC32),
+					faultCase(row+" DPL 3", []string{row}, code, ld(fD3|3), vecGP, fD3),
+					faultCase(row+" null RPL 3", []string{row}, code, ld(3), vecGP, 0))
+				if mode == 64 {
+					// 64-bit mode at CPL 0: a null SS with RPL = CPL loads.
+					cases = append(cases, farCase{name: row + " null", rows: []string{row}, code: code, setup: ld(0),
+						check: func(e *farEnv) {
+							e.eq("ss", uint64(e.c.seg[segSS].sel), 0)
+							e.eq("ss unusable", uint64(e.c.seg[segSS].access&segUnusable), segUnusable)
+						}})
+				} else {
+					cases = append(cases, faultCase(row+" null", []string{row}, code, ld(0), vecGP, 0))
+				}
+				continue
+			}
+			cases = append(cases,
+				faultCase(row+" not present", []string{row}, code, ld(fNP), vecNP, fNP),
+				faultCase(row+" execute-only code", []string{row}, code, ld(fXO), vecGP, fXO),
+				faultCase(row+" beyond the GDT", []string{row}, code, ld(0x1f8), vecGP, 0x1f8),
+				faultCase(row+" system descriptor", []string{row}, code, ld(selTSS), vecGP, selTSS),
+				farCase{name: row + " null", rows: []string{row}, code: code, setup: ld(2),
+					check: func(e *farEnv) {
+						e.eq("selector", uint64(e.c.seg[o.s].sel), 2)
+						e.eq("unusable", uint64(e.c.seg[o.s].access&segUnusable), segUnusable)
+					}},
+				// A readable code segment is a legal data segment.
+				farCase{name: row + " readable code", rows: []string{row}, code: code, setup: ld(fC16B),
+					check: func(e *farEnv) { e.segIs(o.s, cacheC16B) }})
+		}
+	}
+	return cases
+}
+
+func TestLoadFarPointer(t *testing.T) {
+	for _, mode := range []int{64, 32, 16} {
+		runFarCases(t, mode, loadFarCases(mode))
+	}
+	// LSS through [RBP] with a null selector of RPL 3: #GP(0), not the
+	// #SS(0) of a non-canonical stack operand.
+	runFarCases(t, 64, []farCase{faultCase("lss rax, [rbp] null RPL 3", nil, []byte{0x48, 0x0f, 0xb2, 0x45, 0x00},
+		func(e *farEnv) { e.c.r[rBP] = e.ptr; e.farPtr(8, 0, 3) }, vecGP, 0)})
+}
+
+// legacyFar are the far JMP/CALL checks of 32- and 16-bit code with the
+// operand size that is not the mode's default (66): m16:16 and ptr16:16
+// in 32-bit code, m16:32 and ptr16:32 in 16-bit code.
+func legacyFarCases(mode int) []farCase {
+	sz, modrmJ, modrmC := 2, byte(0x2b), byte(0x1b)
+	if mode == 16 {
+		sz, modrmJ, modrmC = 4, 0x2f, 0x1f
+	}
+	form := fmt.Sprintf("m16:%d", sz*8)
+	pform := fmt.Sprintf("ptr16:%d", sz*8)
+	ljm, lcm, ljp, lcp := "LJMP "+form, "LCALL "+form, "LJMP "+pform, "LCALL "+pform
+	mem := func(enc byte) []byte { return []byte{0x66, 0xff, enc} }
+	imm := func(op byte, off uint64, sel uint16) []byte {
+		b := []byte{0x66, op}
+		for i := 0; i < sz; i++ {
+			b = append(b, byte(off>>(8*i)))
+		}
+		return append(b, byte(sel), byte(sel>>8))
+	}
+	ptr := func(off uint64, sel uint16) func(*farEnv) {
+		return func(e *farEnv) {
+			e.farPtr(sz, off, sel)
+			e.w(e.ptr+uint64(sz)+2, 4, 0xffffffff)
+		}
+	}
+	// Targets: in 32-bit code with a 16-bit offset, 0x1800 in flat 32-bit
+	// code or 0x100 in 16-bit code at 0x2000; in 16-bit code with a 32-bit
+	// offset, 0x10100 in flat 32-bit code (beyond 64 KiB).
+	type tgt struct {
+		name  string
+		off   uint64
+		sel   uint16
+		cache seg
+		size  int
+	}
+	tgts := []tgt{{"32-bit code", 0x1800, fC32, cacheC32, 32}, {"based 32-bit code", 0x800, fC32B, cacheC32B, 32},
+		{"16-bit code", 0x100, fC16B, cacheC16B, 16}}
+	if mode == 16 {
+		tgts = []tgt{{"32-bit code", 0x10100, fC32, cacheC32, 32}, {"based 32-bit code", 0x12345, fC32B, cacheC32B, 32},
+			{"16-bit code", 0xff00, fC16, cacheC16, 16}}
+	}
+	var cases []farCase
+	for _, g := range tgts {
+		g := g
+		jmpCheck := func(e *farEnv) {
+			e.segIs(segCS, g.cache)
+			e.eq("code size", uint64(e.codeSize()), uint64(g.size))
+			e.eq("esp", e.sp(), stackTop)
+		}
+		callCheck := func(n uint64) func(e *farEnv) {
+			return func(e *farEnv) {
+				e.segIs(segCS, g.cache)
+				e.eq("esp", e.sp(), stackTop-2*uint64(sz))
+				e.eq("pushed return offset", e.r(stackTop-2*uint64(sz), sz), (e.at+n)&sizeMask[uint8(sz)])
+				e.eq("pushed cs", e.r(stackTop-uint64(sz), 2), modeCS(mode))
+				e.eq("below the pushes", e.r(stackTop-2*uint64(sz)-4, 4), 0x55555555)
+			}
+		}
+		pre := func(f func(*farEnv)) func(*farEnv) {
+			return func(e *farEnv) { f(e); e.w(stackTop-2*uint64(sz)-4, 4, 0x55555555) }
+		}
+		ic := imm(0x9a, g.off, g.sel)
+		cases = append(cases,
+			farCase{name: ljm + " to " + g.name, rows: []string{ljm}, code: mem(modrmJ), setup: ptr(g.off, g.sel), rip: g.off, check: jmpCheck},
+			farCase{name: ljp + " to " + g.name, rows: []string{ljp}, code: imm(0xea, g.off, g.sel), rip: g.off, check: jmpCheck},
+			farCase{name: lcm + " to " + g.name, rows: []string{lcm}, code: mem(modrmC), setup: pre(ptr(g.off, g.sel)), rip: g.off, check: callCheck(3)},
+			farCase{name: lcp + " to " + g.name, rows: []string{lcp}, code: ic, setup: pre(func(*farEnv) {}), rip: g.off, check: callCheck(uint64(len(ic)))},
+		)
+	}
+	for _, f := range []struct {
+		name string
+		sel  uint16
+		vec  uint64
+		err  uint32
+	}{
+		{"null selector", 0, vecGP, 0}, {"data segment", fData, vecGP, fData}, {"not present", fCodeNP, vecNP, fCodeNP},
+		{"DPL 3 code", fC32r3, vecGP, fC32r3}, {"RPL 3", fC32 | 3, vecGP, fC32}, {"beyond the GDT", 0x1f8, vecGP, 0x1f8},
+	} {
+		off := uint64(0x1800)
+		cases = append(cases,
+			faultCase(ljm+" "+f.name, []string{ljm}, mem(modrmJ), ptr(off, f.sel), f.vec, f.err),
+			faultCase(ljp+" "+f.name, []string{ljp}, imm(0xea, off, f.sel), nil, f.vec, f.err),
+			faultCase(lcm+" "+f.name, []string{lcm}, mem(modrmC), ptr(off, f.sel), f.vec, f.err),
+			faultCase(lcp+" "+f.name, []string{lcp}, imm(0x9a, off, f.sel), nil, f.vec, f.err))
+	}
+	// The offset is checked against the target's limit: #GP(0).
+	lim := func(e *farEnv) { e.ram.w64(0x5000+fC16, mkDesc(0, 0xfff, 0x9b, 0)) }
+	if mode == 16 {
+		// A 32-bit offset beyond a 16-bit segment's 64 KiB limit.
+		lim = func(e *farEnv) {}
+	}
+	bad := uint64(0x1000)
+	if mode == 16 {
+		bad = 0x10000
+	}
+	cases = append(cases,
+		faultCase(ljp+" beyond the limit", []string{ljp}, imm(0xea, bad, fC16), lim, vecGP, 0),
+		faultCase(lcp+" beyond the limit", []string{lcp}, imm(0x9a, bad, fC16), lim, vecGP, 0),
+		faultCase(ljm+" beyond the limit", []string{ljm}, mem(modrmJ), func(e *farEnv) { lim(e); ptr(bad, fC16)(e) }, vecGP, 0),
+		faultCase(lcm+" beyond the limit", []string{lcm}, mem(modrmC), func(e *farEnv) { lim(e); ptr(bad, fC16)(e) }, vecGP, 0))
+	return cases
+}
+
+// modeCS is the CS selector of the harness in mode.
+func modeCS(mode int) uint64 {
+	if mode == 16 {
+		return selCode16
+	}
+	return 8
+}
+
+func TestFarTransfersLegacy(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		runFarCases(t, mode, legacyFarCases(mode))
+	}
+}
+
+// A stack reference through RSP or RBP at a non-canonical address is
+// #SS(0) in 64-bit mode (SDM Vol. 3 §6.15, "Interrupt 12—Stack Fault
+// Exception (#SS)"; Vol. 2 PUSH, POP, CALL, RET, ENTER, LEAVE, IRET
+// "64-Bit Mode Exceptions"), for the implicit stack accesses as well as
+// for RSP/RBP-based operands; a non-canonical data operand stays #GP(0).
+// #SS and #GP are delivered on IST1 here, so the frame shows the broken
+// RSP unchanged.
+func TestNonCanonicalStackIsSS(t *testing.T) {
+	const nc = 0x8000000000000010
+	onStack := func(e *farEnv) { e.c.r[rSP] = nc }
+	var cases []farCase
+	for _, k := range []struct {
+		name string
+		code []byte
+	}{
+		{"push rax", []byte{0x50}}, {"pop rax", []byte{0x58}}, {"push [rbx]", []byte{0xff, 0x33}},
+		{"pop [rbx]", []byte{0x8f, 0x03}}, {"push imm", []byte{0x6a, 0x01}}, {"push fs", []byte{0x0f, 0xa0}},
+		{"pop fs", []byte{0x0f, 0xa1}}, {"pushf", []byte{0x9c}}, {"popf", []byte{0x9d}},
+		{"call rel32", []byte{0xe8, 0, 0, 0, 0}}, {"call [rbx]", []byte{0xff, 0x13}},
+		{"ret", []byte{0xc3}}, {"ret imm16", []byte{0xc2, 0x08, 0x00}}, {"lret", []byte{0xcb}},
+		{"lcall m16:32", []byte{0xff, 0x1b}}, {"iretq", []byte{0x48, 0xcf}}, {"enter", []byte{0xc8, 0x08, 0x00, 0x00}},
+		{"enter nested", []byte{0xc8, 0x08, 0x00, 0x02}},
+	} {
+		setup := onStack
+		if k.name == "lcall m16:32" {
+			setup = func(e *farEnv) { onStack(e); e.farPtr(4, codeBase+0x100, fC64) }
+		}
+		if k.name == "call [rbx]" {
+			setup = func(e *farEnv) { onStack(e); e.w(e.ptr, 8, codeBase+0x100) }
+		}
+		cases = append(cases, faultCase(k.name, nil, k.code, setup, vecSS, 0))
+	}
+	cases = append(cases,
+		// LEAVE loads RSP from a non-canonical RBP, then pops.
+		faultCase("leave", nil, []byte{0xc9}, func(e *farEnv) { e.c.r[rBP] = nc }, vecSS, 0),
+		// ENTER with a nesting level reads the old frame through RBP.
+		faultCase("enter nested, bad rbp", nil, []byte{0xc8, 0x08, 0x00, 0x02}, func(e *farEnv) { e.c.r[rBP] = nc }, vecSS, 0),
+		// The data operand, not the stack, is non-canonical: #GP(0).
+		faultCase("push [rbx] non-canonical rbx", nil, []byte{0xff, 0x33}, func(e *farEnv) { e.c.r[rBX] = nc }, vecGP, 0),
+		faultCase("pop [rbx] non-canonical rbx", nil, []byte{0x8f, 0x03}, func(e *farEnv) { e.c.r[rBX] = nc }, vecGP, 0),
+		faultCase("call [rbx] non-canonical target", nil, []byte{0xff, 0x13}, func(e *farEnv) { e.w(e.ptr, 8, nc) }, vecGP, 0),
+	)
+	runFarCases(t, 64, cases)
+}
+
+// nearCases are the near CALL/JMP/PUSH/POP/LEAVE forms with the operand
+// size that is not the mode's default (66 prefix): 16-bit in 32-bit code,
+// 32-bit in 16-bit code (SDM CALL/JMP "near", PUSH, POP, LEAVE).
+func nearCases(mode int) []farCase {
+	sz := 2
+	call, jmp, push, pop := "CALL r/m16", "JMP r/m16", "PUSH r/m16", "POP r/m16"
+	mb := func(r byte) byte { return r<<3 | 3 } // [ebx]
+	if mode == 16 {
+		sz = 4
+		call, jmp, push, pop = "CALL r/m32", "JMP r/m32", "PUSH r/m32", "POP r/m32"
+		mb = func(r byte) byte { return r<<3 | 7 } // [bx]
+	}
+	popESP := []byte{0x66, 0x8f, 0x04, 0x24} // pop [esp]
+	if mode == 16 {
+		popESP = append([]byte{0x67}, popESP...) // a 32-bit address in 16-bit code
+	}
+	m := sizeMask[uint8(sz)]
+	below := uint64(1)<<(8*(8-sz)) - 1 // the bytes of a quadword below a push
+	const filler = 0xaaaaaaaa
+	pre := func(e *farEnv) { e.w(stackTop-8, 8, 0x5555555555555555) }
+	var cases []farCase
+	// Targets: 0x1800 in 32-bit code (EIP is truncated to 16 bits from
+	// 0x12341800); 0x8100 in 16-bit code, from a full 32-bit register.
+	tgtReg, tgt := uint64(0x12341800), uint64(0x1800)
+	if mode == 16 {
+		tgtReg, tgt = 0x8100, 0x8100
+	}
+	callOK := func(n uint64) func(e *farEnv) {
+		return func(e *farEnv) {
+			e.eq("esp", e.sp(), stackTop-uint64(sz))
+			e.eq("pushed return", e.r(stackTop-uint64(sz), sz), (e.at+n)&m)
+			e.eq("below the push", e.r(stackTop-8, 8-sz), 0x5555555555555555&below)
+		}
+	}
+	jmpOK := func(e *farEnv) { e.eq("esp", e.sp(), stackTop) }
+	cases = append(cases,
+		farCase{name: call + " register", rows: []string{call}, code: []byte{0x66, 0xff, 0xd0},
+			setup: func(e *farEnv) { pre(e); e.c.r[rAX] = tgtReg }, rip: tgt, check: callOK(3)},
+		farCase{name: call + " memory", rows: []string{call}, code: []byte{0x66, 0xff, mb(2)},
+			setup: func(e *farEnv) { pre(e); e.w(e.ptr, 8, 0xffffffff00000000|tgtReg) }, rip: tgt, check: callOK(3)},
+		farCase{name: jmp + " register", rows: []string{jmp}, code: []byte{0x66, 0xff, 0xe0},
+			setup: func(e *farEnv) { e.c.r[rAX] = tgtReg }, rip: tgt, check: jmpOK},
+		farCase{name: jmp + " memory", rows: []string{jmp}, code: []byte{0x66, 0xff, mb(4)},
+			setup: func(e *farEnv) { e.w(e.ptr, 8, 0xffffffff00000000|tgtReg) }, rip: tgt, check: jmpOK},
+		farCase{name: push + " register", rows: []string{push}, code: []byte{0x66, 0xff, 0xf0},
+			setup: func(e *farEnv) { pre(e); e.c.r[rAX] = 0x87654321 }, check: func(e *farEnv) {
+				e.eq("esp", e.sp(), stackTop-uint64(sz))
+				e.eq("pushed", e.r(stackTop-uint64(sz), sz), 0x87654321&m)
+				e.eq("below the push", e.r(stackTop-8, 8-sz), 0x5555555555555555&below)
+			}},
+		farCase{name: push + " memory", rows: []string{push}, code: []byte{0x66, 0xff, mb(6)},
+			setup: func(e *farEnv) { pre(e); e.w(e.ptr, 8, 0x1122334455667788) }, check: func(e *farEnv) {
+				e.eq("esp", e.sp(), stackTop-uint64(sz))
+				e.eq("pushed", e.r(stackTop-uint64(sz), sz), 0x1122334455667788&m)
+			}},
+		farCase{name: pop + " register", rows: []string{pop}, code: []byte{0x66, 0x8f, 0xc0},
+			setup: func(e *farEnv) { e.stack(8, 0x1122334455667788); e.c.r[rAX] = 0xffffffff }, check: func(e *farEnv) {
+				e.eq("esp", e.sp(), stackTop-0x100+uint64(sz))
+				e.eq("eax", e.c.r[rAX]&0xffffffff, 0xffffffff&^m|0x55667788&m)
+			}},
+		farCase{name: pop + " memory", rows: []string{pop}, code: []byte{0x66, 0x8f, mb(0)},
+			setup: func(e *farEnv) { e.stack(8, 0x1122334455667788); e.w(e.ptr, 8, filler|filler<<32) }, check: func(e *farEnv) {
+				e.eq("esp", e.sp(), stackTop-0x100+uint64(sz))
+				e.eq("written", e.r(e.ptr, 8), (filler|filler<<32)&^m|0x55667788&m)
+			}},
+		// POP r/m computes a [ESP]-based address after the pop (SDM POP).
+		farCase{name: pop + " to [esp]", rows: []string{pop}, code: popESP,
+			setup: func(e *farEnv) { e.stack(4, 0x55667788, filler, filler) }, check: func(e *farEnv) {
+				e.eq("esp", e.sp(), stackTop-0x100+uint64(sz))
+				e.eq("written", e.r(stackTop-0x100+uint64(sz), sz), 0x55667788&m)
+			}},
+	)
+	if mode == 32 {
+		// rel16: EIP = (EIP + rel16) AND 0FFFFH (SDM CALL/JMP).
+		cases = append(cases,
+			farCase{name: "CALL rel16", rows: []string{"CALL rel16"}, code: []byte{0x66, 0xe8, 0xfc, 0x17}, setup: pre,
+				rip: 0x1800, check: callOK(4)},
+			farCase{name: "CALL rel16 backwards", rows: []string{"CALL rel16"}, code: []byte{0x66, 0xe8, 0xfe, 0xff}, setup: pre,
+				rip: 0x0002, check: callOK(4)},
+			farCase{name: "JMP rel16", rows: []string{"JMP rel16"}, code: []byte{0x66, 0xe9, 0xfc, 0x17}, rip: 0x1800, check: jmpOK},
+			farCase{name: "JMP rel16 backwards", rows: []string{"JMP rel16"}, code: []byte{0x66, 0xe9, 0x00, 0xf0}, rip: 0xf004, check: jmpOK},
+			// The operand beyond DS's limit: #GP(0).
+			faultCase(call+" operand beyond DS limit", []string{call}, []byte{0x66, 0xff, mb(2)},
+				func(e *farEnv) { e.c.seg[segDS] = cacheData; e.c.r[rBX] = 0xabcd }, vecGP, 0),
+			faultCase(jmp+" operand beyond DS limit", []string{jmp}, []byte{0x66, 0xff, mb(4)},
+				func(e *farEnv) { e.c.seg[segDS] = cacheData; e.c.r[rBX] = 0xabcd }, vecGP, 0),
+			faultCase(push+" operand beyond DS limit", []string{push}, []byte{0x66, 0xff, mb(6)},
+				func(e *farEnv) { e.c.seg[segDS] = cacheData; e.c.r[rBX] = 0xabcd }, vecGP, 0),
+			faultCase(pop+" to read-only data", []string{pop}, []byte{0x66, 0x8f, mb(0)},
+				func(e *farEnv) { e.c.seg[segDS] = seg{sel: fRO, limit: 0xffffffff, access: 0xc091} }, vecGP, 0),
+			// A 16-bit target beyond a small CS limit.
+			faultCase("JMP rel16 beyond the CS limit", []string{"JMP rel16"}, []byte{0x66, 0xe9, 0xfc, 0x17},
+				func(e *farEnv) { e.c.seg[segCS].limit = 0x17ff; e.c.seg[segCS].base = 0; e.at = 0x1000 }, vecGP, 0),
+		)
+	} else {
+		// A 32-bit target beyond the 16-bit code segment's limit: #GP(0),
+		// nothing pushed.
+		beyond := func(e *farEnv) { e.c.r[rAX] = 0x10000; e.w(e.ptr, 4, 0x10000) }
+		cases = append(cases,
+			faultCase(call+" beyond the CS limit", []string{call}, []byte{0x66, 0xff, 0xd0}, beyond, vecGP, 0),
+			faultCase(call+" memory beyond the CS limit", []string{call}, []byte{0x66, 0xff, mb(2)}, beyond, vecGP, 0),
+			faultCase(jmp+" beyond the CS limit", []string{jmp}, []byte{0x66, 0xff, 0xe0}, beyond, vecGP, 0),
+			faultCase(jmp+" memory beyond the CS limit", []string{jmp}, []byte{0x66, 0xff, mb(4)}, beyond, vecGP, 0),
+			faultCase(pop+" to read-only data", []string{pop}, []byte{0x66, 0x8f, mb(0)},
+				func(e *farEnv) { e.c.seg[segDS] = seg{sel: fRO, limit: 0xffffffff, access: 0xc091} }, vecGP, 0),
+			faultCase(push+" operand beyond DS limit", []string{push}, []byte{0x66, 0xff, mb(6)},
+				func(e *farEnv) { e.c.seg[segDS] = cacheData; e.c.r[rBX] = 0xabcc }, vecGP, 0),
+		)
+		// LEAVE: ESP <- EBP with a 32-bit stack (SP <- BP with a 16-bit
+		// one), then BP (or EBP with 66) is popped.
+		cases = append(cases,
+			farCase{name: "leave", rows: []string{"LEAVE"}, code: []byte{0xc9},
+				setup: func(e *farEnv) { e.c.r[rBP] = 0x7f000; e.w(0x7f000, 4, 0x11223344) }, check: func(e *farEnv) {
+					e.eq("esp", e.sp(), 0x7f002)
+					e.eq("ebp", e.c.r[rBP], 0x73344)
+				}},
+			farCase{name: "o32 leave", rows: []string{"LEAVE"}, code: []byte{0x66, 0xc9},
+				setup: func(e *farEnv) { e.c.r[rBP] = 0x7f000; e.w(0x7f000, 4, 0x11223344) }, check: func(e *farEnv) {
+					e.eq("esp", e.sp(), 0x7f004)
+					e.eq("ebp", e.c.r[rBP], 0x11223344)
+				}},
+			farCase{name: "leave, 16-bit stack", rows: []string{"LEAVE"}, code: []byte{0xc9},
+				setup: func(e *farEnv) {
+					e.c.seg[segSS] = cacheSS16
+					e.c.modeChanged()
+					e.c.r[rSP], e.c.r[rBP] = 0x12340100, 0x5678f000
+					e.w(0xf000, 2, 0xbeef)
+				}, check: func(e *farEnv) {
+					e.eq("esp", e.c.r[rSP], 0x1234f002)
+					e.eq("ebp", e.c.r[rBP], 0x5678beef)
+				}},
+		)
+	}
+	return cases
+}
+
+func TestNearOperandSizes(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		runFarCases(t, mode, nearCases(mode))
+	}
+}
