@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+
+	"softvmm/emu/cpu/internal/hostexec"
 )
 
 // Far transfers, segment loads and the operand-size forms of the near
@@ -853,5 +855,247 @@ func nearCases(mode int) []farCase {
 func TestNearOperandSizes(t *testing.T) {
 	for _, mode := range []int{32, 16} {
 		runFarCases(t, mode, nearCases(mode))
+	}
+}
+
+// segRegCases are MOV to and from segment registers, PUSH CS and POP
+// FS/GS with the operand size that is not the mode's default where the
+// row needs it (SDM MOV "Move to/from Segment Registers", PUSH, POP).
+func segRegCases(mode int) []farCase {
+	movS := "MOV Sreg, r/m16" // 66 8E in 32-bit code
+	if mode == 16 {
+		movS = "MOV Sreg, r32/m16" // 66 8E in 16-bit code
+	}
+	mb := byte(0x03) // [ebx]
+	if mode == 16 {
+		mb = 0x07 // [bx]
+	}
+	modrm := func(sreg uint8, rmb byte) byte { return sreg<<3 | rmb }
+	var cases []farCase
+	for _, s := range []uint8{segES, segSS, segDS, segFS, segGS} {
+		s := s
+		name := fmt.Sprintf("%s sreg %d", movS, s)
+		reg := []byte{0x66, 0x8e, 0xc0 | modrm(s, 0)}
+		mem := []byte{0x66, 0x8e, modrm(s, mb)}
+		cases = append(cases,
+			farCase{name: name + " register", rows: []string{movS}, code: reg,
+				setup: func(e *farEnv) { e.c.r[rAX] = 0xffff0000 | fData }, check: func(e *farEnv) { e.segIs(s, cacheData) }},
+			farCase{name: name + " memory", rows: []string{movS}, code: mem,
+				setup: func(e *farEnv) { e.w(e.ptr, 4, 0xffff0000|fData) }, check: func(e *farEnv) { e.segIs(s, cacheData) }})
+		if s == segSS {
+			cases = append(cases,
+				faultCase(name+" read-only", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fRO }, vecGP, fRO),
+				faultCase(name+" not present", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fNP }, vecSS, fNP),
+				faultCase(name+" null", []string{movS}, mem, func(e *farEnv) { e.w(e.ptr, 2, 0) }, vecGP, 0))
+			continue
+		}
+		cases = append(cases,
+			faultCase(name+" not present", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fNP }, vecNP, fNP),
+			faultCase(name+" execute-only", []string{movS}, mem, func(e *farEnv) { e.w(e.ptr, 2, fXO) }, vecGP, fXO),
+			faultCase(name+" DPL 0 with RPL 3", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fData | 3 }, vecGP, fData))
+	}
+	// MOV CS is #UD (SDM MOV: "the MOV instruction cannot be used to
+	// load the CS register").
+	cases = append(cases, faultCase(movS+" CS", []string{movS}, []byte{0x66, 0x8e, 0xc8},
+		func(e *farEnv) { e.c.r[rAX] = fC32 }, vecUD, 0))
+	if mode == 16 {
+		// 66 8C to a register writes the selector zero-extended to 32
+		// bits (P6 and later; the host agrees: TestMovFromSregHost); to
+		// memory it writes 16 bits whatever the operand size.
+		const movR = "MOV r32/m16, Sreg"
+		for _, s := range []uint8{segES, segCS, segSS, segDS, segFS, segGS} {
+			s := s
+			cases = append(cases,
+				farCase{name: fmt.Sprintf("%s sreg %d register", movR, s), rows: []string{movR}, code: []byte{0x66, 0x8c, 0xc0 | modrm(s, 0)},
+					setup: func(e *farEnv) { e.c.r[rAX] = 0xffffffffffffffff }, check: func(e *farEnv) {
+						// Bits 63:32 are not architectural outside 64-bit mode.
+						e.eq("eax", e.c.r[rAX]&0xffffffff, uint64(e.c.seg[s].sel))
+					}},
+				farCase{name: fmt.Sprintf("%s sreg %d memory", movR, s), rows: []string{movR}, code: []byte{0x66, 0x8c, modrm(s, mb)},
+					setup: func(e *farEnv) { e.w(e.ptr, 4, 0xaaaaaaaa) }, check: func(e *farEnv) {
+						e.eq("written", e.r(e.ptr, 4), 0xaaaa0000|uint64(e.c.seg[s].sel))
+					}})
+		}
+		// POP FS/GS: 16 bits popped (66: 32 bits, the selector in the low
+		// word), the segment loaded with MOV's checks; on a fault ESP is
+		// unchanged.
+		for _, p := range []struct {
+			row string
+			s   uint8
+			op  byte
+		}{{"POP FS", segFS, 0xa1}, {"POP GS", segGS, 0xa9}} {
+			p := p
+			cases = append(cases,
+				farCase{name: p.row, rows: []string{p.row}, code: []byte{0x0f, p.op},
+					setup: func(e *farEnv) { e.stack(2, fData, fNP) }, check: func(e *farEnv) {
+						e.segIs(p.s, cacheData)
+						e.eq("esp", e.sp(), stackTop-0x100+2)
+					}},
+				farCase{name: "o32 " + p.row, rows: []string{p.row}, code: []byte{0x66, 0x0f, p.op},
+					setup: func(e *farEnv) { e.stack(4, 0xdead0000|fData) }, check: func(e *farEnv) {
+						e.segIs(p.s, cacheData)
+						e.eq("esp", e.sp(), stackTop-0x100+4)
+					}},
+				farCase{name: p.row + " null", rows: []string{p.row}, code: []byte{0x0f, p.op},
+					setup: func(e *farEnv) { e.stack(2, 0) }, check: func(e *farEnv) {
+						e.eq("selector", uint64(e.c.seg[p.s].sel), 0)
+						e.eq("unusable", uint64(e.c.seg[p.s].access&segUnusable), segUnusable)
+					}},
+				faultCase(p.row+" not present", []string{p.row}, []byte{0x0f, p.op}, func(e *farEnv) { e.stack(2, fNP) }, vecNP, fNP),
+				faultCase("o32 "+p.row+" execute-only", []string{p.row}, []byte{0x66, 0x0f, p.op}, func(e *farEnv) { e.stack(4, fXO) }, vecGP, fXO),
+			)
+		}
+	}
+	// PUSH CS: the mode's operand size, or the other with 66. A 32-bit
+	// push of a segment register writes the low word and may leave the
+	// high one (SDM PUSH: "either a zero-extended value is pushed ... or
+	// the segment selector is written on the stack using a 16-bit move").
+	cs := modeCS(mode)
+	pushCS := func(n int) func(e *farEnv) {
+		return func(e *farEnv) {
+			e.eq("esp", e.sp(), stackTop-uint64(n))
+			e.eq("pushed", e.r(stackTop-uint64(n), 2), cs)
+			if hi := e.r(stackTop-uint64(n)+2, 2); n == 4 && hi != 0 && hi != 0xaaaa {
+				e.t.Errorf("high word %#x, want 0 or the old 0xaaaa", hi)
+			}
+			e.eq("below the push", e.r(stackTop-8, 8-n), 0xaaaaaaaaaaaaaaaa&(uint64(1)<<(8*(8-n))-1))
+		}
+	}
+	fill := func(e *farEnv) { e.w(stackTop-8, 8, 0xaaaaaaaaaaaaaaaa) }
+	n, n66 := 4, 2
+	if mode == 16 {
+		n, n66 = 2, 4
+	}
+	cases = append(cases,
+		farCase{name: "PUSH CS", rows: []string{"PUSH CS"}, code: []byte{0x0e}, setup: fill, check: pushCS(n)},
+		farCase{name: "o16/o32 PUSH CS", rows: []string{"PUSH CS"}, code: []byte{0x66, 0x0e}, setup: fill, check: pushCS(n66)},
+	)
+	return cases
+}
+
+func TestSegmentRegisterRows(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		runFarCases(t, mode, segRegCases(mode))
+	}
+}
+
+// The host's answer to what MOV r32, Sreg leaves in bits 31:16 (the SDM
+// leaves it to the processor; P6 and later zero them): the upper half is
+// zero, a 16-bit MOV r16, Sreg leaves the rest of the register.
+func TestMovFromSregHost(t *testing.T) {
+	if !hostexec.Available {
+		t.Skip("no native execution on this host")
+	}
+	for _, tc := range []struct {
+		code []byte
+		keep uint64 // the bits the destination keeps
+	}{
+		{[]byte{0x8c, 0xd8}, 0},                        // mov eax, ds
+		{[]byte{0x66, 0x8c, 0xd8}, 0xffffffffffff0000}, // mov ax, ds
+	} {
+		st := hostexec.State{}
+		st.Regs[rAX] = ^uint64(0)
+		if err := hostexec.Exec(tc.code, &st); err != nil {
+			t.Skip(err)
+		}
+		if st.Regs[rAX]&^0xffff != tc.keep {
+			t.Errorf("host % x: rax %#x, want the bits %#x kept and the selector zero-extended", tc.code, st.Regs[rAX], tc.keep)
+		}
+		// The same in a 64-bit guest.
+		c, _ := newGuest(t, append(append([]byte{}, tc.code...), 0xf4))
+		c.r[rAX] = ^uint64(0)
+		run(t, c, 10, ExitHLT)
+		if want := tc.keep | uint64(c.seg[segDS].sel); c.r[rAX] != want {
+			t.Errorf("guest % x: rax %#x, want %#x", tc.code, c.r[rAX], want)
+		}
+	}
+}
+
+// iretCases: IRET with the operand size that is not the mode's default
+// (16-bit IRET in 32-bit code, IRETD in 16-bit code), same privilege and
+// to ring 3, and its CS/SS faults (SDM IRET, PROTECTED-MODE-RETURN).
+func iretCases(mode int) []farCase {
+	row, sz := "IRET", 2
+	if mode == 16 {
+		row, sz = "IRETD", 4
+	}
+	code := []byte{0x66, 0xcf}
+	// Flags before: AC, ID and IF set. A 16-bit IRET replaces bits 15:0
+	// only; a 32-bit one at CPL 0 loads AC, ID and IOPL too (not VM: the
+	// image has VM clear). It loads VIF and VIP as well, which the
+	// interpreter does not yet do: the image leaves them clear.
+	const before = 0x240202
+	img, want := uint64(0x08d7), uint64(0x2408d7) // OF SF ZF AF PF CF; IF clear
+	if sz == 4 {
+		img, want = 0x0430d7, 0x0430d7 // AC, IOPL 3, the arithmetic flags (ID now clear)
+	}
+	tgt := struct {
+		off   uint64
+		sel   uint16
+		cache seg
+		size  uint64
+	}{0x1800, fC32, cacheC32, 32}
+	if mode == 16 {
+		tgt.off = 0x10100
+	}
+	same := func(e *farEnv) {
+		e.c.setRflags(before)
+		e.stack(sz, tgt.off, 0xdead0000|uint64(tgt.sel), img)
+	}
+	var cases []farCase
+	cases = append(cases,
+		farCase{name: row + " same privilege", rows: []string{row}, code: code, setup: same, rip: tgt.off,
+			check: func(e *farEnv) {
+				e.segIs(segCS, tgt.cache)
+				e.eq("code size", uint64(e.codeSize()), tgt.size)
+				e.eq("eflags", e.c.rflags(), want)
+				e.eq("esp", e.sp(), stackTop-0x100+3*uint64(sz))
+			}},
+		farCase{name: row + " to 16-bit code", rows: []string{row}, code: code,
+			setup: func(e *farEnv) { e.stack(sz, 0x100, fC16B, 0x2) }, rip: 0x100,
+			check: func(e *farEnv) {
+				e.segIs(segCS, cacheC16B)
+				e.eq("code size", uint64(e.codeSize()), 16)
+				e.eq("esp", e.sp(), stackTop-0x100+3*uint64(sz))
+			}},
+		// To ring 3: SS:ESP popped too; DS, ES, FS, GS held DPL-0 data
+		// and are nulled.
+		farCase{name: row + " to ring 3", rows: []string{row}, code: code,
+			setup: func(e *farEnv) {
+				e.c.setRflags(before)
+				e.stack(sz, 0x1800, fC32r3|3, 0x0202, 0x7ffc, fD3|3)
+			}, rip: 0x1800,
+			check: func(e *farEnv) {
+				e.segIs(segCS, cacheC32r3)
+				e.segIs(segSS, cacheD3)
+				e.eq("cpl", uint64(e.c.cpl), 3)
+				e.eq("sp", e.c.r[rSP]&sizeMask[uint8(sz)], 0x7ffc)
+				fl := uint64(0x202)
+				if sz == 2 {
+					fl |= before &^ 0xffff
+				}
+				e.eq("eflags", e.c.rflags(), fl)
+				for _, s := range []uint8{segES, segDS, segFS, segGS} {
+					e.eq(fmt.Sprintf("segment %d selector", s), uint64(e.c.seg[s].sel), 0)
+				}
+			}},
+		faultCase(row+" null CS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, 0, 2) }, vecGP, 0),
+		faultCase(row+" data CS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fData, 2) }, vecGP, fData),
+		faultCase(row+" CS not present", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fCodeNP, 2) }, vecNP, fCodeNP),
+		faultCase(row+" DPL 0 CS with RPL 3", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fC32|3, 2) }, vecGP, fC32),
+		faultCase(row+" beyond the CS limit", []string{row}, code, func(e *farEnv) {
+			e.stack(sz, 0xff00, fC16B, 2)
+			e.ram.w64(0x5000+fC16B, mkDesc(0x2000, 0xfff, 0x9b, 0))
+		}, vecGP, 0),
+		faultCase(row+" to ring 3, null SS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fC32r3|3, 2, 0x7ffc, 3) }, vecGP, 0),
+		faultCase(row+" to ring 3, SS RPL 0", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fC32r3|3, 2, 0x7ffc, fD3) }, vecGP, fD3),
+		faultCase(row+" to ring 3, DPL 0 SS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fC32r3|3, 2, 0x7ffc, fData|3) }, vecGP, fData),
+	)
+	return cases
+}
+
+func TestIretOperandSizes(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		runFarCases(t, mode, iretCases(mode))
 	}
 }
