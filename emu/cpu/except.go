@@ -239,6 +239,10 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	if cd, ok = c.markAccessed(sel, cd); !ok {
+		return false
+	}
+	acc = descAccess(cd)
 	oldCPL := c.cpl
 	oldRSP := c.r[rSP]
 	oldSS := c.seg[segSS]
@@ -442,6 +446,10 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	if cd, ok = c.markAccessed(sel, cd); !ok {
+		return false
+	}
+	acc = descAccess(cd)
 	fromVM := c.fl&flagVM != 0
 	if acc&4 != 0 {
 		if fromVM {
@@ -553,7 +561,10 @@ func (c *CPU) tssStack(dpl uint8, ext uint32) (seg, uint64, bool) {
 		c.mf = memFault{kind: mfException, vec: vecSS, err: uint32(sel&^3) | ext}
 		return seg{}, 0, false
 	}
-	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}, sp, true
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return seg{}, 0, false
+	}
+	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}, sp, true
 }
 
 // deliverVector delivers vector vec as an external event (an interrupt

@@ -123,7 +123,15 @@ func (c *CPU) retTarget(sel uint16, off uint64) (seg, bool) {
 	case acc&segP == 0:
 		return seg{}, c.segFault(vecNP, sel)
 	}
-	return c.codeCache(sel, d, off)
+	ns, ok := c.codeCache(sel, d, off)
+	if !ok {
+		return seg{}, false
+	}
+	if _, ok := c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	ns.access |= 1
+	return ns, true
 }
 
 // outerSS checks the SS a return to privilege rpl pops.
@@ -146,7 +154,10 @@ func (c *CPU) outerSS(sel uint16, rpl uint8, csLong bool) (seg, bool) {
 	if acc&segP == 0 {
 		return seg{}, c.segFault(vecSS, sel)
 	}
-	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}, true
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}, true
 }
 
 // hRetf: far RET (in.imm bytes of parameters released).

@@ -1099,3 +1099,116 @@ func TestIretOperandSizes(t *testing.T) {
 		runFarCases(t, mode, iretCases(mode))
 	}
 }
+
+// Loading a segment register sets the accessed bit of its descriptor in
+// the GDT (SDM Vol. 3 §3.4.5.1), so the cache and the table both show it;
+// a descriptor with the bit already set is not written (the read-only
+// GDT case).
+func TestSegmentLoadSetsAccessed(t *testing.T) {
+	const slot = 0xd8 // one past farDescs: a fresh descriptor per case
+	type tc struct {
+		name string
+		desc uint64
+		code []byte
+		prep func(e *farEnv)
+		s    uint8
+	}
+	for _, mode := range []int{64, 32} {
+		mb := byte(0x03)
+		cases := []tc{
+			{"mov ds", mkDesc(0x4000, 0xffff, 0x92, 0x4), []byte{0x8e, 0xdb}, func(e *farEnv) { e.c.r[rBX] = slot }, segDS},
+			{"lfs", mkDesc(0x4000, 0xffff, 0x92, 0x4), []byte{0x0f, 0xb4, mb}, func(e *farEnv) { e.farPtr(4, 0, slot) }, segFS},
+			{"lss", mkDesc(0x4000, 0xffff, 0x92, 0x4), []byte{0x0f, 0xb2, mb}, func(e *farEnv) { e.farPtr(4, 0, slot) }, segSS},
+			{"ljmp", mkDesc(0, 0xfffff, 0x9a, 0xc), []byte{0xff, 0x2b}, func(e *farEnv) { e.farPtr(4, 0x1800, slot) }, segCS},
+			{"lret", mkDesc(0, 0xfffff, 0x9a, 0xc), []byte{0xcb}, func(e *farEnv) { e.stack(4, 0x1800, slot) }, segCS},
+			{"lret to ring 3 (SS)", mkDesc(0, 0xfffff, 0xf2, 0xc), []byte{0xcb},
+				func(e *farEnv) { e.stack(4, 0x1800, fC32r3|3, 0x7000, slot|3) }, segSS},
+		}
+		for _, k := range cases {
+			t.Run(fmt.Sprintf("%d/%s", mode, k.name), func(t *testing.T) {
+				e := newFarEnv(t, mode)
+				e.c.gdtr.limit = slot + 7
+				e.ram.w64(0x5000+slot, k.desc)
+				k.prep(e)
+				copy(e.ram.b[e.at:], k.code)
+				e.c.rip = e.at
+				if ex := e.c.Run(1); ex.Reason != ExitBudget {
+					t.Fatalf("exit %v at %#x", ex.Reason, ex.RIP)
+				}
+				e.eq("descriptor", e.ram.r64(0x5000+slot), k.desc|1<<40)
+				e.eq("cache type", uint64(e.c.seg[k.s].access&0xff), k.desc>>40&0xff|1)
+			})
+		}
+	}
+	// Interrupt delivery loads the handler's CS (and, from ring 3, the
+	// TSS's SS0) the same way: newProt's selCode32 and selData32, and
+	// newGuest's CS 8, are built with the bit clear.
+	t.Run("int from ring 3", func(t *testing.T) {
+		c, ram := newProt(t, []byte{0xcd, 0x40})
+		c.seg[segCS] = seg{sel: selCode3, limit: 0xffffffff, access: 0xc0fb}
+		c.seg[segSS] = seg{sel: selData3, limit: 0xffffffff, access: 0xc0f3}
+		c.modeChanged()
+		haltedIn(t, c, 0x40)
+		if ram.b[0x5000+selCode32+5] != 0x9b || ram.b[0x5000+selData32+5] != 0x93 {
+			t.Errorf("CS access byte %#x, SS %#x: want the accessed bit set", ram.b[0x5000+selCode32+5], ram.b[0x5000+selData32+5])
+		}
+		if c.seg[segCS].access&1 == 0 || c.seg[segSS].access&1 == 0 {
+			t.Errorf("caches CS %#x SS %#x", c.seg[segCS].access, c.seg[segSS].access)
+		}
+	})
+	// A call gate: the target CS (selCode32) and, into ring 1, the TSS's
+	// SS1 (gateProt's selData1, built with the bit clear).
+	t.Run("call gate", func(t *testing.T) {
+		c, ram := gateProt(t, mkGate(0xc, 3, selCode1, gateCode, 0, true), lcallGate)
+		ram.b[gateCode] = 0xf4
+		run(t, c, 10, ExitHLT) // HLT at ring 1 is #GP: its handler's hlt
+		if ram.b[0x5000+selCode1+5] != 0xbb || ram.b[0x5000+selData1+5] != 0xb3 {
+			t.Errorf("CS access byte %#x, SS %#x: want the accessed bit set", ram.b[0x5000+selCode1+5], ram.b[0x5000+selData1+5])
+		}
+	})
+	t.Run("int 64-bit", func(t *testing.T) {
+		c, ram := withHandlers(t, []byte{0xcd, 0x40})
+		run(t, c, 10, ExitHLT)
+		if ram.b[0x5008+5] != 0x99 || c.seg[segCS].access&1 == 0 {
+			t.Errorf("CS access byte %#x, cache %#x: want the accessed bit set", ram.b[0x5008+5], c.seg[segCS].access)
+		}
+	})
+	// The write is an implicit supervisor write: with CR0.WP a GDT on a
+	// read-only page takes a #PF (P, W; CR2 the access byte) and the load
+	// does not happen.
+	t.Run("read-only GDT", func(t *testing.T) {
+		e := newFarEnv(t, 64)
+		const gdt = 0x200000
+		copy(e.ram.b[gdt:], e.ram.b[0x5000:0x5000+slot])
+		e.ram.w64(gdt+slot, mkDesc(0x4000, 0xffff, 0x92, 0x4))
+		// The #PF handler's CS (8) is loaded through the same table: as
+		// an OS would, the bit is set there beforehand, or the delivery
+		// faults too (and the guest shuts down).
+		e.ram.b[gdt+8+5] |= 1
+		e.c.gdtr.base, e.c.gdtr.limit = gdt, slot+7
+		e.ram.w64(0x4000+8, 1<<21|0x85) // the 2 MiB page at gdt: read-only
+		e.c.cr0 |= cr0WP
+		e.c.r[rAX] = slot
+		copy(e.ram.b[e.at:], []byte{0x8e, 0xe0}) // mov fs, ax
+		e.c.rip = e.at
+		fs := e.c.seg[segFS]
+		farFaultIs(e, vecPF, pfP|pfW, stackTop, 8)
+		e.eq("cr2", e.c.ev.cr2, gdt+slot+5)
+		if e.c.seg[segFS] != fs {
+			t.Errorf("FS loaded: %+v", e.c.seg[segFS])
+		}
+		// With the bit already set nothing is written: the load succeeds.
+		e2 := newFarEnv(t, 64)
+		copy(e2.ram.b[gdt:], e2.ram.b[0x5000:0x5000+slot])
+		e2.ram.w64(gdt+slot, mkDesc(0x4000, 0xffff, 0x93, 0x4))
+		e2.c.gdtr.base, e2.c.gdtr.limit = gdt, slot+7
+		e2.ram.w64(0x4000+8, 1<<21|0x85)
+		e2.c.cr0 |= cr0WP
+		e2.c.r[rAX] = slot
+		copy(e2.ram.b[e2.at:], []byte{0x8e, 0xe0})
+		e2.c.rip = e2.at
+		if ex := e2.c.Run(1); ex.Reason != ExitBudget || e2.c.seg[segFS].sel != slot {
+			t.Fatalf("exit %v, fs %#x", ex.Reason, e2.c.seg[segFS].sel)
+		}
+	})
+}

@@ -166,6 +166,36 @@ func (c *CPU) realSeg(s uint8, sel uint16) {
 	c.seg[s].base = uint64(sel) << 4
 }
 
+// descAccessed is the accessed bit of a segment descriptor (type bit 0).
+const descAccessed = 1 << 40
+
+// markAccessed sets the accessed bit of the code or data descriptor d that
+// sel names, as the processor does whenever it loads the selector into a
+// segment register (SDM Vol. 3 §3.4.5.1, "Code- and Data-Segment
+// Descriptor Types"), and returns the descriptor as loaded. The write is
+// an implicit supervisor access: a read-only page under CR0.WP faults
+// (#PF), which is why OSes build their GDTs with the bit already set (so
+// nothing is written then). A table in memory that takes no writes (no
+// RAM behind it) is left as it is, as on hardware.
+func (c *CPU) markAccessed(sel uint16, d uint64) (uint64, bool) {
+	if d&descAccessed != 0 {
+		return d, true
+	}
+	t := c.gdtr
+	if sel&4 != 0 {
+		t = c.ldtr
+	}
+	d |= descAccessed
+	if !c.tssWrite(t.base+uint64(sel&^7)+5, 1, d>>40&0xff) {
+		if c.mf.kind == mfMMIO {
+			c.mf = memFault{}
+			return d, true
+		}
+		return 0, false
+	}
+	return d, true
+}
+
 // loadSeg loads a data segment register (not CS) by MOV, POP or LxS;
 // false with c.mf set on a fault (SDM MOV "Operation" for segment
 // registers: #GP(sel) for a bad type or privilege, #NP(sel) / #SS(sel)
@@ -213,6 +243,10 @@ func (c *CPU) loadSeg(s uint8, sel uint16) bool {
 		}
 		return c.segFault(vecNP, sel)
 	}
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return false
+	}
+	acc = descAccess(d)
 	c.seg[s] = seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}
 	if s == segSS {
 		c.ss32 = acc&segDB != 0
@@ -285,7 +319,15 @@ func (c *CPU) codeTarget(in *insn, sel uint16, off uint64) (seg, bool) {
 	case acc&segP == 0:
 		return seg{}, c.segFault(vecNP, sel)
 	}
-	return c.codeCache(sel&^3|uint16(c.cpl), d, off)
+	ns, ok := c.codeCache(sel&^3|uint16(c.cpl), d, off)
+	if !ok {
+		return seg{}, false
+	}
+	if _, ok := c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	ns.access |= 1
+	return ns, true
 }
 
 // codeCache is the CS cache for code descriptor d under selector sel,
