@@ -123,15 +123,7 @@ func (c *CPU) retTarget(sel uint16, off uint64) (seg, bool) {
 	case acc&segP == 0:
 		return seg{}, c.segFault(vecNP, sel)
 	}
-	ns, ok := c.codeCache(sel, d, off)
-	if !ok {
-		return seg{}, false
-	}
-	if _, ok := c.markAccessed(sel, d); !ok {
-		return seg{}, false
-	}
-	ns.access |= 1
-	return ns, true
+	return c.codeCache(sel, d, off)
 }
 
 // outerSS checks the SS a return to privilege rpl pops.

@@ -106,10 +106,6 @@ func (c *CPU) callGate(in *insn, gsel uint16, g uint64, call bool) {
 		fail()
 		return
 	}
-	if cd, ok = c.markAccessed(csel, cd); !ok {
-		fail()
-		return
-	}
 	newCPL := cpl
 	if call && !conforming {
 		newCPL = cdpl

@@ -319,20 +319,12 @@ func (c *CPU) codeTarget(in *insn, sel uint16, off uint64) (seg, bool) {
 	case acc&segP == 0:
 		return seg{}, c.segFault(vecNP, sel)
 	}
-	ns, ok := c.codeCache(sel&^3|uint16(c.cpl), d, off)
-	if !ok {
-		return seg{}, false
-	}
-	if _, ok := c.markAccessed(sel, d); !ok {
-		return seg{}, false
-	}
-	ns.access |= 1
-	return ns, true
+	return c.codeCache(sel&^3|uint16(c.cpl), d, off)
 }
 
 // codeCache is the CS cache for code descriptor d under selector sel,
-// after checking the target offset: canonical for 64-bit code, within
-// the limit otherwise (#GP(0)).
+// after checking the target offset (canonical for 64-bit code, within
+// the limit otherwise: #GP(0)) and setting the descriptor's accessed bit.
 func (c *CPU) codeCache(sel uint16, d uint64, off uint64) (seg, bool) {
 	ns := seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}
 	if c.efer&eferLMA != 0 && ns.access&segL != 0 {
@@ -343,6 +335,10 @@ func (c *CPU) codeCache(sel uint16, d uint64, off uint64) (seg, bool) {
 	} else if off > uint64(ns.limit) {
 		return seg{}, c.gpFault(0)
 	}
+	if _, ok := c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	ns.access |= 1
 	return ns, true
 }
 
