@@ -36,6 +36,9 @@ const (
 	fSS16   = 0xc0 // data, limit 0xffff, B clear (a 16-bit stack)
 	fC32    = 0xc8 // 32-bit code, base 0
 	fC16    = 0xd0 // 16-bit code, base 0, limit 0xffff
+	fConf64 = 0xd8 // 64-bit conforming code, DPL 0
+	fConf32 = 0xe0 // 32-bit conforming code, DPL 0
+	fC16r3  = 0xe8 // 16-bit code, DPL 3, limit 0xffff
 )
 
 var farDescs = []uint64{
@@ -53,6 +56,9 @@ var farDescs = []uint64{
 	mkDesc(0, 0xffff, 0x93, 0),
 	mkDesc(0, 0xfffff, 0x9b, 0xc),
 	mkDesc(0, 0xffff, 0x9b, 0),
+	mkDesc(0, 0xfffff, 0x9f, 0xa),
+	mkDesc(0, 0xfffff, 0x9f, 0xc),
+	mkDesc(0, 0xffff, 0xfb, 0),
 }
 
 // The caches those descriptors give (VT-x access-rights format: type,
@@ -104,6 +110,9 @@ func newFarEnv(t *testing.T, mode int) *farEnv {
 	}
 	for i, d := range farDescs {
 		e.ram.w64(0x5000+fC64+uint64(i)*8, d)
+	}
+	if fC64+len(farDescs)*8 != fC16r3+8 {
+		t.Fatal("farDescs and the selector constants disagree")
 	}
 	e.c.gdtr.limit = fC64 + uint32(len(farDescs))*8 - 1
 	e.c.r[rBX] = e.ptr
@@ -258,7 +267,28 @@ func farFaultIs(e *farEnv, vec uint64, code uint32, sp0 uint64, cs0 uint16) {
 	if hasErr {
 		n = 16
 	}
+	if cs0&3 != 0 {
+		// From ring 3: on the TSS's ring-0 stack, with SS:ESP pushed.
+		e.eq("esp at the handler", e.sp(), tss0SP-n-8)
+		e.eq("frame esp", e.r(tss0SP-8, 4), sp0)
+		return
+	}
 	e.eq("esp at the handler", e.sp(), sp0-n)
+}
+
+// ring3 makes the case start at CPL 3: ring-3 code of the mode's size and
+// a flat ring-3 stack.
+func (e *farEnv) ring3() {
+	switch e.mode {
+	case 64:
+		e.c.seg[segCS] = cacheC64r3
+	case 32:
+		e.c.seg[segCS] = cacheC32r3
+	default:
+		e.c.seg[segCS] = seg{sel: fC16r3 | 3, limit: 0xffff, access: 0xfb}
+	}
+	e.c.seg[segSS] = cacheD3
+	e.c.modeChanged()
 }
 
 func faultCase(name string, rows []string, code []byte, setup func(*farEnv), vec uint64, err uint32) farCase {
@@ -362,6 +392,29 @@ func TestFarTransfers64(t *testing.T) {
 		faultCase("ljmp [rbp] null selector is #GP(0)", []string{lj32}, []byte{0xff, 0x6d, 0x00},
 			func(e *farEnv) { e.c.r[rBP] = e.ptr; e.farPtr(4, codeBase, 0) }, vecGP, 0),
 
+		// Conforming code runs at the caller's CPL: the new CS takes
+		// RPL = CPL (SDM JMP/CALL, "conforming code segment").
+		{name: "ljmp m16:32 to conforming code", rows: []string{lj32}, code: ljmp32, setup: ptr(4, codeBase+0x100, fConf64),
+			rip: codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, seg{sel: fConf64, limit: 0xffffffff, access: 0xa09f})
+			}},
+		{name: "lcall m16:32 from ring 3 to conforming DPL 0", rows: []string{lc32}, code: lcall32,
+			setup: func(e *farEnv) { e.ring3(); ptr(4, codeBase+0x100, fConf64)(e) },
+			rip:   codeBase + 0x100, check: func(e *farEnv) {
+				e.segIs(segCS, seg{sel: fConf64 | 3, limit: 0xffffffff, access: 0xa09f})
+				e.eq("cpl", uint64(e.c.cpl), 3)
+				e.eq("pushed cs", e.r(stackTop-4, 2), fC64r3|3)
+			}},
+		{name: "ljmp m16:16 from ring 3 to conforming DPL 0", rows: []string{lj16}, code: ljmp16,
+			setup: func(e *farEnv) { e.ring3(); ptr(2, 0x1800, fConf32)(e) },
+			rip:   0x1800, check: func(e *farEnv) {
+				e.segIs(segCS, seg{sel: fConf32 | 3, limit: 0xffffffff, access: 0xc09f})
+				e.eq("cpl", uint64(e.c.cpl), 3)
+			}},
+		faultCase("ljmp m16:32 from ring 3 to DPL 0", []string{lj32}, ljmp32,
+			func(e *farEnv) { e.ring3(); ptr(4, codeBase, fC64)(e) }, vecGP, fC64),
+		faultCase("lcall m16:16 from ring 3 to DPL 0", []string{lc16}, lcall16,
+			func(e *farEnv) { e.ring3(); ptr(2, 0x1800, fC32|3)(e) }, vecGP, fC32),
 		// Far returns. The default operand size of RETF in 64-bit mode
 		// is 32 bits; REX.W makes it 64, 66 makes it 16.
 		{name: "lret", rows: []string{lret}, code: []byte{0xcb},
@@ -424,6 +477,16 @@ func TestFarTransfers64(t *testing.T) {
 				e.segIs(segCS, cacheC32r3)
 				e.segIs(segSS, cacheD3)
 				e.eq("code size", uint64(e.codeSize()), 32)
+			}},
+		faultCase("lret from ring 3 to RPL 0", []string{lret}, []byte{0xcb},
+			func(e *farEnv) { e.ring3(); e.stack(4, codeBase, fC64) }, vecGP, fC64),
+		faultCase("lret imm16 from ring 3 to RPL 0", []string{lreti}, []byte{0xca, 0x08, 0x00},
+			func(e *farEnv) { e.ring3(); e.stack(4, codeBase, fConf64) }, vecGP, fConf64),
+		{name: "lret from ring 3 to conforming DPL 0, RPL 3", rows: []string{lret}, code: []byte{0xcb},
+			setup: func(e *farEnv) { e.ring3(); e.stack(4, codeBase+0x100, fConf64|3) }, rip: codeBase + 0x100,
+			check: func(e *farEnv) {
+				e.segIs(segCS, seg{sel: fConf64 | 3, limit: 0xffffffff, access: 0xa09f})
+				e.eq("cpl", uint64(e.c.cpl), 3)
 			}},
 		faultCase("lret null CS", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, 0) }, vecGP, 0),
 		faultCase("lret to a data segment", []string{lret}, []byte{0xcb}, func(e *farEnv) { e.stack(4, codeBase, fData) }, vecGP, fData),
@@ -513,7 +576,10 @@ func loadFarCases(mode int) []farCase {
 					faultCase(row+" not present", []string{row}, code, ld(fNP), vecSS, fNP),
 					faultCase(row+" code", []string{row}, code, ld(fC32), vecGP, fC32),
 					faultCase(row+" DPL 3", []string{row}, code, ld(fD3|3), vecGP, fD3),
-					faultCase(row+" null RPL 3", []string{row}, code, ld(3), vecGP, 0))
+					faultCase(row+" null RPL 3", []string{row}, code, ld(3), vecGP, 0),
+					faultCase(row+" DPL 0 from ring 3", []string{row}, code, func(e *farEnv) { e.ring3(); ld(fData | 3)(e) }, vecGP, fData),
+					farCase{name: row + " DPL 3 from ring 3", rows: []string{row}, code: code,
+						setup: func(e *farEnv) { e.ring3(); ld(fD3 | 3)(e) }, check: func(e *farEnv) { e.segIs(segSS, cacheD3) }})
 				if mode == 64 {
 					// 64-bit mode at CPL 0: a null SS with RPL = CPL loads.
 					cases = append(cases, farCase{name: row + " null", rows: []string{row}, code: code, setup: ld(0),
@@ -536,6 +602,13 @@ func loadFarCases(mode int) []farCase {
 						e.eq("selector", uint64(e.c.seg[o.s].sel), 2)
 						e.eq("unusable", uint64(e.c.seg[o.s].access&segUnusable), segUnusable)
 					}},
+				faultCase(row+" DPL 0 from ring 3", []string{row}, code, func(e *farEnv) { e.ring3(); ld(fData | 3)(e) }, vecGP, fData),
+				farCase{name: row + " DPL 3 from ring 3", rows: []string{row}, code: code,
+					setup: func(e *farEnv) { e.ring3(); ld(fD3 | 3)(e) }, check: func(e *farEnv) { e.segIs(o.s, cacheD3) }},
+				// Conforming readable code is usable at any CPL.
+				farCase{name: row + " conforming code from ring 3", rows: []string{row}, code: code,
+					setup: func(e *farEnv) { e.ring3(); ld(fConf32)(e) },
+					check: func(e *farEnv) { e.segIs(o.s, seg{sel: fConf32, limit: 0xffffffff, access: 0xc09f}) }},
 				// A readable code segment is a legal data segment.
 				farCase{name: row + " readable code", rows: []string{row}, code: code, setup: ld(fC16B),
 					check: func(e *farEnv) { e.segIs(o.s, cacheC16B) }})
@@ -639,6 +712,27 @@ func legacyFarCases(mode int) []farCase {
 			faultCase(lcm+" "+f.name, []string{lcm}, mem(modrmC), ptr(off, f.sel), f.vec, f.err),
 			faultCase(lcp+" "+f.name, []string{lcp}, imm(0x9a, off, f.sel), nil, f.vec, f.err))
 	}
+	// From ring 3: conforming DPL-0 code keeps CPL 3 (CS.RPL = 3);
+	// non-conforming DPL-0 code is #GP(sel).
+	confOff := uint64(0x1800)
+	if mode == 16 {
+		confOff = 0x10100
+	}
+	confOK := func(e *farEnv) {
+		e.segIs(segCS, seg{sel: fConf32 | 3, limit: 0xffffffff, access: 0xc09f})
+		e.eq("cpl", uint64(e.c.cpl), 3)
+	}
+	cases = append(cases,
+		farCase{name: ljp + " from ring 3 to conforming code", rows: []string{ljp}, code: imm(0xea, confOff, fConf32),
+			setup: func(e *farEnv) { e.ring3() }, rip: confOff, check: confOK},
+		farCase{name: lcm + " from ring 3 to conforming code", rows: []string{lcm}, code: mem(modrmC),
+			setup: func(e *farEnv) { e.ring3(); ptr(confOff, fConf32)(e) }, rip: confOff, check: func(e *farEnv) {
+				confOK(e)
+				e.eq("pushed cs", e.r(stackTop-uint64(sz), 2), uint64(modeCS3(mode)))
+			}},
+		faultCase(lcp+" from ring 3 to DPL 0", []string{lcp}, imm(0x9a, 0x1800, fC32|3), func(e *farEnv) { e.ring3() }, vecGP, fC32),
+		faultCase(ljm+" from ring 3 to DPL 0", []string{ljm}, mem(modrmJ), func(e *farEnv) { e.ring3(); ptr(0x1800, fC32)(e) }, vecGP, fC32),
+	)
 	// The offset is checked against the target's limit: #GP(0).
 	lim := func(e *farEnv) { e.ram.w64(0x5000+fC16, mkDesc(0, 0xfff, 0x9b, 0)) }
 	if mode == 16 {
@@ -655,6 +749,17 @@ func legacyFarCases(mode int) []farCase {
 		faultCase(ljm+" beyond the limit", []string{ljm}, mem(modrmJ), func(e *farEnv) { lim(e); ptr(bad, fC16)(e) }, vecGP, 0),
 		faultCase(lcm+" beyond the limit", []string{lcm}, mem(modrmC), func(e *farEnv) { lim(e); ptr(bad, fC16)(e) }, vecGP, 0))
 	return cases
+}
+
+// modeCS3 is the CS selector ring3 gives in mode.
+func modeCS3(mode int) uint16 {
+	switch mode {
+	case 64:
+		return fC64r3 | 3
+	case 32:
+		return fC32r3 | 3
+	}
+	return fC16r3 | 3
 }
 
 // modeCS is the CS selector of the harness in mode.
@@ -892,7 +997,8 @@ func segRegCases(mode int) []farCase {
 		cases = append(cases,
 			faultCase(name+" not present", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fNP }, vecNP, fNP),
 			faultCase(name+" execute-only", []string{movS}, mem, func(e *farEnv) { e.w(e.ptr, 2, fXO) }, vecGP, fXO),
-			faultCase(name+" DPL 0 with RPL 3", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fData | 3 }, vecGP, fData))
+			faultCase(name+" DPL 0 with RPL 3", []string{movS}, reg, func(e *farEnv) { e.c.r[rAX] = fData | 3 }, vecGP, fData),
+			faultCase(name+" DPL 0 from ring 3", []string{movS}, reg, func(e *farEnv) { e.ring3(); e.c.r[rAX] = fData }, vecGP, fData))
 	}
 	// MOV CS is #UD (SDM MOV: "the MOV instruction cannot be used to
 	// load the CS register").
@@ -1079,6 +1185,7 @@ func iretCases(mode int) []farCase {
 					e.eq(fmt.Sprintf("segment %d selector", s), uint64(e.c.seg[s].sel), 0)
 				}
 			}},
+		faultCase(row+" from ring 3 to RPL 0", []string{row}, code, func(e *farEnv) { e.ring3(); e.stack(sz, 0x1800, fC32, 2) }, vecGP, fC32),
 		faultCase(row+" null CS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, 0, 2) }, vecGP, 0),
 		faultCase(row+" data CS", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fData, 2) }, vecGP, fData),
 		faultCase(row+" CS not present", []string{row}, code, func(e *farEnv) { e.stack(sz, 0x1800, fCodeNP, 2) }, vecNP, fCodeNP),
@@ -1105,7 +1212,7 @@ func TestIretOperandSizes(t *testing.T) {
 // a descriptor with the bit already set is not written (the read-only
 // GDT case).
 func TestSegmentLoadSetsAccessed(t *testing.T) {
-	const slot = 0xd8 // one past farDescs: a fresh descriptor per case
+	const slot = fC16r3 + 8 // one past farDescs: a fresh descriptor per case
 	type tc struct {
 		name string
 		desc uint64
