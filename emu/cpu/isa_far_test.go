@@ -1280,6 +1280,21 @@ func TestSegmentLoadSetsAccessed(t *testing.T) {
 			t.Errorf("CS access byte %#x, cache %#x: want the accessed bit set", ram.b[0x5008+5], c.seg[segCS].access)
 		}
 	})
+	// A selector with TI set names the LDT: the descriptor and its
+	// accessed bit are the LDT's.
+	t.Run("LDT", func(t *testing.T) {
+		e := newFarEnv(t, 32)
+		e.c.ldtr = seg{sel: selLDT, base: 0x1000, limit: 0xff, access: 0x82}
+		e.ram.w64(0x1008, mkDesc(0x4000, 0xffff, 0x92, 0x4))
+		e.c.r[rAX] = 0x0c                        // index 1, TI, RPL 0
+		copy(e.ram.b[e.at:], []byte{0x8e, 0xe0}) // mov fs, ax
+		e.c.rip = e.at
+		if ex := e.c.Run(1); ex.Reason != ExitBudget {
+			t.Fatalf("exit %v at %#x", ex.Reason, ex.RIP)
+		}
+		e.segIs(segFS, seg{sel: 0x0c, base: 0x4000, limit: 0xffff, access: 0x4093})
+		e.eq("LDT descriptor", e.ram.r64(0x1008), mkDesc(0x4000, 0xffff, 0x93, 0x4))
+	})
 	// The write is an implicit supervisor write: with CR0.WP a GDT on a
 	// read-only page takes a #PF (P, W; CR2 the access byte) and the load
 	// does not happen.
@@ -1318,4 +1333,46 @@ func TestSegmentLoadSetsAccessed(t *testing.T) {
 			t.Fatalf("exit %v, fs %#x", ex.Reason, e2.c.seg[segFS].sel)
 		}
 	})
+}
+
+// Compatibility mode (32-bit code under EFER.LMA) leaves and enters
+// 64-bit mode by far transfers: JMP ptr16:32 (valid outside 64-bit mode)
+// and RETF with the 32-bit default operand size, to a 64-bit code
+// segment; and back by LJMP m16:32 (SDM Vol. 3 §9.8.5 and JMP/RET).
+func TestCompatModeFarTransfers(t *testing.T) {
+	compat := func(e *farEnv) {
+		// Flat caches for SS and DS: newGuest's have limit 0, which
+		// only 64-bit mode ignores.
+		flat := seg{sel: 0x10, limit: 0xffffffff, access: 0xc093}
+		e.c.seg[segCS], e.c.seg[segSS], e.c.seg[segDS] = cacheC32, flat, flat
+		e.c.modeChanged()
+	}
+	cases := []farCase{
+		{name: "ljmp ptr16:32 to 64-bit code", code: []byte{0xea, 0x00, 0x01, 0x01, 0x00, fC64, 0x00}, setup: compat,
+			rip: 0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("code size", uint64(e.codeSize()), 64)
+			}},
+		{name: "lcall ptr16:32 to 64-bit code", code: []byte{0x9a, 0x00, 0x01, 0x01, 0x00, fC64, 0x00}, setup: compat,
+			rip: 0x10100, check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("esp", e.sp(), stackTop-8)
+				e.eq("pushed eip", e.r(stackTop-8, 4), codeBase+7)
+				e.eq("pushed cs", e.r(stackTop-4, 2), fC32)
+			}},
+		{name: "lret to 64-bit code", code: []byte{0xcb},
+			setup: func(e *farEnv) { compat(e); e.stack(4, 0x10100, fC64) }, rip: 0x10100,
+			check: func(e *farEnv) {
+				e.segIs(segCS, cacheC64)
+				e.eq("rsp", e.sp(), stackTop-0x100+8)
+			}},
+		{name: "ljmp m16:32 to 16-bit code", code: []byte{0xff, 0x2b},
+			setup: func(e *farEnv) { compat(e); e.farPtr(4, 0x100, fC16B) }, rip: 0x100,
+			check: func(e *farEnv) { e.segIs(segCS, cacheC16B) }},
+		// A code segment with both L and D set is reserved in IA-32e
+		// mode: #GP(sel) (SDM JMP, IA-32e mode).
+		faultCase("ljmp ptr16:32 to L and D code", nil, []byte{0xea, 0x00, 0x01, 0x01, 0x00, fC64, 0x00},
+			func(e *farEnv) { compat(e); e.ram.w64(0x5000+fC64, mkDesc(0, 0xfffff, 0x9b, 0xe)) }, vecGP, fC64),
+	}
+	runFarCases(t, 64, cases)
 }
