@@ -288,6 +288,13 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	for i := 0; i < n; i++ {
 		sp -= 8
 		if !c.write(nil, sp, 8, frame[i]) {
+			// A non-canonical stack is #SS (SDM INT n, "64-Bit Mode
+			// Exceptions": #SS(0) without a stack switch, #SS(selector)
+			// of the null SS with one), with EXT as for the other
+			// faults of this delivery.
+			if c.mf.kind == mfException && c.mf.canon {
+				c.mf.vec, c.mf.err = vecSS, ext
+			}
 			c.cpl = oldCPL
 			if dpl != oldCPL {
 				c.tlb.flush() // entries filled with the handler's privilege

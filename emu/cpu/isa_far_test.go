@@ -1376,3 +1376,41 @@ func TestCompatModeFarTransfers(t *testing.T) {
 	}
 	runFarCases(t, 64, cases)
 }
+
+// Event delivery in 64-bit mode onto a non-canonical stack is #SS too
+// (SDM INT n, "64-Bit Mode Exceptions"): the exception (UD2's #UD here)
+// cannot be pushed, and the #SS, on IST1, reports the original RIP. EXT
+// is set: the #SS arose delivering an earlier exception (SDM Vol. 3
+// §6.13).
+func TestDeliveryNonCanonicalStack(t *testing.T) {
+	const nc = 0x8000000000000010
+	for _, k := range []struct {
+		name  string
+		setup func(e *farEnv)
+		err   uint32
+		sp0   uint64
+		cs0   uint16
+	}{
+		{"same privilege", func(e *farEnv) { e.c.r[rSP] = nc }, 1, nc, 8},
+		{"from ring 3, RSP0 non-canonical", func(e *farEnv) {
+			e.ring3()
+			e.ram.w64(tssBase+4, nc)
+		}, 1, stackTop, fC64r3 | 3},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			e := newFarEnv(t, 64)
+			k.setup(e)
+			copy(e.ram.b[e.at:], []byte{0x0f, 0x0b})
+			e.c.rip = e.at
+			farFaultIs(e, vecSS, k.err, k.sp0, k.cs0)
+		})
+	}
+	// INT n is a software interrupt: no EXT.
+	t.Run("int n", func(t *testing.T) {
+		e := newFarEnv(t, 64)
+		e.c.r[rSP] = nc
+		copy(e.ram.b[e.at:], []byte{0xcd, 0x40})
+		e.c.rip = e.at
+		farFaultIs(e, vecSS, 0, nc, 8)
+	})
+}
