@@ -1414,3 +1414,19 @@ func TestDeliveryNonCanonicalStack(t *testing.T) {
 		farFaultIs(e, vecSS, 0, nc, 8)
 	})
 }
+
+// A far CALL through a 64-bit call gate at the same privilege pushes on
+// the current stack: non-canonical there, #SS(0) (SDM CALL, 64-bit mode
+// exceptions; the gate's other paths are gate_test.go's).
+func TestCallGate64NonCanonicalStack(t *testing.T) {
+	const gateSel = fC16r3 + 8
+	e := newFarEnv(t, 64)
+	e.ram.w64(0x5000+gateSel, mkGate(0xc, 0, fC64, codeBase+0x100, 0, true))
+	e.ram.w64(0x5000+gateSel+8, 0)
+	e.c.gdtr.limit = gateSel + 15
+	e.farPtr(4, 0, gateSel)
+	e.c.r[rSP] = 0x8000000000000010
+	copy(e.ram.b[e.at:], []byte{0xff, 0x1b})
+	e.c.rip = e.at
+	farFaultIs(e, vecSS, 0, 0x8000000000000010, 8)
+}
