@@ -1273,6 +1273,18 @@ func TestSegmentLoadSetsAccessed(t *testing.T) {
 			t.Errorf("CS access byte %#x, SS %#x: want the accessed bit set", ram.b[0x5000+selCode1+5], ram.b[0x5000+selData1+5])
 		}
 	})
+	// A task switch loads CS and the data segments from the new TSS
+	// (taskProt's: selCode32 and selData32, built with the bit clear).
+	t.Run("task switch", func(t *testing.T) {
+		c, ram := taskProt(t, []byte{0x9a, 0, 0, 0, 0, selTSS2, 0})
+		run(t, c, 10, ExitHLT)
+		if ram.b[0x5000+selCode32+5] != 0x9b || ram.b[0x5000+selData32+5] != 0x93 {
+			t.Errorf("CS access byte %#x, data %#x: want the accessed bit set", ram.b[0x5000+selCode32+5], ram.b[0x5000+selData32+5])
+		}
+		if c.seg[segCS].access&1 == 0 || c.seg[segDS].access&1 == 0 {
+			t.Errorf("caches CS %#x DS %#x", c.seg[segCS].access, c.seg[segDS].access)
+		}
+	})
 	t.Run("int 64-bit", func(t *testing.T) {
 		c, ram := withHandlers(t, []byte{0xcd, 0x40})
 		run(t, c, 10, ExitHLT)
