@@ -712,6 +712,20 @@ func legacyFarCases(mode int) []farCase {
 			faultCase(lcm+" "+f.name, []string{lcm}, mem(modrmC), ptr(off, f.sel), f.vec, f.err),
 			faultCase(lcp+" "+f.name, []string{lcp}, imm(0x9a, off, f.sel), nil, f.vec, f.err))
 	}
+	// With a 16-bit stack (SS.B clear) the pushes use SP and leave ESP's
+	// upper half (SDM CALL: the stack-address size is SS.B's).
+	stack16 := func(e *farEnv) {
+		e.c.seg[segSS] = cacheSS16
+		e.c.modeChanged()
+		e.c.r[rSP] = 0x12340100
+	}
+	cases = append(cases, farCase{name: lcm + " on a 16-bit stack", rows: []string{lcm}, code: mem(modrmC),
+		setup: func(e *farEnv) { stack16(e); ptr(tgts[0].off, tgts[0].sel)(e) }, rip: tgts[0].off,
+		check: func(e *farEnv) {
+			e.eq("esp", e.c.r[rSP], 0x12340100-2*uint64(sz))
+			e.eq("pushed return offset", e.r(0x100-2*uint64(sz), sz), (e.at+3)&sizeMask[uint8(sz)])
+			e.eq("pushed cs", e.r(0x100-uint64(sz), 2), modeCS(mode))
+		}})
 	// From ring 3: conforming DPL-0 code keeps CPL 3 (CS.RPL = 3);
 	// non-conforming DPL-0 code is #GP(sel).
 	confOff := uint64(0x1800)
