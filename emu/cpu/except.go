@@ -239,6 +239,10 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	if cd, ok = c.markAccessed(sel, cd); !ok {
+		return false
+	}
+	acc = descAccess(cd)
 	oldCPL := c.cpl
 	oldRSP := c.r[rSP]
 	oldSS := c.seg[segSS]
@@ -284,6 +288,13 @@ func (c *CPU) deliverLong(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 	for i := 0; i < n; i++ {
 		sp -= 8
 		if !c.write(nil, sp, 8, frame[i]) {
+			// A non-canonical stack is #SS (SDM INT n, "64-Bit Mode
+			// Exceptions": #SS(0) without a stack switch, #SS(selector)
+			// of the null SS with one), with EXT as for the other
+			// faults of this delivery.
+			if c.mf.kind == mfException && c.mf.canon {
+				c.mf.vec, c.mf.err = vecSS, ext
+			}
 			c.cpl = oldCPL
 			if dpl != oldCPL {
 				c.tlb.flush() // entries filled with the handler's privilege
@@ -442,6 +453,10 @@ func (c *CPU) deliverProt(vec uint8, err uint32, hasErr, soft bool, ret uint64) 
 		c.mf = memFault{kind: mfException, vec: vecNP, err: uint32(sel&^3) | ext}
 		return false
 	}
+	if cd, ok = c.markAccessed(sel, cd); !ok {
+		return false
+	}
+	acc = descAccess(cd)
 	fromVM := c.fl&flagVM != 0
 	if acc&4 != 0 {
 		if fromVM {
@@ -553,7 +568,10 @@ func (c *CPU) tssStack(dpl uint8, ext uint32) (seg, uint64, bool) {
 		c.mf = memFault{kind: mfException, vec: vecSS, err: uint32(sel&^3) | ext}
 		return seg{}, 0, false
 	}
-	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}, sp, true
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return seg{}, 0, false
+	}
+	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}, sp, true
 }
 
 // deliverVector delivers vector vec as an external event (an interrupt

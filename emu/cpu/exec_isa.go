@@ -261,10 +261,9 @@ func rexRMReg(b []byte) (uint8, bool) {
 // ssOperand reports whether in's explicit memory operand is SS-relative
 // (base RSP or RBP, no FS/GS override): in 64-bit mode a non-canonical
 // address there is #SS(0), not #GP(0) (SDM Vol. 3 6.15, "Interrupt 12";
-// Vol. 1 3.3.7.1). The interpreter's other #GP(0) memory faults in 64-bit
-// mode are non-canonical addresses too, so the distinction is by operand.
-// Implicit stack accesses (PUSH, POP, CALL, RET with a non-canonical RSP)
-// are still #GP(0): not yet distinguished.
+// Vol. 1 3.3.7.1). memFault applies it only to the #GP(0) of a
+// non-canonical address (memFault.canon): a #GP(0) for a null selector
+// read through [RBP] stays #GP(0). Implicit stack accesses are ssFault's.
 func ssOperand(in *insn) bool {
 	return in != nil && in.mem && in.seg == segNone && (in.base == rSP || in.base == rBP)
 }

@@ -141,7 +141,7 @@ func (c *CPU) push(in *insn, sz uint8, v uint64) bool {
 	}
 	sp := c.r[rSP] - uint64(sz)
 	if !c.write(in, sp, sz, v) {
-		return false
+		return c.ssFault()
 	}
 	c.r[rSP] = sp
 	return true
@@ -152,10 +152,11 @@ func (c *CPU) pop(sz uint8) (uint64, bool) {
 		return c.popLegacy(sz)
 	}
 	v, ok := c.read(c.r[rSP], sz)
-	if ok {
-		c.r[rSP] += uint64(sz)
+	if !ok {
+		return 0, c.ssFault()
 	}
-	return v, ok
+	c.r[rSP] += uint64(sz)
+	return v, true
 }
 
 func hPushR(c *CPU, in *insn) {
@@ -391,6 +392,7 @@ func hRet(c *CPU, in *insn) {
 	}
 	t, ok := c.read(c.r[rSP], in.sz)
 	if !ok {
+		c.ssFault()
 		c.memFault(in)
 		return
 	}

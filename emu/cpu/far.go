@@ -146,7 +146,10 @@ func (c *CPU) outerSS(sel uint16, rpl uint8, csLong bool) (seg, bool) {
 	if acc&segP == 0 {
 		return seg{}, c.segFault(vecSS, sel)
 	}
-	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}, true
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	return seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}, true
 }
 
 // hRetf: far RET (in.imm bytes of parameters released).
@@ -155,6 +158,7 @@ func hRetf(c *CPU, in *insn) {
 	off, ok1 := c.read(c.stackAddr(0, sz), sz)
 	cs, ok2 := c.read(c.stackAddr(int64(sz), 2), 2)
 	if !ok1 || !ok2 {
+		c.ssFault()
 		c.memFault(in)
 		return
 	}
@@ -186,6 +190,7 @@ func hRetf(c *CPU, in *insn) {
 	nsp, ok1 := c.read(c.stackAddr(k, sz), sz)
 	nss, ok2 := c.read(c.stackAddr(k+int64(sz), 2), 2)
 	if !ok1 || !ok2 {
+		c.ssFault()
 		c.memFault(in)
 		return
 	}
@@ -235,6 +240,7 @@ func hIret(c *CPU, in *insn) {
 	for i := 0; i < n; i++ {
 		v, ok := c.read(c.stackAddr(int64(i)*int64(sz), sz), sz)
 		if !ok {
+			c.ssFault()
 			c.memFault(in)
 			return
 		}

@@ -124,6 +124,7 @@ func (c *CPU) callGate(in *insn, gsel uint16, g uint64, call bool) {
 			sp &= c.spMask()
 		}
 		if !c.write(in, sp-8, 8, uint64(c.seg[segCS].sel)) || !c.write(in, sp-16, 8, ret) {
+			c.ssFault()
 			fail()
 			return
 		}

@@ -323,6 +323,9 @@ func hEnter(c *CPU, in *insn) {
 				a = c.linear(segSS, bp&c.spMask(), sz)
 			}
 			v, ok := c.read(a, sz)
+			if !ok {
+				c.ssFault()
+			}
 			if !ok || !c.push(in, sz, v) {
 				fail()
 				return

@@ -92,6 +92,9 @@ type memFault struct {
 	err   uint32
 	write bool
 	gpa   uint64
+	// canon: the fault is the #GP(0) of a non-canonical 64-bit address,
+	// which a stack reference turns into #SS(0) (ssFault, ssOperand).
+	canon bool
 }
 
 // Page-table entry bits.
@@ -351,7 +354,7 @@ func (c *CPU) memFault(in *insn) {
 		c.exitMMIO(in, c.mf.gpa, c.mf.write)
 	case mfException:
 		vec := c.mf.vec
-		if vec == vecGP && c.mf.err == 0 && ssOperand(in) {
+		if vec == vecGP && c.mf.canon && ssOperand(in) {
 			vec = vecSS // exec_isa.go
 		}
 		c.raiseAt(vec, c.mf.err, hasErrCode(vec))

@@ -35,7 +35,20 @@ func (c *CPU) nonCanonical(va uint64) bool {
 	if va>>48 == poisonSS>>48 && !c.mode64 {
 		vec = vecSS
 	}
-	c.mf = memFault{kind: mfException, vec: vec}
+	c.mf = memFault{kind: mfException, vec: vec, canon: c.mode64}
+	return false
+}
+
+// ssFault turns the #GP(0) of a non-canonical address into #SS(0) after a
+// failed implicit stack access in 64-bit mode (PUSH, POP, CALL, RET,
+// ENTER, LEAVE, far RET, IRET: SDM Vol. 3 §6.15 "Interrupt 12—Stack Fault
+// Exception (#SS)", a non-canonical address in a stack reference through
+// RSP or RBP). Only failure paths call it, so the hot path pays nothing;
+// it returns false for their convenience.
+func (c *CPU) ssFault() bool {
+	if c.mf.kind == mfException && c.mf.canon {
+		c.mf.vec = vecSS
+	}
 	return false
 }
 
@@ -153,6 +166,36 @@ func (c *CPU) realSeg(s uint8, sel uint16) {
 	c.seg[s].base = uint64(sel) << 4
 }
 
+// descAccessed is the accessed bit of a segment descriptor (type bit 0).
+const descAccessed = 1 << 40
+
+// markAccessed sets the accessed bit of the code or data descriptor d that
+// sel names, as the processor does whenever it loads the selector into a
+// segment register (SDM Vol. 3 §3.4.5.1, "Code- and Data-Segment
+// Descriptor Types"), and returns the descriptor as loaded. The write is
+// an implicit supervisor access: a read-only page under CR0.WP faults
+// (#PF), which is why OSes build their GDTs with the bit already set (so
+// nothing is written then). A table in memory that takes no writes (no
+// RAM behind it) is left as it is, as on hardware.
+func (c *CPU) markAccessed(sel uint16, d uint64) (uint64, bool) {
+	if d&descAccessed != 0 {
+		return d, true
+	}
+	t := c.gdtr
+	if sel&4 != 0 {
+		t = c.ldtr
+	}
+	d |= descAccessed
+	if !c.tssWrite(t.base+uint64(sel&^7)+5, 1, d>>40&0xff) {
+		if c.mf.kind == mfMMIO {
+			c.mf = memFault{}
+			return d, true
+		}
+		return 0, false
+	}
+	return d, true
+}
+
 // loadSeg loads a data segment register (not CS) by MOV, POP or LxS;
 // false with c.mf set on a fault (SDM MOV "Operation" for segment
 // registers: #GP(sel) for a bad type or privilege, #NP(sel) / #SS(sel)
@@ -200,6 +243,10 @@ func (c *CPU) loadSeg(s uint8, sel uint16) bool {
 		}
 		return c.segFault(vecNP, sel)
 	}
+	if d, ok = c.markAccessed(sel, d); !ok {
+		return false
+	}
+	acc = descAccess(d)
 	c.seg[s] = seg{sel: sel, base: descBase(d), limit: descLimit(d), access: acc}
 	if s == segSS {
 		c.ss32 = acc&segDB != 0
@@ -276,8 +323,8 @@ func (c *CPU) codeTarget(in *insn, sel uint16, off uint64) (seg, bool) {
 }
 
 // codeCache is the CS cache for code descriptor d under selector sel,
-// after checking the target offset: canonical for 64-bit code, within
-// the limit otherwise (#GP(0)).
+// after checking the target offset (canonical for 64-bit code, within
+// the limit otherwise: #GP(0)) and setting the descriptor's accessed bit.
 func (c *CPU) codeCache(sel uint16, d uint64, off uint64) (seg, bool) {
 	ns := seg{sel: sel, base: descBase(d), limit: descLimit(d), access: descAccess(d)}
 	if c.efer&eferLMA != 0 && ns.access&segL != 0 {
@@ -288,6 +335,10 @@ func (c *CPU) codeCache(sel uint16, d uint64, off uint64) (seg, bool) {
 	} else if off > uint64(ns.limit) {
 		return seg{}, c.gpFault(0)
 	}
+	if _, ok := c.markAccessed(sel, d); !ok {
+		return seg{}, false
+	}
+	ns.access |= 1
 	return ns, true
 }
 

@@ -367,6 +367,10 @@ func (c *CPU) loadTaskSegs(sels [6]uint16, ldt uint16, vm bool) bool {
 	if acc&segP == 0 {
 		return c.segFault(vecNP, cs)
 	}
+	if d, ok = c.markAccessed(cs, d); !ok {
+		return false
+	}
+	acc = descAccess(d)
 	c.seg[segCS] = seg{sel: cs, base: descBase(d), limit: descLimit(d), access: acc}
 	c.cpl = rpl
 	for _, s := range []uint8{segSS, segES, segDS, segFS, segGS} {
