@@ -301,6 +301,10 @@ func hIret(c *CPU, in *insn) {
 	m := c.popfMask()
 	if sz == 2 {
 		m &= 0xffff
+	} else if c.cpl == 0 {
+		// IRETD/IRETQ at CPL 0 also load VIF and VIP, which POPF
+		// never does (SDM IRET, "EFLAGS(IOPL, VIF, VIP) ← tempEFLAGS").
+		m |= flagVIF | flagVIP
 	}
 	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
 	c.fl |= flagRsv1
