@@ -249,10 +249,16 @@ func hIret(c *CPU, in *insn) {
 			c.fault(in, vecGP, 0)
 			return
 		}
+		// IRETD loads RF too (SDM IRET, REAL-ADDRESS-MODE: tempEFLAGS
+		// AND 257FD5H).
 		m := uint64(flagsWritable &^ (flagVM | flagVIP | flagVIF | flagRF))
+		if sz == 4 {
+			m |= flagRF
+		}
 		c.fl = (c.rflags()&^m | fl&m) | flagRsv1
 		c.lz.op = lzNone
 		c.acUpdate()
+		c.flagsLoaded()
 		c.realSeg(segCS, cs)
 		c.addSP(3 * int64(sz))
 		c.modeChanged()
@@ -292,14 +298,20 @@ func hIret(c *CPU, in *insn) {
 			return
 		}
 	}
+	// IRETD and IRETQ load RF (SDM IRET: EFLAGS(RF, AC, ID) ←
+	// tempEFLAGS), so a debug handler can return past an instruction
+	// breakpoint (debug.go).
 	m := c.popfMask()
 	if sz == 2 {
 		m &= 0xffff
+	} else {
+		m |= flagRF
 	}
-	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
+	c.fl = c.rflags()&^m | fl&m
 	c.fl |= flagRsv1
 	c.lz.op = lzNone
 	c.acUpdate()
+	c.flagsLoaded()
 	oldCPL := c.cpl
 	if n == 5 {
 		c.seg[segSS] = ssd

@@ -82,6 +82,10 @@ const (
 	mfNone = iota
 	mfException
 	mfMMIO
+	// mfRestart: a data breakpoint's watched bytes were reached; the
+	// instruction is aborted without an event and re-executed alone
+	// (debug.go).
+	mfRestart
 )
 
 // memFault records why a slow memory path failed; the handler that saw
@@ -319,9 +323,10 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 		*e = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
 	e.page, e.gpa = pg, gpage
-	if c.acArmed {
-		// No fast data entry while alignment checking is on: the
-		// caller uses e once (the slow path checks alignment).
+	if c.slowOnly(vpn) {
+		// No fast data entry while alignment checking is on, or for a
+		// page a data breakpoint watches: the caller uses e once (the
+		// slow path checks alignment and the watched bytes).
 		if acc == accExec {
 			e.xtag = vpn
 		}
@@ -347,6 +352,8 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 func (c *CPU) memFault(in *insn) {
 	c.abort(in)
 	switch c.mf.kind {
+	case mfRestart:
+		// Run re-executes in (debug.go).
 	case mfMMIO:
 		c.exitMMIO(in, c.mf.gpa, c.mf.write)
 	case mfException:
@@ -416,7 +423,7 @@ func (c *CPU) misaligned(va uint64, sz uint8) bool {
 }
 
 func (c *CPU) readSlow(va uint64, sz uint8) (uint64, bool) {
-	if c.misaligned(va, sz) {
+	if c.misaligned(va, sz) || c.dbg.data != 0 && c.watch(va, sz, false) {
 		return 0, false
 	}
 	off := va & (pageSz - 1)
@@ -456,7 +463,7 @@ func (c *CPU) write(in *insn, va uint64, sz uint8, v uint64) bool {
 }
 
 func (c *CPU) writeSlow(in *insn, va uint64, sz uint8, v uint64) bool {
-	if c.misaligned(va, sz) {
+	if c.misaligned(va, sz) || in != nil && c.dbg.data != 0 && c.watch(va, sz, true) {
 		return false
 	}
 	off := va & (pageSz - 1)
@@ -483,7 +490,7 @@ func (c *CPU) writeSlow(in *insn, va uint64, sz uint8, v uint64) bool {
 	if e.wtag != va>>12 {
 		// A code page: invalidate the blocks the store overlaps.
 		c.code.smc(c, in, e.gpa+off, uint64(sz))
-		if !c.code.isCode(e.gpa) {
+		if !c.code.isCode(e.gpa) && !c.slowOnly(va>>12) {
 			e.wtag = va >> 12
 			e.writable = false
 		}

@@ -30,20 +30,40 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = ex
 		}
 	}()
-	if c.ev.pendingDB {
-		c.ev.pendingDB = false
-		c.singleStep()
+	if c.ev.pendingDB != 0 {
+		c.owedTrap()
 	}
+	c.ev.strAt = 0
 	for c.exit.Reason == ExitNone {
+		if c.dbg.pend != 0 {
+			c.dbgBoundary()
+			continue
+		}
 		if c.intrRaised() {
 			c.checkIntr()
 			if c.exit.Reason != ExitNone {
 				break
 			}
+			if c.dbg.pend != 0 {
+				continue // a task gate into a task with the T bit
+			}
 		}
 		if c.retired >= c.limit {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
+		}
+		// RFLAGS.TF and RF and the instruction breakpoints are looked
+		// at once per block entry, only while one of them is set
+		// (debug.go). RF exempts this instruction from its breakpoint
+		// and is cleared as it starts.
+		dbg := c.fl&(flagTF|flagRF) != 0 || c.dbg.on
+		rf := false
+		if dbg {
+			rf = c.fl&flagRF != 0
+			c.fl &^= flagRF
+			if c.dbg.exec != 0 && !rf && c.codeBreak() {
+				continue
+			}
 		}
 		b := c.next(c.code.cur)
 		if b == nil {
@@ -60,12 +80,16 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		// RFLAGS.TF as the instruction starts decides its single-step
 		// trap (a POPF that sets TF traps only after the next one).
 		step := c.fl&flagTF != 0
-		if shadow || step {
-			// STI / MOV SS blocking lasts one instruction.
+		if shadow || step || c.dbg.precise {
+			// STI / MOV SS blocking lasts one instruction; a single
+			// step or a re-executed watched access is one instruction.
 			k = 1
 		}
+		if dbg && c.dbg.exec != 0 && k > 1 {
+			k = c.codeBreakIn(b, k) // stop before a breakpoint
+		}
 		before, events := c.retired, c.ev.count
-		if k < b.n || step {
+		if k < b.n || dbg {
 			last := &b.ins[k-1]
 			saved := last.next
 			c.stopBudget.rip = last.rip + uint64(last.len)
@@ -101,13 +125,8 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		if shadow {
 			c.intrShadow = false
 		}
-		if step && c.retired == before+1 && c.ev.count == events {
-			switch c.exit.Reason {
-			case ExitNone:
-				c.singleStep()
-			case ExitInOut, ExitHLT, ExitRDMSR, ExitWRMSR:
-				c.ev.pendingDB = true
-			}
+		if dbg {
+			c.dbgAfter(b, step, rf, c.retired == before+1 && c.ev.count == events)
 		}
 	}
 	return c.exit
