@@ -644,25 +644,39 @@ func TestDebugDR6(t *testing.T) {
 // raises #DB with DR6.BT before the new task's first instruction, and
 // every task switch clears L0-L3 (the G bits stay).
 func TestDebugTaskSwitchTrap(t *testing.T) {
-	code := cat(movDR(7, 0x400|dr7L(0)|dr7G(1)), []byte{0x9a, 0, 0, 0, 0, selTSS2, 0, 0xf4}) // lcall $selTSS2, $0
-	c, ram := taskProt(t, code)
-	ram.b[tss2Base+0x64] |= 1
-	haltAt(t, c, dbgHandler, "T-bit trap")
-	if c.tr.sel != selTSS2 {
-		t.Fatalf("TR %#x, want the new task", c.tr.sel)
+	for _, tc := range []struct {
+		name string
+		insn []byte
+	}{
+		{"lcall to the TSS", []byte{0x9a, 0, 0, 0, 0, selTSS2, 0}},
+		{"ljmp through a task gate", []byte{0xea, 0, 0, 0, 0, selTGate, 0}},
+		{"int through an IDT task gate", []byte{0xcd, 0x41}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := cat(movDR(7, 0x400|dr7L(0)|dr7G(1)), tc.insn, []byte{0xf4})
+			c, ram := taskProt(t, code)
+			ram.w64(idtBase+0x41*8, uint64(selTSS2)<<16|uint64(0x85)<<40) // task gate, DPL 0
+			ram.b[tss2Base+0x64] |= 1
+			haltAt(t, c, dbgHandler, "T-bit trap")
+			if c.tr.sel != selTSS2 {
+				t.Fatalf("TR %#x, want the new task", c.tr.sel)
+			}
+			sp := uint64(uint32(c.r[rSP]))
+			if eip, cs := ram.r32(sp), ram.r32(sp+4); eip != task2Code || cs != selCode32 {
+				t.Errorf("#DB frame eip %#x cs %#x, want the new task's first instruction %#x", eip, cs, task2Code)
+			}
+			if d6 := reg(t, c, abi.VM_REG_GUEST_DR6); d6 != dr6Reset|dr6BT {
+				t.Errorf("DR6 %#x, want BT %#x", d6, dr6Reset|dr6BT)
+			}
+			if d7 := reg(t, c, abi.VM_REG_GUEST_DR7); d7 != 0x400|uint64(dr7G(1)) {
+				t.Errorf("DR7 %#x, want L0 cleared, G1 kept", d7)
+			}
+			// Without the T bit: no trap.
+			c, ram = taskProt(t, code)
+			ram.w64(idtBase+0x41*8, uint64(selTSS2)<<16|uint64(0x85)<<40)
+			haltAt(t, c, task2Code, "no T bit")
+		})
 	}
-	if eip, cs := ram.r32(uint64(uint32(c.r[rSP]))), ram.r32(uint64(uint32(c.r[rSP]))+4); eip != task2Code || cs != selCode32 {
-		t.Errorf("#DB frame eip %#x cs %#x, want the new task's first instruction %#x", eip, cs, task2Code)
-	}
-	if d6 := reg(t, c, abi.VM_REG_GUEST_DR6); d6 != dr6Reset|dr6BT {
-		t.Errorf("DR6 %#x, want BT %#x", d6, dr6Reset|dr6BT)
-	}
-	if d7 := reg(t, c, abi.VM_REG_GUEST_DR7); d7 != 0x400|uint64(dr7G(1)) {
-		t.Errorf("DR7 %#x, want L0 cleared, G1 kept", d7)
-	}
-	// Without the T bit: no trap.
-	c, ram = taskProt(t, code)
-	haltAt(t, c, task2Code, "no T bit")
 }
 
 // An armed breakpoint costs no allocation per instruction either, and
@@ -715,4 +729,55 @@ func TestAlignmentCheckAfterAlignedStore(t *testing.T) {
 	if _, eip, _ := protFrame(c, c.mem.(*testRAM), true); eip != codeBase+2 {
 		t.Errorf("#AC at %#x, want the misaligned store %#x", eip, codeBase+2)
 	}
+}
+
+// 16-bit protected-mode code (a 16-bit CS, the 32-bit IDT gates of the
+// harness): the instruction breakpoint's linear address is CS.base + IP,
+// the fault frame holds IP, and the handler's IRETD with RF returns past
+// it.
+func TestDebugInstructionBreakpoint16(t *testing.T) {
+	c, ram, at := branchGuest(t, 16)
+	copy(ram.b[at:], []byte{0x90, 0x41, 0xf4}) // nop; inc %cx; hlt
+	copy(ram.b[dbgHandler:], hdlRF(false))
+	mustOK(t, c.SetReg(abi.VM_REG_GUEST_DR2, at+1))
+	mustOK(t, c.SetReg(abi.VM_REG_GUEST_DR7, uint64(0x400|dr7L(2))))
+	c.rip = at
+	haltAt(t, c, dbgHandler, "breakpoint")
+	if ret, fl := pushed(c, ram, false); ret != at+1 || fl&rfBit != 0 || c.r[rCX] != 0 {
+		t.Errorf("frame ip %#x eflags %#x cx %d, want %#x", ret, fl, c.r[rCX], at+1)
+	}
+	if d6 := reg(t, c, abi.VM_REG_GUEST_DR6); d6 != dr6Reset|1<<2 {
+		t.Errorf("DR6 %#x, want B2", d6)
+	}
+	haltAt(t, c, at+2, "past it")
+	if c.r[rCX] != 1 {
+		t.Errorf("cx %d", c.r[rCX])
+	}
+}
+
+// A single-step trap owed by an instruction that left Run with an exit
+// other than I/O (PAUSE with pause exiting, INS/OUTS) comes at the next
+// Run, like the one after OUT (TestSingleStep).
+func TestDebugSingleStepAfterExits(t *testing.T) {
+	forModes(t, func(t *testing.T, long bool) {
+		c, ram := dbgGuest(t, long, []byte{0xf3, 0x90, 0x90, 0xf4}, hdlPlain(long)) // pause; nop; hlt
+		c.SetPauseExit(true)
+		mustOK(t, c.SetReg(abi.VM_REG_GUEST_RFLAGS, 2|flagTF))
+		run(t, c, 10, ExitPause)
+		haltAt(t, c, dbgHandler, "step after PAUSE")
+		if ret, _ := pushed(c, ram, long); ret != codeBase+2 {
+			t.Errorf("trap rip %#x, want %#x", ret, codeBase+2)
+		}
+		// outsb with TF: ExitInOutStr, the caller finishes it, then the trap.
+		c, ram = dbgGuest(t, long, []byte{0x6e, 0x90, 0xf4}, hdlPlain(long))
+		mustOK(t, c.SetReg(abi.VM_REG_GUEST_RFLAGS, 2|flagTF))
+		run(t, c, 10, ExitInOutStr)
+		haltAt(t, c, dbgHandler, "step after OUTS")
+		if ret, fl := pushed(c, ram, long); ret != codeBase+1 || fl&rfBit != 0 {
+			t.Errorf("trap rip %#x rflags %#x, want %#x", ret, fl, codeBase+1)
+		}
+		if d6 := reg(t, c, abi.VM_REG_GUEST_DR6); d6 != dr6Reset|dr6BS {
+			t.Errorf("DR6 %#x", d6)
+		}
+	})
 }
