@@ -71,8 +71,8 @@ const dbgRestart = 1 << 63
 type debugState struct {
 	// Enabled breakpoints by kind (bit n: DRn), from dbgUpdate.
 	exec, data, io uint8
-	// on: Run looks at every block entry (an instruction breakpoint is
-	// enabled, or precise is set).
+	// on: Run looks at every block entry: an instruction breakpoint is
+	// enabled, precise is set or pend is not empty (dbgOn).
 	on bool
 	// precise: the next instruction runs alone and data-breakpoint hits
 	// are recorded in hit rather than restarting it.
@@ -85,6 +85,8 @@ type debugState struct {
 	pend uint64
 	// hit: B0-B3 of the data breakpoints the precise instruction hit.
 	hit uint64
+	// rf: RF exempted the block entered now from its first breakpoint.
+	rf bool
 }
 
 // dbgUpdate decodes DR7 (with CR4.DE for I/O breakpoints) after DR0-DR3,
@@ -113,7 +115,71 @@ func (c *CPU) dbgUpdate() {
 		c.tlb.flush()
 	}
 	c.dbg.exec, c.dbg.data, c.dbg.io = exec, data, io
-	c.dbg.on = exec != 0 || c.dbg.precise
+	c.dbgOn()
+}
+
+// dbgOn recomputes dbg.on, the one field Run tests per block entry
+// (besides RFLAGS.TF and RF) to know whether debug work is pending.
+func (c *CPU) dbgOn() {
+	d := &c.dbg
+	d.on = d.exec != 0 || d.precise || d.pend != 0
+}
+
+// debugBlock is Run's block entry when dbg.on, RFLAGS.TF or RF is set:
+// RF is taken (it exempts this instruction from its breakpoint) and
+// cleared as the instruction starts; an instruction breakpoint here is
+// raised; otherwise the block runs, one instruction at a time when
+// single-stepping or re-executing a watched access, and never past an
+// instruction with a breakpoint; then the trap it owes is delivered. It
+// is kept out of Run so that the loop without debug work stays small.
+//
+//go:noinline
+func (c *CPU) debugBlock() {
+	c.dbg.rf = c.fl&flagRF != 0
+	c.fl &^= flagRF
+	if c.dbg.exec != 0 && !c.dbg.rf && c.codeBreak() {
+		return
+	}
+	// The block lookup and budget bound are Run's, repeated here so
+	// that Run's own loop holds no debug state (a helper both call is
+	// too large for the compiler to inline there, and costs ~5% of
+	// block-heavy workloads).
+	b := c.next(c.code.cur)
+	if b == nil {
+		c.code.cur = nil
+		c.fetchFault()
+		return
+	}
+	c.code.cur = b
+	k := b.n
+	if rem := c.limit - c.retired; uint64(k) > rem {
+		k = int(rem)
+	}
+	shadow := c.intrShadow
+	step := c.fl&flagTF != 0 // TF as the instruction starts decides its trap
+	if shadow || step {
+		k = 1
+	}
+	k = c.dbgLimit(b, k)
+	before, events := c.retired, c.ev.count
+	c.runPart(b, k)
+	if shadow {
+		c.intrShadow = false
+	}
+	c.dbgAfter(b, step, c.retired == before+1 && c.ev.count == events)
+}
+
+// dbgLimit bounds the instructions Run lets a block run at an entry with
+// debug work: one for a re-executed watched access, else up to the first
+// one with an instruction breakpoint after the first.
+func (c *CPU) dbgLimit(b *block, k int) int {
+	if c.dbg.precise {
+		return 1
+	}
+	if c.dbg.exec != 0 && k > 1 {
+		return c.codeBreakIn(b, k)
+	}
+	return k
 }
 
 // bpRange is breakpoint n's byte range: DRn with the low bits LENn
@@ -184,6 +250,7 @@ func (c *CPU) watch(va uint64, sz uint8, write bool) bool {
 	}
 	c.mf = memFault{kind: mfRestart}
 	c.dbg.pend |= dbgRestart
+	c.dbg.on = true
 	c.breakLoop()
 	return true
 }
@@ -298,8 +365,9 @@ func (c *CPU) dbgBoundary() {
 	p := c.dbg.pend
 	c.dbg.pend = 0
 	if p&dbgRestart != 0 {
-		c.dbg.precise, c.dbg.on = true, true
+		c.dbg.precise = true
 	}
+	c.dbgOn()
 	if bits := p & dr6BT; bits != 0 {
 		c.debugTrap(bits)
 	}
@@ -309,12 +377,11 @@ func (c *CPU) dbgBoundary() {
 // the #DB trap the instruction owes (single step, data breakpoints, a
 // T-bit task switch), at once or, when the instruction left Run with an
 // exit, at the next Run. done says the (single) instruction retired
-// without raising anything; rf that RF exempted the block's first
-// instruction from its breakpoint check.
-func (c *CPU) dbgAfter(b *block, step, rf, done bool) {
+// without raising anything.
+func (c *CPU) dbgAfter(b *block, step, done bool) {
 	d := &c.dbg
 	if d.pend&dbgRestart != 0 {
-		if rf && c.rip == b.vrip {
+		if d.rf && c.rip == b.vrip {
 			c.fl |= flagRF // it passed its breakpoint check already
 		}
 		return
@@ -325,7 +392,7 @@ func (c *CPU) dbgAfter(b *block, step, rf, done bool) {
 			bits = d.hit
 		}
 		d.precise, d.repTrap, d.hit = false, false, 0
-		d.on = d.exec != 0
+		c.dbgOn()
 	}
 	if step && done {
 		bits |= dr6BS
@@ -335,6 +402,7 @@ func (c *CPU) dbgAfter(b *block, step, rf, done bool) {
 	}
 	bits |= d.pend & dr6BT
 	d.pend &^= dr6BT
+	c.dbgOn()
 	switch c.exit.Reason {
 	case ExitNone:
 		c.debugTrap(bits)
@@ -356,5 +424,6 @@ func (c *CPU) taskDebug(trap bool) {
 	}
 	if trap {
 		c.dbg.pend |= dr6BT
+		c.dbg.on = true
 	}
 }

@@ -35,7 +35,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 	}
 	c.ev.strAt = 0
 	for c.exit.Reason == ExitNone {
-		if c.dbg.pend != 0 {
+		if c.dbg.on && c.dbg.pend != 0 {
 			c.dbgBoundary()
 			continue
 		}
@@ -52,18 +52,12 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
 		}
-		// RFLAGS.TF and RF and the instruction breakpoints are looked
-		// at once per block entry, only while one of them is set
-		// (debug.go). RF exempts this instruction from its breakpoint
-		// and is cleared as it starts.
-		dbg := c.fl&(flagTF|flagRF) != 0 || c.dbg.on
-		rf := false
-		if dbg {
-			rf = c.fl&flagRF != 0
-			c.fl &^= flagRF
-			if c.dbg.exec != 0 && !rf && c.codeBreak() {
-				continue
-			}
+		// RFLAGS.TF and RF, the instruction breakpoints and the debug
+		// events in flight are looked at once per block entry; blocks
+		// entered with any of them run through debugBlock (debug.go).
+		if c.dbg.on || c.fl&(flagTF|flagRF) != 0 {
+			c.debugBlock()
+			continue
 		}
 		b := c.next(c.code.cur)
 		if b == nil {
@@ -77,36 +71,11 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			k = int(rem)
 		}
 		shadow := c.intrShadow
-		// RFLAGS.TF as the instruction starts decides its single-step
-		// trap (a POPF that sets TF traps only after the next one).
-		step := c.fl&flagTF != 0
-		if shadow || step || c.dbg.precise {
-			// STI / MOV SS blocking lasts one instruction; a single
-			// step or a re-executed watched access is one instruction.
-			k = 1
+		if shadow {
+			k = 1 // STI / MOV SS blocking lasts one instruction
 		}
-		if dbg && c.dbg.exec != 0 && k > 1 {
-			k = c.codeBreakIn(b, k) // stop before a breakpoint
-		}
-		before, events := c.retired, c.ev.count
-		if k < b.n || dbg {
-			last := &b.ins[k-1]
-			saved := last.next
-			c.stopBudget.rip = last.rip + uint64(last.len)
-			c.stopBudget.cnt = last.cnt
-			last.next = &c.stopBudget
-			// Flags must be exact where the block stops.
-			pd := pendingDead(b.ins[:b.n], k)
-			if pd != nil {
-				pd.h = pd.hf
-			}
-			b.ins[0].h(c, &b.ins[0])
-			if pd != nil {
-				pd.h = pd.nf
-			}
-			if b.valid && last.next == &c.stopBudget {
-				last.next = saved
-			}
+		if k < b.n {
+			c.runPart(b, k)
 		} else {
 			// A block that branches back to itself (a tight loop) runs
 			// again at once while nothing it depends on has changed: the
@@ -125,11 +94,30 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		if shadow {
 			c.intrShadow = false
 		}
-		if dbg {
-			c.dbgAfter(b, step, rf, c.retired == before+1 && c.ev.count == events)
-		}
 	}
 	return c.exit
+}
+
+// runPart runs the first k instructions of b (k may be b.n): the k-th
+// chains into the stop sentinel instead of its successor.
+func (c *CPU) runPart(b *block, k int) {
+	last := &b.ins[k-1]
+	saved := last.next
+	c.stopBudget.rip = last.rip + uint64(last.len)
+	c.stopBudget.cnt = last.cnt
+	last.next = &c.stopBudget
+	// Flags must be exact where the block stops.
+	pd := pendingDead(b.ins[:b.n], k)
+	if pd != nil {
+		pd.h = pd.hf
+	}
+	b.ins[0].h(c, &b.ins[0])
+	if pd != nil {
+		pd.h = pd.nf
+	}
+	if b.valid && last.next == &c.stopBudget {
+		last.next = saved
+	}
 }
 
 // fetchFault delivers the fault recorded while fetching at c.rip.
