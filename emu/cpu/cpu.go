@@ -29,7 +29,8 @@
 // fault), intr.go (external interrupts, NMI and injected events from
 // emu/vmm), seg.go (segmentation, segment loads), far.go (far JMP/CALL/RET,
 // IRET), legacy.go (legacy-only and system-segment instructions), sys.go
-// (system instructions, MSRs), cpuid.go (the CPUID table).
+// (system instructions, MSRs), cpuid.go (the CPUID table), debug.go
+// (DR0-DR7 breakpoints, DR6, RFLAGS.RF).
 //
 // Dispatch shape, measured on this project's 2-core AMD EPYC machines with
 // real handlers on a 16-instruction ALU block (BenchmarkDispatchChained vs

@@ -3,6 +3,7 @@ package cpu
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"softvmm/emu/abi"
@@ -780,4 +781,39 @@ func TestDebugSingleStepAfterExits(t *testing.T) {
 			t.Errorf("DR6 %#x", d6)
 		}
 	})
+}
+
+// Random instruction bytes in every mode with breakpoints armed where
+// the bytes will execute and the registers point (instruction, data of
+// every length and kind, the stack): no internal error, no hang, as
+// TestRandomBytesNoInternalError demands without them.
+func TestDebugRandomBytesArmed(t *testing.T) {
+	n := 6000
+	if testing.Short() {
+		n = 1500
+	}
+	for _, mode := range fuzzModes {
+		t.Run(mode, func(t *testing.T) {
+			g := newFuzzGuest(t, mode)
+			rng := rand.New(rand.NewPCG(11, 12))
+			var code [48]byte
+			for i := 0; i < n; i++ {
+				for j := range code {
+					code[j] = byte(rng.Uint32())
+				}
+				if rng.IntN(2) == 0 {
+					code[0] = 0x0f
+				}
+				c := g.c
+				c.dr[0] = c.csBase + g.at + uint64(rng.IntN(8))
+				c.dr[1] = dataBase + uint64(rng.IntN(0x40))
+				c.dr[2] = stackTop - uint64(rng.IntN(32))
+				c.dr[3] = dataBase + uint64(rng.IntN(0x40))
+				c.dr[6] = dr6Reset
+				c.dr[7] = 0x400 | uint64(rng.Uint32())&0xffff00ff
+				c.dbgUpdate()
+				g.runBytes(t, code[:], func(int) uint64 { return dataBase + uint64(rng.IntN(0x40)) })
+			}
+		})
+	}
 }
