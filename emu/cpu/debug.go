@@ -21,7 +21,7 @@ package cpu
 //     instruction stops after the iteration that hit, RIP at itself and
 //     RF set, as the SDM says for traps from an iteration but the last.
 //   - I/O breakpoints are compared by IN/OUT/INS/OUTS (ioCheck), which
-//     always leave Run; the trap is owed to the next Run (ev.pendingDB).
+//     always leave Run; the trap is owed to the next Run (dbg.owed).
 //
 // RFLAGS.RF suppresses instruction breakpoints for one instruction and is
 // cleared as that instruction starts (SDM "Instruction-Breakpoint
@@ -87,6 +87,16 @@ type debugState struct {
 	hit uint64
 	// rf: RF exempted the block entered now from its first breakpoint.
 	rf bool
+	// fault: the event raiseAt is delivering is fault-class, so the
+	// RFLAGS image pushed has RF = 1 (deliver).
+	fault bool
+	// owed: the DR6 bits of a #DB trap owed after an instruction that
+	// ended Run with an exit (I/O, HLT, MSR, PAUSE: single step, I/O
+	// breakpoints); the next Run delivers it (owedTrap).
+	owed uint64
+	// strAt is RIP+1 of the INS/OUTS that ended the last Run, 0 if none:
+	// a trap owed after one the caller rewound pushes RF = 1.
+	strAt uint64
 }
 
 // dbgUpdate decodes DR7 (with CR4.DE for I/O breakpoints) after DR0-DR3,
@@ -260,7 +270,7 @@ func (c *CPU) watch(va uint64, sz uint8, write bool) bool {
 // Recognition"); the trap is delivered when Run resumes after the exit.
 func (c *CPU) ioBreak(in *insn, port uint16) {
 	if hit := c.rangeHit(c.dbg.io, uint64(port), in.sz); hit != 0 {
-		c.ev.pendingDB |= hit
+		c.dbg.owed |= hit
 	}
 }
 
@@ -352,9 +362,9 @@ func (c *CPU) debugTrap(bits uint64) {
 // When the caller rewound a string I/O instruction to run more
 // iterations, the trap followed an iteration but the last: RF = 1.
 func (c *CPU) owedTrap() {
-	bits := c.ev.pendingDB
-	c.ev.pendingDB = 0
-	if c.ev.strAt != 0 && c.ev.strAt == c.rip+1 {
+	bits := c.dbg.owed
+	c.dbg.owed = 0
+	if c.dbg.strAt != 0 && c.dbg.strAt == c.rip+1 {
 		c.fl |= flagRF
 	}
 	c.debugTrap(bits)
@@ -407,7 +417,7 @@ func (c *CPU) dbgAfter(b *block, step, done bool) {
 	case ExitNone:
 		c.debugTrap(bits)
 	case ExitInOut, ExitInOutStr, ExitHLT, ExitRDMSR, ExitWRMSR, ExitPause:
-		c.ev.pendingDB |= bits
+		c.dbg.owed |= bits
 	}
 }
 

@@ -35,16 +35,6 @@ type eventState struct {
 	// count increments at every event delivery, so Run can tell an
 	// instruction that retired quietly from one that raised something.
 	count uint64
-	// pendingDB: the DR6 bits of a #DB trap owed after an instruction
-	// that ended Run with an exit (I/O, HLT, MSR, PAUSE: single step,
-	// I/O breakpoints); the next Run delivers it (debug.go owedTrap).
-	pendingDB uint64
-	// strAt is RIP+1 of the INS/OUTS that ended the last Run, 0 if none:
-	// a trap owed after one the caller rewound pushes RF = 1.
-	strAt uint64
-	// fault: the event raiseAt is delivering is fault-class, so the
-	// RFLAGS image pushed has RF = 1 (SDM "Resume Flag"; debug.go).
-	fault bool
 }
 
 func hasErrCode(vec uint8) bool {
@@ -69,7 +59,7 @@ func contributory(vec uint8) bool {
 // while delivering #DF is a triple fault: Run ends with ExitTripleFault
 // and RIP still at the instruction that started it all.
 func (c *CPU) raiseAt(vec uint8, err uint32, hasErr bool) {
-	c.ev.fault = true
+	c.dbg.fault = true
 	_ = c.deliver(vec, err, hasErr, false, c.rip)
 }
 
@@ -84,8 +74,8 @@ func (c *CPU) raiseAt(vec uint8, err uint32, hasErr bool) {
 func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
 	c.ev.count++
 	faultRIP := c.rip
-	rf, oldRF := c.ev.fault, c.fl&flagRF
-	c.ev.fault = false
+	rf, oldRF := c.dbg.fault, c.fl&flagRF
+	c.dbg.fault = false
 	for first := true; ; first = false {
 		if vec == vecPF {
 			c.cr2 = c.ev.cr2

@@ -30,10 +30,10 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = ex
 		}
 	}()
-	if c.ev.pendingDB != 0 {
+	if c.dbg.owed != 0 {
 		c.owedTrap()
 	}
-	c.ev.strAt = 0
+	c.dbg.strAt = 0
 	for c.exit.Reason == ExitNone {
 		if c.dbg.on && c.dbg.pend != 0 {
 			c.dbgBoundary()
