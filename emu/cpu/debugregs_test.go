@@ -817,3 +817,37 @@ func TestDebugRandomBytesArmed(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDebugArmed is what armed breakpoints cost a store loop
+// (mov %eax,(%ebx); mov %eax,0x1000(%ebx); dec %ecx; jnz): nothing
+// armed, an instruction breakpoint elsewhere (every block entry is
+// checked), a data breakpoint on another page, and one on the page the
+// first store writes (other bytes: that store takes the slow path).
+func BenchmarkDebugArmed(b *testing.B) {
+	body := []byte{0x89, 0x03, 0x89, 0x83, 0x00, 0x10, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xf4, 0xf4}
+	for _, bc := range []struct {
+		name string
+		dr0  uint64
+		dr7  uint32
+	}{
+		{"none", 0, 0},
+		{"exec elsewhere", codeBase + 0x4000, dr7L(0)},
+		{"data other page", dataBase + 0x8000, dr7L(0) | dr7RW(0, rwRW) | dr7LEN(0, len4)},
+		{"data same page", dataBase + 0x800, dr7L(0) | dr7RW(0, rwRW) | dr7LEN(0, len4)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, _ := newGuest(b, body)
+			mustOK(b, c.SetReg(abi.VM_REG_GUEST_DR0, bc.dr0))
+			mustOK(b, c.SetReg(abi.VM_REG_GUEST_DR7, uint64(0x400|bc.dr7)))
+			const iters = 10000
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c.rip, c.r[rBX], c.r[rCX] = codeBase, dataBase, iters
+				if ex := c.Run(1 << 20); ex.Reason != ExitHLT {
+					b.Fatalf("exit %v", ex.Reason)
+				}
+			}
+			b.ReportMetric(float64(4*iters+1)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MIPS")
+		})
+	}
+}
