@@ -35,11 +35,22 @@ type tlb struct {
 	// must drop everything (SDM §4.10.4.1: INVLPG invalidates the whole
 	// large-page translation).
 	large bool
+	// slow is the last translation of a page kept out of the fast path
+	// (slowOnly: a watched page, or any page under alignment checking),
+	// so the slow path does not walk the page tables for every access to
+	// it. It holds for the TLB generation it was made in; write says it
+	// also allows writing (the walk found the page writable and dirty).
+	slow struct {
+		vpn, gen uint64
+		write    bool
+		e        tlbEntry // page and gpa only; no tags
+	}
 }
 
 func (t *tlb) flush() {
 	t.gen++
 	t.large = false
+	t.slow.vpn = noTag
 	for i := range t.e {
 		t.e[i] = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
@@ -307,6 +318,9 @@ func (w *walker) setAD(write bool) bool {
 
 // fill translates va and installs a TLB entry for it.
 func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
+	if s := &c.tlb.slow; s.vpn == va>>12 && s.gen == c.tlb.gen && (acc == accRead || acc == accWrite && s.write) {
+		return &s.e, true
+	}
 	gpa, writable, ok := c.walk(va, acc)
 	if !ok {
 		return nil, false
@@ -329,7 +343,11 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 		// slow path checks alignment and the watched bytes).
 		if acc == accExec {
 			e.xtag = vpn
+			return e, true
 		}
+		s := &c.tlb.slow
+		s.vpn, s.gen, s.write = vpn, c.tlb.gen, writable && prot&abi.PROT_WRITE != 0
+		s.e = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag, page: pg, gpa: gpage}
 		return e, true
 	}
 	e.rtag = vpn
