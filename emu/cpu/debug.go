@@ -8,16 +8,19 @@ package cpu
 // three masks: instruction breakpoints (R/W 00), data breakpoints (R/W 01
 // write, 11 read/write) and I/O breakpoints (R/W 10 with CR4.DE). Nothing
 // on the per-instruction path looks at them:
-//   - Run checks instruction breakpoints once per block entry, and only
-//     while one is enabled (dbg.on): a breakpoint on the block's first
+//   - Run tests one field (dbg.on) besides RFLAGS.TF and RF per block
+//     entry; with any of them set the block runs through debugBlock,
+//     which checks the instruction breakpoints: one on the block's first
 //     instruction is a fault right there; one further in shortens the
 //     block so it starts the next one.
 //   - Data breakpoints keep their pages out of the software TLB (fill), so
-//     every access to a watched page takes the slow path, which compares
-//     it with the watched bytes. The first access that hits aborts the
-//     instruction as a fault would (mfRestart: nothing is delivered), and
-//     Run re-executes it alone with the comparison recording instead
-//     (dbg.precise), then delivers the #DB trap after it. A REP string
+//     every access to a watched page takes the slow path (which keeps
+//     the page's last translation, tlb.slow, rather than walk each time)
+//     and is compared with the watched bytes. The first access that hits
+//     aborts the instruction as a fault would (mfRestart: nothing is
+//     delivered), and Run re-executes it alone with the comparison
+//     recording instead (dbg.precise), then delivers the #DB trap after
+//     it. A REP string
 //     instruction stops after the iteration that hit, RIP at itself and
 //     RF set, as the SDM says for traps from an iteration but the last.
 //   - I/O breakpoints are compared by IN/OUT/INS/OUTS (ioCheck), which
@@ -46,16 +49,18 @@ package cpu
 //     disabled breakpoint (no #UD, no trap).
 //   - Data breakpoints see the accesses an instruction makes through
 //     guest-linear memory (operands, stack pushes and pops, string
-//     elements). They do not see event delivery's stack pushes, GDT/IDT/
-//     LDT/TSS accesses, or the memory side of INS/OUTS and MMIO
-//     instructions, which the caller emulates.
+//     elements). They do not see the stack pushes of event delivery and
+//     of calls through gates to an inner ring, GDT/IDT/LDT/TSS accesses,
+//     or the memory side of INS/OUTS and MMIO instructions, which the
+//     caller emulates.
+//   - Not modelled: the one-instruction delay of #DB after MOV SS/POP SS
+//     (a trap owed by them is delivered right after them).
 //   - Every #DB but INT1 (ICEBP) clears DR7.GD on entry to the handler
 //     (SDM "Debug Control Register (DR7)": "The processor clears the GD
 //     flag upon entering to the debug exception handler").
 
 // DR6 and DR7 bits.
 const (
-	dr6B   = 0xf     // B0-B3: breakpoint n's condition was met
 	dr6BD  = 1 << 13 // a MOV DR while DR7.GD was set
 	dr6BS  = 1 << 14 // single step (RFLAGS.TF)
 	dr6BT  = 1 << 15 // task switch to a TSS with its T bit set
