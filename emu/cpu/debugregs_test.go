@@ -851,3 +851,25 @@ func BenchmarkDebugArmed(b *testing.B) {
 		})
 	}
 }
+
+// An instruction with both an instruction breakpoint and a data
+// breakpoint on what it stores: first the fault before it (B0); the
+// handler's RF gets it past that, and it then owes the data trap after
+// it (B1; B0 still set), not the instruction breakpoint again.
+func TestDebugInstructionAndDataBreakpoint(t *testing.T) {
+	forModes(t, func(t *testing.T, long bool) {
+		x := uint32(codeBase + 24 + 5)
+		code := cat(movDR(0, x), movDR(1, dataBase), movDR(7, 0x400|dr7L(0)|dr7L(1)|dr7RW(1, rwWrite)|dr7LEN(1, len4)),
+			movImm(rBX, dataBase), []byte{0x89, 0x03, 0xf4}) // x: mov %eax, (%ebx); hlt
+		c, ram := dbgGuest(t, long, code, hdlRF(long))
+		haltAt(t, c, dbgHandler, "instruction breakpoint")
+		if ret, _ := pushed(c, ram, long); ret != uint64(x) || reg(t, c, abi.VM_REG_GUEST_DR6) != dr6Reset|1 {
+			t.Fatalf("first #DB rip %#x DR6 %#x, want %#x B0", ret, reg(t, c, abi.VM_REG_GUEST_DR6), x)
+		}
+		haltAt(t, c, dbgHandler, "data breakpoint")
+		if ret, _ := pushed(c, ram, long); ret != uint64(x)+2 || reg(t, c, abi.VM_REG_GUEST_DR6) != dr6Reset|3 {
+			t.Errorf("second #DB rip %#x DR6 %#x, want %#x B0|B1", ret, reg(t, c, abi.VM_REG_GUEST_DR6), x+2)
+		}
+		haltAt(t, c, uint64(x)+2, "after both")
+	})
+}
