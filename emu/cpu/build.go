@@ -717,6 +717,7 @@ func (c *CPU) buildMov(in *insn, inst *x86asm.Inst, va uint64) {
 			in.op = uint8(r - x86asm.DR0)
 			in.s, _, _ = regNum(a1.(x86asm.Reg))
 			in.h = hMovToDR
+			in.rep |= repTerm
 			return
 		}
 		if s, ok := segNum(r); ok {

@@ -29,7 +29,8 @@
 // fault), intr.go (external interrupts, NMI and injected events from
 // emu/vmm), seg.go (segmentation, segment loads), far.go (far JMP/CALL/RET,
 // IRET), legacy.go (legacy-only and system-segment instructions), sys.go
-// (system instructions, MSRs), cpuid.go (the CPUID table).
+// (system instructions, MSRs), cpuid.go (the CPUID table), debug.go
+// (DR0-DR7 breakpoints, DR6, RFLAGS.RF).
 //
 // Dispatch shape, measured on this project's 2-core AMD EPYC machines with
 // real handlers on a 16-instruction ALU block (BenchmarkDispatchChained vs
@@ -250,6 +251,9 @@ type CPU struct {
 	dmode   uint8
 	csBase  uint64
 
+	// dbg: DR7 decoded and debug events in flight (debug.go).
+	dbg debugState
+
 	// Cold state last, so the hot fields above keep their offsets.
 	tscAux uint64 // IA32_TSC_AUX, read by RDTSCP
 	// IA32_SYSENTER_CS/ESP/EIP, read by SYSENTER and SYSEXIT (sys.go);
@@ -289,6 +293,16 @@ func (c *CPU) reset() {
 	c.ldtr = seg{limit: 0xffff, access: 0x82}
 	c.pat = 0x0007040600070406
 	c.fpu.reset()
+	// DR0-DR3 = 0, DR6 = 0xFFFF0FF0, DR7 = 0x400: the SDM's power-up
+	// values (Vol. 3 "Processor State Following Power-up, Reset, or
+	// INIT"), which vmm gives every vCPU it creates (FreeBSD
+	// sys/amd64/vmm/intel/vmx.c vmx_vcpu_init: guest_dr6 =
+	// DBREG_DR6_RESERVED1, VMCS_GUEST_DR7 = DBREG_DR7_RESERVED1);
+	// libvmmapi's vcpu_reset leaves them alone (reference/
+	// vmm-interface.md §14.3).
+	c.dr = [8]uint64{6: dr6Ones, 7: dr7Ones}
+	c.dbg = debugState{}
+	c.dbgUpdate()
 	c.modeChanged()
 }
 
@@ -442,6 +456,7 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 		c.cr4 = v
 		c.tlb.flush()
 		c.hostPDPTEs()
+		c.dbgUpdate()
 	case abi.VM_REG_GUEST_EFER:
 		c.efer = v
 		c.tlb.flush()
@@ -449,8 +464,10 @@ func (c *CPU) SetReg(r int32, v uint64) error {
 		c.cr2 = v
 	case abi.VM_REG_GUEST_DR7:
 		c.dr[7] = v
+		c.dbgUpdate()
 	case abi.VM_REG_GUEST_DR0, abi.VM_REG_GUEST_DR1, abi.VM_REG_GUEST_DR2, abi.VM_REG_GUEST_DR3:
 		c.dr[r-abi.VM_REG_GUEST_DR0] = v
+		c.dbgUpdate()
 	case abi.VM_REG_GUEST_DR6:
 		c.dr[6] = v
 	case abi.VM_REG_GUEST_RIP:

@@ -35,16 +35,6 @@ type eventState struct {
 	// count increments at every event delivery, so Run can tell an
 	// instruction that retired quietly from one that raised something.
 	count uint64
-	// pendingDB: a single-step trap is owed after an instruction that
-	// ended Run with an exit (I/O, HLT, MSR); the next Run delivers it.
-	pendingDB bool
-}
-
-// singleStep delivers the single-step #DB trap (RFLAGS.TF; SDM Vol. 3
-// §17.3.1.4): DR6.BS set, RIP already past the instruction.
-func (c *CPU) singleStep() {
-	c.dr[6] |= 1 << 14
-	c.deliver(vecDB, 0, false, false, c.rip)
 }
 
 func hasErrCode(vec uint8) bool {
@@ -69,22 +59,35 @@ func contributory(vec uint8) bool {
 // while delivering #DF is a triple fault: Run ends with ExitTripleFault
 // and RIP still at the instruction that started it all.
 func (c *CPU) raiseAt(vec uint8, err uint32, hasErr bool) {
+	c.dbg.fault = true
 	_ = c.deliver(vec, err, hasErr, false, c.rip)
 }
 
 // deliver runs the event-delivery loop. soft marks INT n/INT3 (gate DPL
 // checked; no EXT bit); ret is the RIP pushed for that first event.
 // It reports whether the first event was delivered without a nested fault.
+// A fault (raiseAt, and every fault met while delivering) pushes its
+// RFLAGS image with RF = 1, so that the IRET back re-executes the
+// instruction without its instruction breakpoint firing again; other
+// events push RF as it is (SDM "Instruction-Breakpoint Exception
+// Condition"). RF is put back if nothing was delivered.
 func (c *CPU) deliver(vec uint8, err uint32, hasErr, soft bool, ret uint64) bool {
 	c.ev.count++
 	faultRIP := c.rip
+	rf, oldRF := c.dbg.fault, c.fl&flagRF
+	c.dbg.fault = false
 	for first := true; ; first = false {
 		if vec == vecPF {
 			c.cr2 = c.ev.cr2
 		}
+		if rf {
+			c.fl |= flagRF
+		}
 		if c.tryDeliver(vec, err, hasErr, soft, ret) {
 			return first
 		}
+		c.fl = c.fl&^flagRF | oldRF
+		rf = true
 		if c.exit.Reason != ExitNone {
 			return false // a task switch with no busy TSS in TR: ExitError
 		}

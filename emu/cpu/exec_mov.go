@@ -524,6 +524,11 @@ func hString(c *CPU, in *insn) {
 		if n == repChunk {
 			c.abort(in)
 			c.limit--
+			// Between iterations RF = 1, as an interrupt here would
+			// push it (SDM "Resume Flag"): resuming skips the
+			// instruction breakpoint it already passed.
+			c.fl |= flagRF
+			c.breakLoop()
 			return
 		}
 		si, di := c.r[rSI]&am, c.r[rDI]&am
@@ -590,6 +595,14 @@ func hString(c *CPU, in *insn) {
 			if rep == repE && !z || rep == repNE && z {
 				break
 			}
+		}
+		if c.dbg.hit != 0 && c.r[rCX]&am != 0 {
+			// A data breakpoint hit by an iteration but the last: the
+			// #DB trap comes now, RIP at the instruction, RF = 1.
+			c.abort(in)
+			c.fl |= flagRF
+			c.dbg.repTrap = true
+			return
 		}
 	}
 	in.next.h(c, in.next)

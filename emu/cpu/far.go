@@ -255,10 +255,16 @@ func hIret(c *CPU, in *insn) {
 			c.fault(in, vecGP, 0)
 			return
 		}
+		// IRETD loads RF too (SDM IRET, REAL-ADDRESS-MODE: tempEFLAGS
+		// AND 257FD5H).
 		m := uint64(flagsWritable &^ (flagVM | flagVIP | flagVIF | flagRF))
+		if sz == 4 {
+			m |= flagRF
+		}
 		c.fl = (c.rflags()&^m | fl&m) | flagRsv1
 		c.lz.op = lzNone
 		c.acUpdate()
+		c.flagsLoaded()
 		c.realSeg(segCS, cs)
 		c.addSP(3 * int64(sz))
 		c.modeChanged()
@@ -298,18 +304,25 @@ func hIret(c *CPU, in *insn) {
 			return
 		}
 	}
+	// A debug handler returns past an instruction breakpoint by the RF
+	// IRET loads (debug.go).
 	m := c.popfMask()
 	if sz == 2 {
 		m &= 0xffff
-	} else if c.cpl == 0 {
-		// IRETD/IRETQ at CPL 0 also load VIF and VIP, which POPF
-		// never does (SDM IRET, "EFLAGS(IOPL, VIF, VIP) ← tempEFLAGS").
-		m |= flagVIF | flagVIP
+	} else {
+		// IRETD/IRETQ load RF, and at CPL 0 also VIF and VIP, which
+		// POPF never does (SDM IRET: "EFLAGS(RF, AC, ID) ← tempEFLAGS",
+		// "IF CPL = 0 THEN EFLAGS(IOPL, VIF, VIP) ← tempEFLAGS").
+		m |= flagRF
+		if c.cpl == 0 {
+			m |= flagVIF | flagVIP
+		}
 	}
-	c.fl = (c.rflags()&^m | fl&m) &^ flagRF
+	c.fl = c.rflags()&^m | fl&m
 	c.fl |= flagRsv1
 	c.lz.op = lzNone
 	c.acUpdate()
+	c.flagsLoaded()
 	oldCPL := c.cpl
 	if n == 5 {
 		c.seg[segSS] = ssd

@@ -35,11 +35,22 @@ type tlb struct {
 	// must drop everything (SDM §4.10.4.1: INVLPG invalidates the whole
 	// large-page translation).
 	large bool
+	// slow is the last translation of a page kept out of the fast path
+	// (slowOnly: a watched page, or any page under alignment checking),
+	// so the slow path does not walk the page tables for every access to
+	// it. It holds for the TLB generation it was made in; write says it
+	// also allows writing (the walk found the page writable and dirty).
+	slow struct {
+		vpn, gen uint64
+		write    bool
+		e        tlbEntry // page and gpa only; no tags
+	}
 }
 
 func (t *tlb) flush() {
 	t.gen++
 	t.large = false
+	t.slow.vpn = noTag
 	for i := range t.e {
 		t.e[i] = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
@@ -82,6 +93,10 @@ const (
 	mfNone = iota
 	mfException
 	mfMMIO
+	// mfRestart: a data breakpoint's watched bytes were reached; the
+	// instruction is aborted without an event and re-executed alone
+	// (debug.go).
+	mfRestart
 )
 
 // memFault records why a slow memory path failed; the handler that saw
@@ -306,6 +321,9 @@ func (w *walker) setAD(write bool) bool {
 
 // fill translates va and installs a TLB entry for it.
 func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
+	if s := &c.tlb.slow; s.vpn == va>>12 && s.gen == c.tlb.gen && (acc == accRead || acc == accWrite && s.write) {
+		return &s.e, true
+	}
 	gpa, writable, ok := c.walk(va, acc)
 	if !ok {
 		return nil, false
@@ -322,12 +340,17 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 		*e = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag}
 	}
 	e.page, e.gpa = pg, gpage
-	if c.acArmed {
-		// No fast data entry while alignment checking is on: the
-		// caller uses e once (the slow path checks alignment).
+	if c.slowOnly(vpn) {
+		// No fast data entry while alignment checking is on, or for a
+		// page a data breakpoint watches: the caller uses e once (the
+		// slow path checks alignment and the watched bytes).
 		if acc == accExec {
 			e.xtag = vpn
+			return e, true
 		}
+		s := &c.tlb.slow
+		s.vpn, s.gen, s.write = vpn, c.tlb.gen, writable && prot&abi.PROT_WRITE != 0
+		s.e = tlbEntry{rtag: noTag, wtag: noTag, xtag: noTag, page: pg, gpa: gpage}
 		return e, true
 	}
 	e.rtag = vpn
@@ -350,6 +373,8 @@ func (c *CPU) fill(va uint64, acc int) (*tlbEntry, bool) {
 func (c *CPU) memFault(in *insn) {
 	c.abort(in)
 	switch c.mf.kind {
+	case mfRestart:
+		// Run re-executes in (debug.go).
 	case mfMMIO:
 		c.exitMMIO(in, c.mf.gpa, c.mf.write)
 	case mfException:
@@ -419,7 +444,7 @@ func (c *CPU) misaligned(va uint64, sz uint8) bool {
 }
 
 func (c *CPU) readSlow(va uint64, sz uint8) (uint64, bool) {
-	if c.misaligned(va, sz) {
+	if c.misaligned(va, sz) || c.dbg.data != 0 && c.watch(va, sz, false) {
 		return 0, false
 	}
 	off := va & (pageSz - 1)
@@ -459,7 +484,7 @@ func (c *CPU) write(in *insn, va uint64, sz uint8, v uint64) bool {
 }
 
 func (c *CPU) writeSlow(in *insn, va uint64, sz uint8, v uint64) bool {
-	if c.misaligned(va, sz) {
+	if c.misaligned(va, sz) || in != nil && c.dbg.data != 0 && c.watch(va, sz, true) {
 		return false
 	}
 	off := va & (pageSz - 1)
@@ -486,7 +511,7 @@ func (c *CPU) writeSlow(in *insn, va uint64, sz uint8, v uint64) bool {
 	if e.wtag != va>>12 {
 		// A code page: invalidate the blocks the store overlaps.
 		c.code.smc(c, in, e.gpa+off, uint64(sz))
-		if !c.code.isCode(e.gpa) {
+		if !c.code.isCode(e.gpa) && !c.slowOnly(va>>12) {
 			e.wtag = va >> 12
 			e.writable = false
 		}

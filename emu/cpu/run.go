@@ -30,20 +30,34 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			c.exit = ex
 		}
 	}()
-	if c.ev.pendingDB {
-		c.ev.pendingDB = false
-		c.singleStep()
+	if c.dbg.owed != 0 {
+		c.owedTrap()
 	}
+	c.dbg.strAt = 0
 	for c.exit.Reason == ExitNone {
+		if c.dbg.on && c.dbg.pend != 0 {
+			c.dbgBoundary()
+			continue
+		}
 		if c.intrRaised() {
 			c.checkIntr()
 			if c.exit.Reason != ExitNone {
 				break
 			}
+			if c.dbg.pend != 0 {
+				continue // a task gate into a task with the T bit
+			}
 		}
 		if c.retired >= c.limit {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
+		}
+		// RFLAGS.TF and RF, the instruction breakpoints and the debug
+		// events in flight are looked at once per block entry; blocks
+		// entered with any of them run through debugBlock (debug.go).
+		if c.dbg.on || c.fl&(flagTF|flagRF) != 0 {
+			c.debugBlock()
+			continue
 		}
 		b := c.next(c.code.cur)
 		if b == nil {
@@ -57,32 +71,11 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			k = int(rem)
 		}
 		shadow := c.intrShadow
-		// RFLAGS.TF as the instruction starts decides its single-step
-		// trap (a POPF that sets TF traps only after the next one).
-		step := c.fl&flagTF != 0
-		if shadow || step {
-			// STI / MOV SS blocking lasts one instruction.
-			k = 1
+		if shadow {
+			k = 1 // STI / MOV SS blocking lasts one instruction
 		}
-		before, events := c.retired, c.ev.count
-		if k < b.n || step {
-			last := &b.ins[k-1]
-			saved := last.next
-			c.stopBudget.rip = last.rip + uint64(last.len)
-			c.stopBudget.cnt = last.cnt
-			last.next = &c.stopBudget
-			// Flags must be exact where the block stops.
-			pd := pendingDead(b.ins[:b.n], k)
-			if pd != nil {
-				pd.h = pd.hf
-			}
-			b.ins[0].h(c, &b.ins[0])
-			if pd != nil {
-				pd.h = pd.nf
-			}
-			if b.valid && last.next == &c.stopBudget {
-				last.next = saved
-			}
+		if k < b.n {
+			c.runPart(b, k)
 		} else {
 			// A block that branches back to itself (a tight loop) runs
 			// again at once while nothing it depends on has changed: the
@@ -101,16 +94,30 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		if shadow {
 			c.intrShadow = false
 		}
-		if step && c.retired == before+1 && c.ev.count == events {
-			switch c.exit.Reason {
-			case ExitNone:
-				c.singleStep()
-			case ExitInOut, ExitHLT, ExitRDMSR, ExitWRMSR:
-				c.ev.pendingDB = true
-			}
-		}
 	}
 	return c.exit
+}
+
+// runPart runs the first k instructions of b (k may be b.n): the k-th
+// chains into the stop sentinel instead of its successor.
+func (c *CPU) runPart(b *block, k int) {
+	last := &b.ins[k-1]
+	saved := last.next
+	c.stopBudget.rip = last.rip + uint64(last.len)
+	c.stopBudget.cnt = last.cnt
+	last.next = &c.stopBudget
+	// Flags must be exact where the block stops.
+	pd := pendingDead(b.ins[:b.n], k)
+	if pd != nil {
+		pd.h = pd.hf
+	}
+	b.ins[0].h(c, &b.ins[0])
+	if pd != nil {
+		pd.h = pd.nf
+	}
+	if b.valid && last.next == &c.stopBudget {
+		last.next = saved
+	}
 }
 
 // fetchFault delivers the fault recorded while fetching at c.rip.

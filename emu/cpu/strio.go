@@ -55,6 +55,7 @@ func hInsOuts(c *CPU, in *insn) {
 	if !c.ioCheck(in, port) {
 		return
 	}
+	c.dbg.strAt = in.rip + 1 // debug.go owedTrap
 	amask := sizeMask[in.asz]
 	idx := rSI
 	if in.op == 1 {

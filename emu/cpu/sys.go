@@ -79,6 +79,9 @@ func hInOut(c *CPU, in *insn) {
 func (c *CPU) ioCheck(in *insn, port uint16) bool {
 	// VM86 mode always consults the bitmap (SDM Vol. 1 §19.5).
 	if !c.pmode || c.cpl <= uint8(c.fl>>12)&3 && c.fl&flagVM == 0 || c.ioAllowed(port, in.sz) {
+		if c.dbg.io != 0 {
+			c.ioBreak(in, port)
+		}
 		return true
 	}
 	if c.mf.kind == mfException && c.mf.vec == vecPF || c.mf.kind == mfMMIO {
@@ -390,6 +393,9 @@ func hMovToCR(c *CPU, in *insn) {
 	}
 	c.tlb.flush()
 	c.modeChanged()
+	if in.op == 4 {
+		c.dbgUpdate() // CR4.DE arms I/O breakpoints
+	}
 	c.leave(in, in.rip+uint64(in.len))
 }
 
@@ -458,13 +464,22 @@ const (
 )
 
 // movDROK applies MOV DR's checks after CPL (SDM MOV—Move to/from Debug
-// Registers): DR4 and DR5 are #UD while CR4.DE is set.
+// Registers): DR4 and DR5 are #UD while CR4.DE is set; then, with
+// DR7.GD set, any MOV DR is a #DB fault with DR6.BD set, and GD is
+// cleared so the handler can use the debug registers (SDM "General-
+// Detect Exception Condition"; debug.go).
 func (c *CPU) movDROK(in *insn) bool {
 	if !c.priv(in) {
 		return false
 	}
 	if (in.op == 4 || in.op == 5) && c.cr4&cr4DE != 0 {
 		c.fault(in, vecUD, 0)
+		return false
+	}
+	if c.dr[7]&dr7GD != 0 {
+		c.dr[6] |= dr6BD
+		c.dr[7] &^= dr7GD
+		c.fault(in, vecDB, 0)
 		return false
 	}
 	return true
@@ -487,7 +502,8 @@ func hMovFromDR(c *CPU, in *insn) {
 }
 
 // hMovToDR: the source is 32 bits outside 64-bit mode; in 64-bit mode a
-// 1 in bits 63:32 of DR6 or DR7 is #GP(0).
+// 1 in bits 63:32 of DR6 or DR7 is #GP(0). It ends the block: a
+// breakpoint it enables applies from the next instruction on.
 func hMovToDR(c *CPU, in *insn) {
 	if !c.movDROK(in) {
 		return
@@ -501,7 +517,10 @@ func hMovToDR(c *CPU, in *insn) {
 		return
 	}
 	c.dr[n] = v
-	in.next.h(c, in.next)
+	if n != 6 {
+		c.dbgUpdate()
+	}
+	c.leave(in, in.rip+uint64(in.len))
 }
 
 func hMovToSeg(c *CPU, in *insn) {
@@ -748,6 +767,12 @@ func (c *CPU) readW(va uint64, sz uint8) (uint64, bool) {
 		if e.wtag == va>>12 {
 			return load(e.page[off:], sz), true
 		}
+	}
+	// The write follows: a write-only data breakpoint counts too.
+	if c.dbg.data != 0 && c.watch(va, sz, true) {
+		return 0, false
+	}
+	if off+uint64(sz) <= pageSz {
 		e, ok := c.translateW(va)
 		if !ok {
 			return 0, false

@@ -187,12 +187,12 @@ func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
 		*v = x
 		return ok
 	}
-	var nEIP, nFL, nCR3, nLDT uint64
+	var nEIP, nFL, nCR3, nLDT, nTrap uint64
 	var nGPR [8]uint64
 	var nSeg [6]uint64
 	ok = rd(nl.eip, nl.sz, &nEIP) && rd(nl.fl, nl.sz, &nFL) && rd(nl.ldt, 2, &nLDT)
 	if nl.sz == 4 {
-		ok = ok && rd(0x1c, 4, &nCR3)
+		ok = ok && rd(0x1c, 4, &nCR3) && rd(0x64, 2, &nTrap)
 	}
 	for i := range nGPR {
 		ok = ok && rd(nl.gpr+uint64(i)*uint64(nl.sz), nl.sz, &nGPR[i])
@@ -246,6 +246,7 @@ func (c *CPU) switchTask(sel uint16, kind int, next uint64, ext uint32) int {
 	// Commit: from here on faults belong to the new task.
 	c.tr = seg{sel: sel, base: nbase, limit: nlimit, access: acc | 2}
 	c.cr0 |= cr0TS
+	c.taskDebug(nTrap&1 != 0)
 	c.tlb.flush() // CPL, CR3 and the segments may all change
 	if c.cr0&cr0PG != 0 && nl.sz == 4 {
 		c.cr3 = nCR3

@@ -37,9 +37,13 @@ func (c *CPU) iretInVM86(in *insn, sz uint8, rip uint64, cs uint16, fl uint64) {
 		return
 	}
 	m := uint64(flagsWritable &^ (flagVM | flagVIP | flagVIF | flagRF | flagIOPL))
+	if sz == 4 {
+		m |= flagRF // IRETD pops RF (debug.go)
+	}
 	c.fl = (c.rflags()&^m | fl&m) | flagRsv1
 	c.lz.op = lzNone
 	c.acUpdate()
+	c.flagsLoaded()
 	c.seg[segCS] = vmSeg(cs)
 	c.addSP(3 * int64(sz))
 	c.modeChanged()
@@ -62,6 +66,7 @@ func (c *CPU) iretToVM86(in *insn, rip uint64, cs uint16, fl uint64) {
 		fr[i] = v
 	}
 	c.setRflags(fl&(flagsWritable|flagVM) | flagRsv1)
+	c.flagsLoaded()
 	c.seg[segSS] = vmSeg(uint16(fr[1]))
 	c.seg[segES] = vmSeg(uint16(fr[2]))
 	c.seg[segDS] = vmSeg(uint16(fr[3]))
