@@ -34,6 +34,12 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		c.ev.pendingDB = false
 		c.singleStep()
 	}
+	// Events delivered in this call: more of them than the budget means
+	// an exception whose handler faults again at once, retiring nothing
+	// (a #UD gate pointing at a UD2, say), which on silicon loops for
+	// ever; here it ends the call like the budget does, so VM_RUN
+	// returns and the same state always stops at the same event count.
+	events := c.ev.count
 	for c.exit.Reason == ExitNone {
 		if c.intrRaised() {
 			c.checkIntr()
@@ -41,7 +47,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 				break
 			}
 		}
-		if c.retired >= c.limit {
+		if c.retired >= c.limit || c.ev.count-events > budget {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
 		}
@@ -90,9 +96,10 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			gen := c.tlb.gen
 			ins0 := &b.ins[0]
 			n := uint64(b.n)
+			ev := c.ev.count
 			for {
 				ins0.h(c, ins0)
-				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen ||
+				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen || c.ev.count != ev ||
 					!b.valid || c.intrShadow || c.limit-c.retired < n || c.intrRaised() {
 					break
 				}
