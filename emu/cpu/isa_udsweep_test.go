@@ -1,0 +1,458 @@
+package cpu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"softvmm/emu/abi"
+	"softvmm/emu/cpu/internal/hostexec"
+)
+
+// The #UD sweep: for every in-scope x86.csv row (issue 3's and issue 4's)
+// that is valid in 64-bit mode and runs in ring 3 (nativeReason), the
+// row's encoding and its neighbours one prefix away: each of 66, F2 and
+// F3 added or removed (a mandatory prefix too), LOCK added, REX.W added,
+// and for a register-only or memory-only row the other ModRM.mod. Each is
+// run at CPL 3 in 64-bit mode natively through the host fault probe
+// (hostprobe_test.go) and in the interpreter, and the two must agree on
+// whether the instruction itself raised #UD (SIGILL at CodeAddr on the
+// host; the #UD handler with the frame's RIP at CodeAddr in the guest). A
+// neighbour decoding as a longer or shorter instruction than the row's
+// runs the bytes after it as further instructions on both sides; a #UD
+// there is the next instruction's, not this one's. Every other outcome
+// (another fault, a control transfer) is the differential tests'
+// business, not this sweep's.
+//
+// The guest has CR4.OSFXSR, OSXMMEXCPT and OSXSAVE as Linux sets them on
+// the host (SDM Vol. 3 2.5: without OSFXSR every SSE instruction is #UD;
+// Linux enables OSFXSR and OSXMMEXCPT on every x86-64 CPU, and OSXSAVE
+// where the CPU has XSAVE, which CPUID.1:ECX.OSXSAVE[27] shows).
+
+// sdmMemOnly are rows x86.csv gives an "xmm2/m64" operand that the SDM
+// has as m64 only (MOVLPD, MOVHPD: "66 0F 12 /r MOVLPD xmm1, m64" etc.);
+// their register forms are #UD on the host and here (prefixud.go), so
+// the rows are encoded with memory.
+var sdmMemOnly = map[string]bool{
+	"MOVHPD xmm, xmm2/m64": true, "MOVHPD xmm2/m64, xmm": true,
+	"MOVLPD xmm, xmm2/m64": true, "MOVLPD xmm2/m64, xmm": true,
+}
+
+// udVariant is one encoding of the sweep: row r's base case changed by kind.
+type udVariant struct {
+	r    *isaRow
+	kind string // "row", "+66", "-66", "+F2", "-F2", "+F3", "-F3", "+LOCK", "+REX.W", "mod", "unadvertised"
+}
+
+// udRows are the rows the sweep covers, in x86.csv order.
+func udRows(t testing.TB, c *CPU) (rows []*isaRow, unadvertised []*isaRow) {
+	for _, r := range isaRows(t) {
+		if r.excluded != "" && r.fpFeature == "" || r.valid64 != "V" || nativeReason(r) != "" {
+			continue
+		}
+		if _, ok := udByDefinition[r.mn]; ok {
+			continue
+		}
+		if ok, _ := c.advertised(r, 64); !ok {
+			unadvertised = append(unadvertised, r)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, unadvertised
+}
+
+// udVariants lists the sweep's encodings; short keeps every eighth row.
+func udVariants(t testing.TB, short bool) []udVariant {
+	rows, unadvertised := udRows(t, New(&testRAM{b: make([]byte, pageSz), holes: map[uint64]bool{}}, 0))
+	var vs []udVariant
+	for _, r := range unadvertised {
+		vs = append(vs, udVariant{r, "unadvertised"})
+	}
+	for i, r := range rows {
+		if short && i%8 != 0 {
+			continue
+		}
+		vs = append(vs, udVariant{r, "row"})
+		for _, p := range []string{"66", "F2", "F3"} {
+			vs = append(vs, udVariant{r, "+" + p}, udVariant{r, "-" + p})
+		}
+		vs = append(vs, udVariant{r, "+LOCK"})
+		if !strings.Contains(r.enc, "REX.W") {
+			vs = append(vs, udVariant{r, "+REX.W"})
+		}
+		if udHasModRM(r) && r.allowsMem() != r.allowsReg() {
+			vs = append(vs, udVariant{r, "mod"})
+		}
+	}
+	return vs
+}
+
+func udHasModRM(r *isaRow) bool {
+	for _, tok := range strings.Fields(r.enc) {
+		if tok == "/r" || len(tok) == 2 && tok[0] == '/' && tok[1] >= '0' && tok[1] <= '7' {
+			return true
+		}
+	}
+	return false
+}
+
+// udLegacyPrefix reports the legacy prefixes (SDM Vol. 2 2.1.1).
+func udLegacyPrefix(b byte) bool {
+	switch b {
+	case 0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65:
+		return true
+	}
+	return false
+}
+
+// udCase materialises v: the row's base case (deterministic per row) with
+// the variant's change; ok is false when the change is a no-op.
+func udCase(v udVariant) (k *rowCase, ok bool, err error) {
+	rng := rand.New(rand.NewPCG(uint64(v.r.idx), 0x75d))
+	gen := &rowGen{r: v.r, rng: rng, width: rowWidth(v.r)}
+	for try := 0; ; try++ {
+		k, err = gen.gen()
+		if err == errSkip && v.r.mn == "RET" {
+			k, err = retImmCase(gen)
+		}
+		if err != errSkip || try > 20 {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	code := k.code
+	n := 0 // legacy prefixes
+	for n < len(code) && udLegacyPrefix(code[n]) {
+		n++
+	}
+	has := func(p byte) bool {
+		for _, b := range code[:n] {
+			if b == p {
+				return true
+			}
+		}
+		return false
+	}
+	insert := func(at int, b byte) []byte {
+		return append(append(append([]byte{}, code[:at]...), b), code[at:]...)
+	}
+	var p byte
+	if len(v.kind) == 3 && (v.kind[0] == '+' || v.kind[0] == '-') {
+		fmt.Sscanf(v.kind[1:], "%x", &p)
+	}
+	switch {
+	case v.kind == "row" || v.kind == "unadvertised":
+	case v.kind[0] == '+' && p != 0:
+		if has(p) {
+			return nil, false, nil
+		}
+		code = insert(n, p)
+	case v.kind[0] == '-' && p != 0:
+		if !has(p) {
+			return nil, false, nil
+		}
+		var out []byte
+		for i, b := range code {
+			if i >= n || b != p {
+				out = append(out, b)
+			}
+		}
+		code = out
+	case v.kind == "+LOCK":
+		if has(0xf0) {
+			return nil, false, nil
+		}
+		code = insert(0, 0xf0)
+	case v.kind == "+REX.W":
+		switch {
+		case n < len(code) && code[n]&0xf0 == 0x40 && code[n]&8 != 0:
+			return nil, false, nil
+		case n < len(code) && code[n]&0xf0 == 0x40:
+			code = append([]byte{}, code...)
+			code[n] |= 8
+		default:
+			code = insert(n, 0x48)
+		}
+	case v.kind == "mod":
+		o := encOpts{index: noReg, reg: rCX, rm: rDX, base: rBX, opreg: rCX, mem: !v.r.allowsMem()}
+		if code, err = v.r.encode(64, o); err != nil {
+			return nil, false, err
+		}
+		k.st.Regs[rBX] = dgData
+	}
+	k.code = code
+	return k, true, nil
+}
+
+// udHostUnsafe says why an encoding must not run natively in the probe's
+// child, or "": it would change state the child's later cases depend on
+// (the FS base is the Go runtime's TLS).
+func udHostUnsafe(code []byte) string {
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return ""
+	}
+	switch inst.Op {
+	case x86asm.WRFSBASE, x86asm.WRGSBASE:
+		return "writes the FS/GS base (Go's TLS)"
+	case x86asm.SYSCALL, x86asm.SYSENTER, x86asm.INT:
+		return "system call"
+	}
+	return ""
+}
+
+// udHostOnly names the feature of an encoding that this host runs as an
+// instruction softvmm's CPUID does not advertise (TestUnadvertisedFeatureUD
+// style: such an instruction is #UD in the interpreter whatever the host
+// does), with the CPUID bit the SDM or APM gives it; "" for the others.
+// The sweep's neighbours reach these by a mandatory prefix:
+//   - 66 0F AE /7 with memory: CLFLUSHOPT, CPUID.(EAX=7,ECX=0):EBX[23]
+//     (SDM CLFLUSHOPT); CLFLUSH with 66 added;
+//   - 66 0F AE /6 with memory: CLWB, CPUID.(EAX=7,ECX=0):EBX[24] (SDM
+//     CLWB); XSAVEOPT with 66 added;
+//   - F2/F3 0F 2B with memory: MOVNTSD/MOVNTSS, AMD's SSE4A,
+//     CPUID.80000001H:ECX[6] (APM Vol. 4); MOVNTPS/MOVNTPD with F2/F3.
+//
+// AVX and other VEX-encoded instructions are never reached: no
+// neighbour changes an opcode byte, and C4/C5 (the VEX escapes) are no
+// in-scope row's opcode in 64-bit mode.
+func udHostOnly(code []byte) string {
+	n, mand := 0, byte(0)
+	for n < len(code) && udLegacyPrefix(code[n]) {
+		switch b := code[n]; {
+		case b == 0xf2 || b == 0xf3:
+			mand = b
+		case b == 0x66 && mand == 0:
+			mand = b
+		}
+		n++
+	}
+	if n < len(code) && code[n]&0xf0 == 0x40 {
+		n++
+	}
+	if n+2 >= len(code) || code[n] != 0x0f {
+		return ""
+	}
+	op, modrm := code[n+1], code[n+2]
+	mem := modrm < 0xc0
+	switch {
+	case op == 0xae && mand == 0x66 && mem && modrm>>3&7 == 7:
+		return "CLFLUSHOPT"
+	case op == 0xae && mand == 0x66 && mem && modrm>>3&7 == 6:
+		return "CLWB"
+	case op == 0x2b && (mand == 0xf2 || mand == 0xf3) && mem:
+		return "SSE4A"
+	}
+	return ""
+}
+
+// udFixedRule names the interpreter rule written for the sweep's
+// mismatches that decides code's answer, or "": an alias opcode x86asm
+// refuses (prefixud.go aliasOpcode), an NP instruction with 66/F2/F3 or a
+// memory-only one with a register (badPrefixes), LOCK on a hint NOP
+// (decode.go). Before these rules the interpreter disagreed with the host
+// on each such encoding; the sweep counts them.
+func udFixedRule(code []byte) string {
+	p := 0
+	lock := false
+	for p < len(code) && (udLegacyPrefix(code[p]) || code[p]&0xf0 == 0x40) {
+		lock = lock || code[p] == 0xf0
+		p++
+	}
+	if p+1 < len(code) && code[p] == 0x0f && (code[p+1] >= 0x18 && code[p+1] <= 0x1f || code[p+1] == 0x0d) {
+		if lock {
+			return "LOCK hint NOP"
+		}
+		return ""
+	}
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil {
+		if aliasOpcode(code, p) != nil {
+			return "alias opcode"
+		}
+		return ""
+	}
+	if badPrefixes(&inst) {
+		return "NP prefix or memory-only"
+	}
+	return ""
+}
+
+// udGuest is diffGuest with the host's CR4 SSE/XSAVE bits.
+func udGuest(t testing.TB) *diffGuest {
+	g := newDiffGuest(t)
+	cr4 := uint64(0x20 | cr4OSFXSR | cr4OSXMMEXCPT)
+	if hostOSXSAVE() {
+		cr4 |= cr4OSXSAVE
+	}
+	if err := g.c.SetReg(abi.VM_REG_GUEST_CR4, cr4); err != nil {
+		t.Fatal(err)
+	}
+	g.save = *g.c
+	return g
+}
+
+// hostOSXSAVE reads CPUID.1:ECX.OSXSAVE[27] on the host (CPUID leaves
+// RSP and the other registers Exec keeps alone).
+func hostOSXSAVE() bool {
+	var st hostexec.State
+	st.Regs[rAX] = 1
+	if hostexec.Exec([]byte{0x0f, 0xa2}, &st) != nil {
+		return false
+	}
+	return st.Regs[rCX]>>27&1 != 0
+}
+
+// udInterp runs k in g and reports whether the instruction at CodeAddr
+// raised #UD, and a description of the outcome.
+func udInterp(g *diffGuest, k *rowCase) (bool, string) {
+	how, what := g.run(k)
+	if how != outUD {
+		return false, what
+	}
+	// The #UD frame (no error code) sits at the top of the ring-0 stack.
+	rip := binary.LittleEndian.Uint64(g.ram.b[dgRSP0-40:])
+	if rip != hostexec.CodeAddr {
+		return false, fmt.Sprintf("#UD at %#x", rip)
+	}
+	return true, "#UD"
+}
+
+func init() {
+	for _, short := range []bool{false, true} {
+		name := "udsweep"
+		if short {
+			name = "udsweep-short"
+		}
+		hostProbeSets[name] = &hostProbeSet{build: func(t testing.TB) (int, func(int) error) {
+			vs := udVariants(t, short)
+			return len(vs), func(i int) error {
+				k, ok, err := udCase(vs[i])
+				if err != nil || !ok || udHostUnsafe(k.code) != "" {
+					return err
+				}
+				return execProbeCase(&hostProbeCase{code: k.code, st: k.st, mem: k.mem})
+			}
+		}}
+	}
+}
+
+// TestISAUDSweep compares the interpreter's #UD with the host's over the
+// sweep (every eighth row under -short).
+func TestISAUDSweep(t *testing.T) {
+	hostProbeGuard(t)
+	name := "udsweep"
+	if testing.Short() {
+		name += "-short"
+	}
+	vs := udVariants(t, testing.Short())
+	host, restarts := runHostProbe(t, name, len(vs))
+	g := udGuest(t)
+	probed, hostUD, unadv, mismatches, nrows, fixed := 0, 0, 0, 0, 0, 0
+	for i, v := range vs {
+		if i == 0 || vs[i-1].r != v.r {
+			nrows++
+		}
+		k, ok, err := udCase(v)
+		if err != nil {
+			t.Fatalf("%s %s: %v", v.r.intel, v.kind, err)
+		}
+		if !ok || udHostUnsafe(k.code) != "" {
+			continue
+		}
+		probed++
+		h := host[i]
+		if h.ud() {
+			hostUD++
+		}
+		ud, what := udInterp(g, k)
+		if f := udHostOnly(k.code); f != "" || v.kind == "unadvertised" {
+			if f == "" {
+				f = v.r.fpFeature
+			}
+			unadv++
+			if !ud {
+				t.Errorf("% x (%s, %s): %s is not advertised, want #UD; interpreter %s (host %v)", k.code, v.r.intel, v.kind, f, what, h)
+			}
+			continue
+		}
+		if udFixedRule(k.code) != "" {
+			fixed++
+		}
+		if ud != h.ud() {
+			mismatches++
+			t.Errorf("% x (%s, %s): host %v, interpreter %s", k.code, v.r.intel, v.kind, h, what)
+		}
+	}
+	t.Logf("%d encodings probed from %d rows, %d #UD on the host, %d of unadvertised features (#UD asserted), %d children; "+
+		"%d mismatches, %d encodings answered by the rules that fixed the earlier ones (prefixud.go)",
+		probed, nrows, hostUD, unadv, restarts, mismatches, fixed)
+}
+
+// The x87 register-form aliases the sweep found the host running where
+// the SDM's opcode map is blank (prefixud.go aliasOpcode) run here as
+// their canonical instruction; each is compared with the host bit for bit
+// (the FXSAVE image, general registers and flags; fpdiff_test.go's
+// harness) from random x87 states, empty and full registers, unmasked
+// exceptions and stack faults included.
+func TestX87AliasesDiff(t *testing.T) {
+	if !hostexec.Available {
+		t.Skip("no native execution on this host")
+	}
+	n := 300
+	if testing.Short() {
+		n = 40
+	}
+	c, ram, at := branchGuest(t, 64)
+	c.cr4 |= cr4OSFXSR | cr4OSXMMEXCPT
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, a := range []struct {
+		code []byte
+		as   string
+	}{
+		{[]byte{0xd9, 0xd9}, "fstp st(1)"}, {[]byte{0xd9, 0xdd}, "fstp st(5)"},
+		{[]byte{0xdc, 0xd1}, "fcom st(1)"}, {[]byte{0xdc, 0xd6}, "fcom st(6)"},
+		{[]byte{0xdc, 0xd9}, "fcomp st(1)"}, {[]byte{0xdc, 0xdf}, "fcomp st(7)"},
+		{[]byte{0xdd, 0xc9}, "fxch st(1)"}, {[]byte{0xdd, 0xcc}, "fxch st(4)"},
+		{[]byte{0xde, 0xd1}, "fcomp st(1)"}, {[]byte{0xde, 0xd3}, "fcomp st(3)"},
+		{[]byte{0xdf, 0xc9}, "fxch st(1)"}, {[]byte{0xdf, 0xce}, "fxch st(6)"},
+		{[]byte{0xdf, 0xd1}, "fstp st(1)"}, {[]byte{0xdf, 0xd2}, "fstp st(2)"},
+		{[]byte{0xdf, 0xd9}, "fstp st(1)"}, {[]byte{0xdf, 0xdb}, "fstp st(3)"},
+	} {
+		fails := 0
+		for k := 0; k < n && fails < 3; k++ {
+			var st hostexec.State
+			for _, r := range testRegs {
+				st.Regs[r] = randQ(rng)
+			}
+			st.Flags = rng.Uint64() & arithFlags
+			var fx hostexec.FX
+			randFX(rng, &fx)
+			in, nat := fx, st
+			if err := hostexec.ExecFX(a.code, &nat, &fx); err != nil {
+				t.Skip(err)
+			}
+			ex, got := interpFX(t, c, ram, at, a.code, &st, &in)
+			why := ""
+			if ex.Reason != ExitHLT {
+				why = fmt.Sprintf(" exit %v (err %v)", ex.Reason, ex.Err)
+			} else {
+				why = fxDiff(&fx.Image, &got, false)
+				if (c.rflags()^nat.Flags)&arithFlags != 0 {
+					why += fmt.Sprintf(" flags host %#x got %#x;", nat.Flags&arithFlags, c.rflags()&arithFlags)
+				}
+			}
+			if why != "" {
+				fails++
+				t.Errorf("% x (as %s):%s\n  in: FCW %#x FSW %#x FTW %#x", a.code, a.as, why, in.CW(), in.SW(), in.Image[4])
+			}
+		}
+	}
+}
