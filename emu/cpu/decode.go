@@ -158,6 +158,11 @@ func decode(b []byte, mode int) (x86asm.Inst, bool) {
 				return x86asm.Inst{}, false // LOCK: not a lockable instruction (SDM LOCK)
 			}
 		}
+		if b[p+1] == 0x0d && b[p+2] >= 0xc0 {
+			// PREFETCH/PREFETCHW take m8 only (SDM PREFETCHW, APM
+			// PREFETCH); the host raises #UD for a register.
+			return x86asm.Inst{}, false
+		}
 		if n > len(b) {
 			return x86asm.Inst{}, false
 		}

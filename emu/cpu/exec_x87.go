@@ -108,6 +108,15 @@ var x87ArithOp = [8]fp.Op{fp.OpAdd, fp.OpMul, 0, 0, fp.OpSub, fp.OpSubr, fp.OpDi
 var x87RevOp = [8]fp.Op{fp.OpAdd, fp.OpMul, 0, 0, fp.OpSubr, fp.OpSub, fp.OpDivr, fp.OpDiv}
 
 func hX87(c *CPU, in *insn) {
+	if in.op == 3<<3|4 && !in.mem {
+		// DB E0, E1, E4 (FNENI, FNDISI, FNSETPM; FNCLEX and FNINIT are
+		// hFPState's): no-wait control instructions that do nothing
+		// since the 387 (prefixud.go aliases).
+		if c.x87OK(in, false) {
+			in.next.h(c, in.next)
+		}
+		return
+	}
 	if !c.x87OK(in, true) {
 		return
 	}

@@ -71,7 +71,9 @@ func badPrefixes(inst *x86asm.Inst) bool {
 //   - the x87 register-form aliases: D9 D8+i (FSTP ST(i), but see
 //     exec_x87.go), DC D0+i (FCOM ST(i)), DC D8+i (FCOMP ST(i)), DD C8+i
 //     and DF C8+i (FXCH ST(i)), DE D0+i (FCOMP ST(i)), DF D0+i and DF
-//     D8+i (FSTP ST(i)); x87.csv and x86asm do not have them. The copy
+//     D8+i (FSTP ST(i)), and DB E0, E1 and E4 (the 8087's FNENI and
+//     FNDISI and the 287's FNSETPM, no-ops since the 387 as the host
+//     has them); x87.csv and x86asm do not have them. The copy
 //     only gets them past x86asm: decode puts the alias's own opcode back
 //     in Inst.Opcode, and x87Reg runs each (TestX87AliasesDiff compares
 //     them with the host bit for bit).
@@ -100,6 +102,8 @@ func aliasOpcode(b []byte, p int) []byte {
 		no, nm = 0xd9, m
 	case o == 0xdf && m >= 0xd0 && m < 0xe0:
 		no, nm = 0xdd, 0xd8|m&7
+	case o == 0xdb && (m == 0xe0 || m == 0xe1 || m == 0xe4):
+		no, nm = 0xd9, 0xd0 // any x87 form: x87Reg runs FNENI, FNDISI, FNSETPM
 	default:
 		return nil
 	}
