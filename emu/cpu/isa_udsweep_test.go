@@ -113,7 +113,9 @@ func udVariants(t testing.TB, short bool) []udVariant {
 // whose map entries differ from x86asm's, each cell entire: the x87
 // register forms D8-DF C0-FF (the aliases the SDM leaves blank), group 15
 // with a register (0F AE C0-FF: the fences whatever the r/m bits, #UD
-// for /0-/4 without F3), and the hint-NOP space with and without LOCK
+// for /0-/4 without F3), group 7 with a register (0F 01 C0-FF, where
+// most cells are other vendors' or unadvertised features: udHostOnly),
+// and the hint-NOP space with and without LOCK
 // (0F 0D and 0F 18-1F, /0-/7 with a memory operand and with a register).
 func udSpaces() [][]udVariant {
 	var out [][]udVariant
@@ -129,6 +131,12 @@ func udSpaces() [][]udVariant {
 	vs = nil
 	for m := 0xc0; m <= 0xff; m++ {
 		vs = append(vs, udVariant{r: g15, kind: "space", code: []byte{0x0f, 0xae, byte(m)}})
+	}
+	out = append(out, vs)
+	g7 := &isaRow{intel: "group 7 register forms 0F 01 C0-FF", idx: -1}
+	vs = nil
+	for m := 0xc0; m <= 0xff; m++ {
+		vs = append(vs, udVariant{r: g7, kind: "space", code: []byte{0x0f, 0x01, byte(m)}})
 	}
 	out = append(out, vs)
 	hint := &isaRow{intel: "hint NOPs 0F 0D, 0F 18-1F", idx: -1}
@@ -286,7 +294,14 @@ func udHostUnsafe(code []byte) string {
 //   - 66 0F AE /6 with memory: CLWB, CPUID.(EAX=7,ECX=0):EBX[24] (SDM
 //     CLWB); XSAVEOPT with 66 added;
 //   - F2/F3 0F 2B with memory: MOVNTSD/MOVNTSS, AMD's SSE4A,
-//     CPUID.80000001H:ECX[6] (APM Vol. 4); MOVNTPS/MOVNTPD with F2/F3.
+//     CPUID.80000001H:ECX[6] (APM Vol. 4); MOVNTPS/MOVNTPD with F2/F3;
+//   - in group 7 (0F 01 with a register): C1-C4 VMCALL, VMLAUNCH,
+//     VMRESUME, VMXOFF (VMX, CPUID.1:ECX[5]; #UD outside VMX operation,
+//     SDM Vol. 2 VMCALL; the host, itself a guest, has its hypervisor
+//     answer VMCALL), D8-DF VMRUN..INVLPGA (SVM, CPUID.80000001H:ECX[2];
+//     APM Vol. 3: #UD with EFER.SVME clear; the host's VMMCALL reaches its
+//     hypervisor), FA/FB MONITORX/MWAITX (CPUID.80000001H:ECX[29]), FC
+//     CLZERO (CPUID.80000008H:EBX[0]), FD RDPRU (CPUID.80000008H:EBX[4]).
 //
 // AVX and other VEX-encoded instructions are never reached: no
 // neighbour changes an opcode byte, and C4/C5 (the VEX escapes) are no
@@ -317,6 +332,16 @@ func udHostOnly(code []byte) string {
 		return "CLWB"
 	case op == 0x2b && (mand == 0xf2 || mand == 0xf3) && mem:
 		return "SSE4A"
+	case op == 0x01 && mand == 0 && modrm >= 0xc1 && modrm <= 0xc4:
+		return "VMX"
+	case op == 0x01 && mand == 0 && modrm >= 0xd8 && modrm <= 0xdf:
+		return "SVM"
+	case op == 0x01 && mand == 0 && (modrm == 0xfa || modrm == 0xfb):
+		return "MONITORX"
+	case op == 0x01 && mand == 0 && modrm == 0xfc:
+		return "CLZERO"
+	case op == 0x01 && mand == 0 && modrm == 0xfd:
+		return "RDPRU"
 	}
 	return ""
 }
@@ -354,6 +379,14 @@ func udFixedRule(code []byte) string {
 		return "NP prefix or memory-only"
 	}
 	return ""
+}
+
+// udHostOnlyBits are the CPUID bits of udHostOnly's features, which
+// softvmm's CPUID must leave clear for the sweep's premise to hold.
+var udHostOnlyBits = map[string]cpuidBit{
+	"CLFLUSHOPT": {"CLFLUSHOPT", 7, 0, 1, 23}, "CLWB": {"CLWB", 7, 0, 1, 24}, "SSE4A": fpBits["SSE4A"],
+	"VMX": {"VMX", 1, 0, 2, 5}, "SVM": {"SVM", 0x80000001, 0, 2, 2}, "MONITORX": {"MONITORX", 0x80000001, 0, 2, 29},
+	"CLZERO": {"CLZERO", 0x80000008, 0, 1, 0}, "RDPRU": {"RDPRU", 0x80000008, 0, 1, 4},
 }
 
 // udGuest is diffGuest with the host's CR4 SSE/XSAVE bits.
@@ -428,6 +461,12 @@ func TestISAUDSweep(t *testing.T) {
 	host, restarts := runHostProbe(t, name, len(vs))
 	hostTime := time.Since(start)
 	g := udGuest(t)
+	for name, f := range udHostOnlyBits {
+		a, b, cx, d := g.c.cpuid(f.leaf, f.sub)
+		if [4]uint32{a, b, cx, d}[f.reg]>>f.bit&1 != 0 {
+			t.Fatalf("CPUID advertises %s: the sweep's premise that it is #UD is gone", name)
+		}
+	}
 	probed, hostUD, unadv, mismatches, nrows, fixed := 0, 0, 0, 0, 0, 0
 	for i, v := range vs {
 		if i == 0 || vs[i-1].r != v.r {
@@ -450,6 +489,9 @@ func TestISAUDSweep(t *testing.T) {
 		}
 		ud, what := udInterp(g, k)
 		if f := udHostOnly(k.code); f != "" || v.kind == "unadvertised" {
+			if _, ok := udHostOnlyBits[f]; f != "" && !ok {
+				t.Errorf("%s: no CPUID bit in udHostOnlyBits", f)
+			}
 			if f == "" {
 				f = v.r.fpFeature
 			}
