@@ -179,7 +179,7 @@ read:
 	if ended && werr == nil {
 		return next, hostOutcome{}, nil
 	}
-	if os.Getenv("HOSTPROBE_DEBUG") != "" {
+	if os.Getenv("HOSTPROBE_DEBUG") != "" { // to study a child's report by hand
 		fmt.Fprintf(os.Stderr, "child from %d: %v\n%s\n", start, werr, stderr.String())
 	}
 	o, ok := parseHostCrash(cmd.ProcessState, stderr.Bytes())
