@@ -154,8 +154,8 @@ func (c *CPU) build(in *insn, inst *x86asm.Inst, va uint64) {
 	term := func() { in.rep |= repTerm }
 	next := va + uint64(inst.Len)
 	op := inst.Op
-	if badLock(inst) {
-		return // #UD (exec_isa.go)
+	if badLock(inst) || badPrefixes(inst) {
+		return // #UD (exec_isa.go, prefixud.go)
 	}
 	legacy := inst.Mode != 64
 	if !legacy && legacyOnly[op] {

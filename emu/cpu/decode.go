@@ -153,6 +153,16 @@ func decode(b []byte, mode int) (x86asm.Inst, bool) {
 		// FA): x86asm knows only some /r forms, so size the ModRM here.
 		asz := addrSize(b[:p], mode)
 		n := p + 2 + modrmLen(b[p+2:], asz)
+		for _, pf := range b[:p] {
+			if pf == 0xf0 {
+				return x86asm.Inst{}, false // LOCK: not a lockable instruction (SDM LOCK)
+			}
+		}
+		if b[p+1] == 0x0d && b[p+2] >= 0xc0 {
+			// PREFETCH/PREFETCHW take m8 only (SDM PREFETCHW, APM
+			// PREFETCH); the host raises #UD for a register.
+			return x86asm.Inst{}, false
+		}
 		if n > len(b) {
 			return x86asm.Inst{}, false
 		}
@@ -163,6 +173,16 @@ func decode(b []byte, mode int) (x86asm.Inst, bool) {
 		return x86asm.Inst{Op: x86asm.NOP, Len: n, Mode: mode, AddrSize: asz, DataSize: ds}, true
 	}
 	inst, err := x86asm.Decode(b, mode)
+	if err != nil {
+		if a := aliasOpcode(b, p); a != nil { // prefixud.go
+			inst, err = x86asm.Decode(a, mode)
+			if b[p] >= 0xd8 {
+				// x87: the executor reads the alias's own opcode
+				// (exec_x87.go x87Reg), and FOP records it.
+				inst.Opcode = inst.Opcode&0xffff | uint32(b[p])<<24 | uint32(b[p+1])<<16
+			}
+		}
+	}
 	if err != nil || inst.Op == 0 || inst.Len == 0 {
 		return x86asm.Inst{}, false
 	}

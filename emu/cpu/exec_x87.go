@@ -121,6 +121,15 @@ func (c *CPU) x87DataPtr(in *insn, va uint64) (uint64, uint16) {
 }
 
 func hX87(c *CPU, in *insn) {
+	if in.op == 3<<3|4 && !in.mem {
+		// DB E0, E1, E4 (FNENI, FNDISI, FNSETPM; FNCLEX and FNINIT are
+		// hFPState's): no-wait control instructions that do nothing
+		// since the 387 (prefixud.go aliases).
+		if c.x87OK(in, false) {
+			in.next.h(c, in.next)
+		}
+		return
+	}
 	if !c.x87OK(in, true) {
 		return
 	}
@@ -378,10 +387,14 @@ func (c *CPU) x87Reg(in *insn, grp, reg uint8, i int, cw uint16) bool {
 	switch grp {
 	case 0, 4, 6: // D8: ST(0) op ST(i); DC/DE: ST(i) op ST(0) (DE pops)
 		if reg == 2 || reg == 3 {
-			if grp == 6 && !(reg == 3 && i == 1) {
+			switch {
+			case grp == 6 && reg == 2: // DE D0+i: FCOMP ST(i) (prefixud.go aliases)
+				c.x87Compare(0, i, false, true, false)
+			case grp == 6 && i != 1:
 				return ud()
+			default: // DC D0+i/D8+i are the FCOM/FCOMP aliases
+				c.x87Compare(0, i, false, reg == 3, grp == 6)
 			}
-			c.x87Compare(0, i, false, reg == 3, grp == 6)
 			return true
 		}
 		d, s, op := 0, i, x87ArithOp[reg]
@@ -425,11 +438,18 @@ func (c *CPU) x87Reg(in *insn, grp, reg uint8, i int, cw uint16) bool {
 			return true
 		}
 		return ud()
-	case 5: // DD: FFREE, FST, FSTP, FUCOM, FUCOMP
-		switch reg {
-		case 0:
+	case 5, 7: // DD: FFREE, FXCH alias, FST, FSTP, FUCOM, FUCOMP; DF: FFREEP, FXCH and FSTP aliases, FUCOMIP, FCOMIP
+		switch {
+		case reg == 0:
 			f.ftw &^= 1 << uint(f.phys(i))
-		case 2, 3:
+			if grp == 7 {
+				f.pop()
+			}
+		case reg == 1: // DD C8+i, DF C8+i: FXCH ST(i) (prefixud.go aliases)
+			return c.x87D9(in, 1, i, cw)
+		case grp == 7 && (reg == 5 || reg == 6):
+			c.x87Comi(i, reg == 5, true)
+		case reg == 2 || reg == 3: // FST, FSTP; DF D0+i and D8+i: FSTP ST(i) aliases
 			if f.empty(0) {
 				if !f.underflow() {
 					return true
@@ -439,22 +459,11 @@ func (c *CPU) x87Reg(in *insn, grp, reg uint8, i int, cw uint16) bool {
 				f.set(i, f.get(0))
 				f.fsw &^= fp.C1
 			}
-			if reg == 3 {
+			if reg == 3 || grp == 7 {
 				f.pop()
 			}
-		case 4, 5:
+		case grp == 5 && (reg == 4 || reg == 5):
 			c.x87Compare(0, i, true, reg == 5, false)
-		default:
-			return ud()
-		}
-		return true
-	case 7: // DF: FFREEP, FUCOMIP, FCOMIP
-		switch reg {
-		case 0:
-			f.ftw &^= 1 << uint(f.phys(i))
-			f.pop()
-		case 5, 6:
-			c.x87Comi(i, reg == 5, true)
 		default:
 			return ud()
 		}
@@ -576,6 +585,17 @@ func (c *CPU) x87D9(in *insn, reg uint8, i int, cw uint16) bool {
 		if i == 0 { // FNOP
 			return true
 		}
+	case 3:
+		// D9 D8+i, a blank cell in the SDM's opcode map that the host
+		// runs as FSTP ST(i) (prefixud.go aliases), except that an empty
+		// ST(0) is no stack fault: nothing is stored, no flag changes,
+		// and the stack pops (TestX87AliasesDiff).
+		if !f.empty(0) {
+			f.set(i, f.get(0))
+			f.fsw &^= fp.C1
+		}
+		f.pop()
+		return true
 	}
 	if reg < 4 {
 		c.fault(in, vecUD, 0)

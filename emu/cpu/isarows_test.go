@@ -346,7 +346,7 @@ func immSize(tok string, mode int, addr67 bool) int {
 
 // allowsReg/allowsMem report which ModRM forms the row's operands admit.
 func (r *isaRow) allowsReg() bool {
-	if r.hasTag("modrm_memonly") {
+	if r.hasTag("modrm_memonly") || sdmMemOnly[r.intel] {
 		return false
 	}
 	for _, a := range r.args {

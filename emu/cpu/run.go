@@ -34,6 +34,12 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 		c.owedTrap()
 	}
 	c.dbg.strAt = 0
+	// Events delivered in this call: more of them than the budget means
+	// an exception whose handler faults again at once, retiring nothing
+	// (a #UD gate pointing at a UD2, say), which on silicon loops for
+	// ever; here it ends the call like the budget does, so VM_RUN
+	// returns and the same state always stops at the same event count.
+	events := c.ev.count
 	for c.exit.Reason == ExitNone {
 		if c.dbg.on && c.dbg.pend != 0 {
 			c.dbgBoundary()
@@ -48,7 +54,7 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 				continue // a task gate into a task with the T bit
 			}
 		}
-		if c.retired >= c.limit {
+		if c.retired >= c.limit || c.ev.count-events > budget {
 			c.exit = Exit{Reason: ExitBudget, RIP: c.rip}
 			break
 		}
@@ -83,9 +89,10 @@ func (c *CPU) Run(budget uint64) (ex Exit) {
 			gen := c.tlb.gen
 			ins0 := &b.ins[0]
 			n := uint64(b.n)
+			ev := c.ev.count
 			for {
 				ins0.h(c, ins0)
-				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen ||
+				if c.exit.Reason != ExitNone || c.rip != b.vrip || c.tlb.gen != gen || c.ev.count != ev ||
 					!b.valid || c.intrShadow || c.limit-c.retired < n || c.intrRaised() {
 					break
 				}
