@@ -403,6 +403,23 @@ func udGuest(t testing.TB) *diffGuest {
 	return g
 }
 
+// udModelVendor is the CPUID vendor of the host whose answers the sweep
+// recorded (udFindings) and prefixud.go follows where the SDM is silent.
+const udModelVendor = "AuthenticAMD"
+
+// hostVendor is the host's CPUID leaf 0 vendor string.
+func hostVendor() string {
+	var st hostexec.State
+	if hostexec.Exec([]byte{0x0f, 0xa2}, &st) != nil {
+		return ""
+	}
+	var b [12]byte
+	binary.LittleEndian.PutUint32(b[0:], uint32(st.Regs[rBX]))
+	binary.LittleEndian.PutUint32(b[4:], uint32(st.Regs[rDX]))
+	binary.LittleEndian.PutUint32(b[8:], uint32(st.Regs[rCX]))
+	return string(b[:])
+}
+
 // hostOSXSAVE reads CPUID.1:ECX.OSXSAVE[27] on the host (CPUID leaves
 // RSP and the other registers Exec keeps alone).
 func hostOSXSAVE() bool {
@@ -467,6 +484,12 @@ func TestISAUDSweep(t *testing.T) {
 			t.Fatalf("CPUID advertises %s: the sweep's premise that it is #UD is gone", name)
 		}
 	}
+	// Where the SDM's opcode map is blank or vendors differ, softvmm
+	// follows the host the sweep was recorded on (udModelVendor); on
+	// another vendor's CPU a disagreement is reported, not failed, and
+	// TestUDSweepFindings still holds the recorded answers.
+	vendor := hostVendor()
+	modelHost := vendor == udModelVendor
 	probed, hostUD, unadv, mismatches, nrows, fixed := 0, 0, 0, 0, 0, 0
 	for i, v := range vs {
 		if i == 0 || vs[i-1].r != v.r {
@@ -506,7 +529,11 @@ func TestISAUDSweep(t *testing.T) {
 		}
 		if ud != h.ud() {
 			mismatches++
-			t.Errorf("% x (%s, %s): host %v, interpreter %s", k.code, v.r.intel, v.kind, h, what)
+			if modelHost {
+				t.Errorf("% x (%s, %s): host %v, interpreter %s", k.code, v.r.intel, v.kind, h, what)
+			} else {
+				t.Logf("% x (%s, %s): this %s host %v, interpreter %s (softvmm follows %s)", k.code, v.r.intel, v.kind, vendor, h, what, udModelVendor)
+			}
 		}
 	}
 	t.Logf("%d encodings probed from %d rows, %d #UD on the host, %d of unadvertised features (#UD asserted), %d children; "+
@@ -650,8 +677,8 @@ func TestUDSweepFindings(t *testing.T) {
 			t.Errorf("% x (%s): interpreter %s, want #UD %v", f.code, f.what, what, f.ud)
 		}
 	}
-	if !hostexec.Available || testing.Short() {
-		return
+	if !hostexec.Available || testing.Short() || hostVendor() != udModelVendor {
+		return // (the recorded answers are an AMD host's: udModelVendor)
 	}
 	hostProbeGuard(t)
 	host, _ := runHostProbe(t, "udfindings", len(udFindings))
