@@ -268,3 +268,55 @@ func TestRetfConformingDPL(t *testing.T) {
 		}
 	}
 }
+
+// Loading SS checks RPL = CPL as well as DPL = CPL (SDM MOV "IF SS is
+// loaded": "segment selector's RPL ≠ CPL ... #GP(selector)"): at CPL 0 a
+// DPL-0 writable data selector with RPL 3 is #GP(sel &^ 3) for MOV SS,
+// POP SS (not in 64-bit mode) and LSS; with RPL 0 it loads.
+func TestLoadSSRPL(t *testing.T) {
+	for _, mode := range isaModes {
+		for _, k := range []struct {
+			name string
+			code []byte
+		}{
+			{"mov ss, ax", []byte{0x8e, 0xd0}},
+			{"pop ss", []byte{0x17}},
+			{"lss", nil},
+		} {
+			if mode == 64 && k.code != nil && k.code[0] == 0x17 {
+				continue // POP SS is #UD in 64-bit mode
+			}
+			for _, rpl := range []uint16{3, 0} {
+				c, ram := sysGuest(t, mode)
+				at := sysAt(mode)
+				ram.w64(0x5010, mkDesc(0, 0xfffff, 0x92, 0xc)) // writable (bhyveload's entry is read-only)
+				sel := uint64(0x10 | rpl)
+				code := k.code
+				if code == nil { // lss eax/ax, [ebx]/[bx]: offset then selector
+					code = []byte{0x0f, 0xb2, modrmBX(mode, 0)}
+					ram.w64(0xa000, 0x1234|sel<<16)
+					if mode != 16 {
+						ram.w64(0xa000, 0x1234|sel<<32)
+					}
+					c.r[rBX] = 0xa000
+				}
+				copy(ram.b[at:], append(append([]byte{}, code...), 0xf4))
+				c.r[rAX] = sel
+				if k.code != nil && k.code[0] == 0x17 {
+					c.r[rSP] -= 4
+					ram.w64(c.r[rSP], sel)
+				}
+				ex := c.Run(10)
+				var msg string
+				if rpl == 3 {
+					msg = vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0x10)
+				} else if msg = haltedAt(ex, at+uint64(len(code))); msg == "" && c.seg[segSS].sel != 0x10 {
+					msg = fmt.Sprintf("ss %#x", c.seg[segSS].sel)
+				}
+				if msg != "" {
+					t.Errorf("%d-bit %s with RPL %d: %s (exit %v at %#x)", mode, k.name, rpl, msg, ex.Reason, ex.RIP)
+				}
+			}
+		}
+	}
+}
