@@ -233,7 +233,7 @@ func TestISAX87Pointers(t *testing.T) {
 				if tc.set != nil {
 					tc.set(c)
 				}
-				c.fpu.fcw = 0x37d // DE unmasked, as for the host
+				c.fpu.fcw = 0x37d          // DE unmasked, as for the host
 				wantCS := c.seg[segCS].sel // the x87 instruction's CS, set up before it ran
 				if v := vector(t, c); v != -1 {
 					t.Fatalf("vector %d", v)
