@@ -320,3 +320,97 @@ func TestLoadSSRPL(t *testing.T) {
 		}
 	}
 }
+
+// The CPL-0 rows TestISASystemRows sees only retire at CPL 0 (INVD,
+// WBINVD: "no-ops" there) are privileged: at CPL 3 each is #GP(0) before
+// it does anything (SDM, each instruction's "Protected Mode Exceptions":
+// "#GP(0) If the current privilege level is not 0"), in every mode.
+func TestPrivilegedRowsAtCPL3(t *testing.T) {
+	for _, mode := range isaModes {
+		for _, k := range []struct {
+			name string
+			code []byte
+		}{
+			{"invd", []byte{0x0f, 0x08}}, {"wbinvd", []byte{0x0f, 0x09}}, {"hlt", []byte{0xf4}},
+			{"clts", []byte{0x0f, 0x06}}, {"lmsw ax", []byte{0x0f, 0x01, 0xf0}},
+			{"lgdt [bx]", []byte{0x0f, 0x01, modrmBX(mode, 2)}}, {"lidt [bx]", []byte{0x0f, 0x01, modrmBX(mode, 3)}},
+			{"lldt ax", []byte{0x0f, 0x00, 0xd0}}, {"ltr ax", []byte{0x0f, 0x00, 0xd8}},
+			{"mov cr0, eax", []byte{0x0f, 0x22, 0xc0}}, {"mov eax, cr0", []byte{0x0f, 0x20, 0xc0}},
+			{"mov dr7, eax", []byte{0x0f, 0x23, 0xf8}}, {"mov eax, dr7", []byte{0x0f, 0x21, 0xf8}},
+			{"rdmsr", []byte{0x0f, 0x32}}, {"wrmsr", []byte{0x0f, 0x30}}, {"invlpg [bx]", []byte{0x0f, 0x01, modrmBX(mode, 7)}},
+			{"sysexit", []byte{0x0f, 0x35}},
+		} {
+			c, ram := sysGuest(t, mode)
+			at := sysAt(mode)
+			copy(ram.b[at:], append(append([]byte{}, k.code...), 0xf4))
+			c.r[rAX], c.r[rBX], c.r[rCX] = 0, 0xa000, 0x277
+			cr0, gdtr := c.cr0, c.gdtr
+			c.sysenterCS = 0x08
+			toCPL3(c, ram)
+			ex := c.Run(10)
+			if msg := vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0); msg != "" {
+				t.Errorf("%d-bit CPL 3 %s: %s (exit %v at %#x)", mode, k.name, msg, ex.Reason, ex.RIP)
+			}
+			if c.cr0 != cr0 || c.gdtr != gdtr {
+				t.Errorf("%d-bit CPL 3 %s: cr0 %#x gdtr %+v changed", mode, k.name, c.cr0, c.gdtr)
+			}
+		}
+	}
+}
+
+// MOV to and from CR0, CR2, CR3 and CR8 in 64-bit mode (TestControlRegisters
+// sees only CR4): CR2 holds any 64-bit value; CR8 is TPR[7:4], bits 63:4
+// reserved (#GP(0) if set); CR3 and CR0 read back what was written
+// (SDM MOV CR; Vol. 3 "CR8").
+func TestISAControlRegisters64(t *testing.T) {
+	code := []byte{
+		0x0f, 0x22, 0xd0, // mov cr2, rax
+		0x0f, 0x20, 0xd3, // mov rbx, cr2
+		0x44, 0x0f, 0x22, 0xc1, // mov cr8, rcx
+		0x44, 0x0f, 0x20, 0xc2, // mov rdx, cr8
+		0x0f, 0x20, 0xde, // mov rsi, cr3
+		0x0f, 0x22, 0xde, // mov cr3, rsi
+		0x0f, 0x20, 0xdf, // mov rdi, cr3
+		0x0f, 0x20, 0xc0, // mov rax, cr0
+		0x48, 0x0f, 0xba, 0xe8, 0x03, // bts rax, 3 (TS)
+		0x0f, 0x22, 0xc0, // mov cr0, rax
+		0x41, 0x0f, 0x20, 0xc0, // mov r8, cr0
+		0x44, 0x0f, 0x22, 0xc5, // mov cr8, rbp (bit 4 set: #GP(0))
+	}
+	runSysCases(t, []sysCase{{rows: []string{"MOV CR0-CR7, rmf64", "MOV rmf64, CR0-CR7"}, code: code,
+		setup: func(c *CPU, _ *testRAM) {
+			c.r[rAX], c.r[rCX], c.r[rBP] = 0xdead_beef_1234_5678, 0xb, 0x1b
+			c.cr3 = 0x2000 // newGuest's PML4
+		},
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			if c.r[rBX] != 0xdead_beef_1234_5678 || c.r[rDX] != 0xb || c.r[rSI] != 0x2000 || c.r[rDI] != 0x2000 || c.r[r8] != 0x80000039 { // ET reads 1 (SDM Vol. 3 "CR0": hardcoded on P6 and later)
+				return fmt.Sprintf("cr2 %#x cr8 %#x cr3 %#x %#x cr0 %#x", c.r[rBX], c.r[rDX], c.r[rSI], c.r[rDI], c.r[r8])
+			}
+			return vectorFrame(c, ram, ex, vecGP, codeBase+uint64(len(code))-4, true, 0)
+		}}})
+}
+
+// SYSCALL saves RFLAGS in R11 and then clears every RFLAGS bit set in
+// IA32_FMASK (SDM SYSCALL: "RFLAGS <- RFLAGS AND NOT(IA32_FMASK)"), RF
+// too; RCX gets the next RIP, CS and SS come from STAR[47:32]
+// (TestSyscallSysret runs with IA32_FMASK = 0).
+func TestSyscallFMask(t *testing.T) {
+	code := cat(wrmsrCode(64, 0xc0000084, flagIF|flagDF|flagAC|flagCF), // IA32_FMASK
+		wrmsrCode(64, 0xc0000082, codeBase+0x200), // LSTAR
+		wrmsrCode(64, 0xc0000081, 0x0018_0008<<32), // STAR
+		[]byte{0x9d, 0x0f, 0x05}) // popfq; syscall
+	runSysCases(t, []sysCase{{rows: []string{"SYSCALL"}, code: code,
+		setup: func(c *CPU, ram *testRAM) {
+			c.efer |= eferSCE
+			c.r[rSP] -= 8
+			ram.w64(c.r[rSP], 2|flagIF|flagDF|flagAC|flagCF|flagOF|flagZF)
+			ram.b[codeBase+0x200] = 0xf4
+		},
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			if c.rflags() != 2|flagOF|flagZF || c.r[r11] != 2|flagIF|flagDF|flagAC|flagCF|flagOF|flagZF ||
+				c.r[rCX] != codeBase+uint64(len(code)) || c.seg[segCS].sel != 8 || c.seg[segSS].sel != 0x10 {
+				return fmt.Sprintf("rflags %#x r11 %#x rcx %#x cs %#x ss %#x", c.rflags(), c.r[r11], c.r[rCX], c.seg[segCS].sel, c.seg[segSS].sel)
+			}
+			return haltedAt(ex, codeBase+0x200)
+		}}})
+}
