@@ -396,9 +396,9 @@ func TestISAControlRegisters64(t *testing.T) {
 // (TestSyscallSysret runs with IA32_FMASK = 0).
 func TestSyscallFMask(t *testing.T) {
 	code := cat(wrmsrCode(64, 0xc0000084, flagIF|flagDF|flagAC|flagCF), // IA32_FMASK
-		wrmsrCode(64, 0xc0000082, codeBase+0x200), // LSTAR
+		wrmsrCode(64, 0xc0000082, codeBase+0x200),  // LSTAR
 		wrmsrCode(64, 0xc0000081, 0x0018_0008<<32), // STAR
-		[]byte{0x9d, 0x0f, 0x05}) // popfq; syscall
+		[]byte{0x9d, 0x0f, 0x05})                   // popfq; syscall
 	runSysCases(t, []sysCase{{rows: []string{"SYSCALL"}, code: code,
 		setup: func(c *CPU, ram *testRAM) {
 			c.efer |= eferSCE
