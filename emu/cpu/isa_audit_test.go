@@ -414,3 +414,92 @@ func TestSyscallFMask(t *testing.T) {
 			return haltedAt(ex, codeBase+0x200)
 		}}})
 }
+
+// AAD and AAM with a base other than 10 (SDM AAD: "AL <- (tempAL +
+// (tempAH * imm8)) AND FFH; AH <- 0"; AAM: "AH <- tempAL / imm8; AL <-
+// tempAL MOD imm8"; SF, ZF, PF from AL; AAM 0 is #DE), in 32- and 16-bit
+// mode (both are #UD in 64-bit mode).
+func TestAadAamBase(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		for _, k := range []struct {
+			name   string
+			code   []byte
+			ax     uint64
+			wantAX uint64
+			flags  uint64 // SF ZF PF
+			de     bool
+		}{
+			{"aad 7", []byte{0xd5, 0x07}, 0x0305, 0x001a, 0, false},
+			{"aad 16", []byte{0xd5, 0x10}, 0x0f09, 0x00f9, flagSF | flagPF, false},
+			{"aad 0", []byte{0xd5, 0x00}, 0x7f00, 0x0000, flagZF | flagPF, false},
+			{"aam 7", []byte{0xd4, 0x07}, 0x001a, 0x0305, flagPF, false},
+			{"aam 16", []byte{0xd4, 0x10}, 0x00f9, 0x0f09, flagPF, false},
+			{"aam 0", []byte{0xd4, 0x00}, 0x0012, 0x0012, 0, true},
+		} {
+			c, ram := sysGuest(t, mode)
+			at := sysAt(mode)
+			copy(ram.b[at:], append(append([]byte{}, k.code...), 0xf4))
+			c.r[rAX] = 0xabcd0000 | k.ax
+			c.setRflags(2 | flagSF | flagZF | flagPF)
+			ex := c.Run(10)
+			var msg string
+			if k.de {
+				msg = vectorFrameIn(mode, c, ram, ex, vecDE, at, false, 0)
+			} else if msg = haltedAt(ex, at+2); msg == "" &&
+				(uint32(c.r[rAX]) != 0xabcd0000|uint32(k.wantAX) || c.rflags()&(flagSF|flagZF|flagPF) != k.flags) {
+				msg = fmt.Sprintf("eax %#x flags %#x, want %#x %#x", c.r[rAX], c.rflags()&(flagSF|flagZF|flagPF), 0xabcd0000|k.wantAX, k.flags)
+			}
+			if msg != "" {
+				t.Errorf("%d-bit %s: %s", mode, k.name, msg)
+			}
+		}
+	}
+}
+
+// A descriptor that is only partly inside the GDT limit is outside the
+// table (SDM Vol. 3 "Segment Descriptor Tables": the limit is the offset
+// of the last valid byte; LAR/LSL/VERR/VERW "the selector is not within
+// the descriptor table limit" clear ZF; MOV Sreg #GP(selector)): with
+// GDTR.limit = sel+3, LAR, LSL, VERR and VERW give ZF=0 and MOV DS
+// faults, in every mode.
+func TestDescriptorPastGDTLimit(t *testing.T) {
+	const sel = 0xf0
+	for _, mode := range isaModes {
+		for _, k := range []struct {
+			name string
+			code []byte
+		}{
+			{"lar", []byte{0x0f, 0x02, 0xc3}}, {"lsl", []byte{0x0f, 0x03, 0xc3}},
+			{"verr", []byte{0x0f, 0x00, 0xe3}}, {"verw", []byte{0x0f, 0x00, 0xeb}},
+			{"mov ds", []byte{0x8e, 0xdb}},
+		} {
+			for _, limit := range []uint32{sel + 3, sel + 7} {
+				c, ram := sysGuest(t, mode)
+				at := sysAt(mode)
+				ram.w64(0x5000+sel, mkDesc(0, 0xfffff, 0x92, 0xc)) // writable data, DPL 0
+				c.gdtr.limit = limit
+				copy(ram.b[at:], append(append([]byte{}, k.code...), 0xf4))
+				c.r[rBX], c.r[rAX] = sel, 0x5a5a
+				c.setRflags(2)
+				ex := c.Run(10)
+				inside := limit == sel+7
+				var msg string
+				switch {
+				case k.name == "mov ds" && !inside:
+					msg = vectorFrameIn(mode, c, ram, ex, vecGP, at, true, sel)
+				case k.name == "mov ds":
+					if msg = haltedAt(ex, at+2); msg == "" && c.seg[segDS].sel != sel {
+						msg = fmt.Sprintf("ds %#x", c.seg[segDS].sel)
+					}
+				default:
+					if msg = haltedAt(ex, at+3); msg == "" && (c.rflags()&flagZF != 0) != inside {
+						msg = fmt.Sprintf("zf %v, want %v", c.rflags()&flagZF != 0, inside)
+					}
+				}
+				if msg != "" {
+					t.Errorf("%d-bit %s, GDT limit %#x: %s (exit %v at %#x)", mode, k.name, limit, msg, ex.Reason, ex.RIP)
+				}
+			}
+		}
+	}
+}
