@@ -1,8 +1,11 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
+
+	"softvmm/emu/cpu/internal/hostexec"
 )
 
 // Checks added by the coverage audit: rows whose credited test did not
@@ -500,6 +503,78 @@ func TestDescriptorPastGDTLimit(t *testing.T) {
 					t.Errorf("%d-bit %s, GDT limit %#x: %s (exit %v at %#x)", mode, k.name, limit, msg, ex.Reason, ex.RIP)
 				}
 			}
+		}
+	}
+}
+
+// FXRSTOR keeps only the 11 defined bits of FOP (SDM Vol. 1 "x87 FPU
+// Instruction and Data (Operand) Pointers": FOP is an 11-bit field; the
+// host masks it): the guest's FXRSTOR of an image with FOP = FFFFH, then
+// FXSAVE, stores what the host's FXRSTOR/FXSAVE of the same image store,
+// in every mode. (The x87/SSE differential tests load and read state
+// through the interpreter's own image functions, so they cannot see
+// this.)
+func TestFXRstorFOPHost(t *testing.T) {
+	if !hostexec.Available {
+		t.Skip("no native execution on this host")
+	}
+	var fx hostexec.FX
+	// An unmasked IE pending (FSW.ES): AMD hosts store FOP, FIP and FDP
+	// only then (AMD APM FXSAVE), Intel always.
+	binary.LittleEndian.PutUint16(fx.Image[0:], 0x037e)
+	binary.LittleEndian.PutUint16(fx.Image[2:], 0x0081)
+	binary.LittleEndian.PutUint16(fx.Image[6:], 0xffff)
+	binary.LittleEndian.PutUint32(fx.Image[24:], 0x1f80)
+	host := fx
+	var st hostexec.State
+	if err := hostexec.ExecFX([]byte{0x90}, &st, &host); err != nil {
+		t.Skip(err)
+	}
+	hostFOP := binary.LittleEndian.Uint16(host.Image[6:])
+	for _, mode := range isaModes {
+		// fxrstor [esi]; fxsave [esi+0x200] (16-bit: [si], [si+0x200])
+		code := []byte{0x0f, 0xae, 0x0e, 0x0f, 0xae, 0x86, 0x00, 0x02, 0x00, 0x00}
+		if mode == 16 {
+			code = []byte{0x0f, 0xae, 0x0c, 0x0f, 0xae, 0x84, 0x00, 0x02}
+		}
+		c, ram, at := xsModeGuest(t, mode, code)
+		copy(ram.b[dataBase:], fx.Image[:])
+		if v := vector(t, c); v != -1 || c.rip != at+uint64(len(code))+1 {
+			t.Fatalf("%d-bit: vector %d at %#x", mode, v, c.rip)
+		}
+		if got := ram.r16(dataBase + 0x200 + 6); got != hostFOP {
+			t.Errorf("%d-bit: FOP after FXRSTOR of 0xffff: %#x, host %#x", mode, got, hostFOP)
+		}
+	}
+}
+
+// Outside 64-bit mode FXSAVE stores XMM0-7 only and leaves bytes 288-415
+// of the area (the XMM8-15 slots of the 64-bit layout) as they were (SDM
+// Vol. 1 §10.5.1, FXSAVE "Table: Non-64-bit-Mode Layout"), even when
+// XMM8-15 hold values from an earlier stay in 64-bit mode.
+func TestFXSaveLegacyLeavesXMM8to15(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		code := []byte{0x0f, 0xae, 0x06} // fxsave [esi]
+		if mode == 16 {
+			code = []byte{0x0f, 0xae, 0x04} // fxsave [si]
+		}
+		c, ram, _ := xsModeGuest(t, mode, code)
+		for i := 0; i < 512; i++ {
+			ram.b[dataBase+uint64(i)] = 0xa5
+		}
+		for i := range c.fpu.xmm {
+			c.fpu.xmm[i] = [2]uint64{uint64(i) * 0x0101010101010101, ^uint64(i)}
+		}
+		if v := vector(t, c); v != -1 {
+			t.Fatalf("%d-bit: vector %d", mode, v)
+		}
+		for i := 288; i < 416; i++ {
+			if ram.b[dataBase+uint64(i)] != 0xa5 {
+				t.Fatalf("%d-bit: byte %d written (%#x)", mode, i, ram.b[dataBase+uint64(i)])
+			}
+		}
+		if got := ram.r64(dataBase + 160 + 16*7); got != 7*0x0101010101010101 {
+			t.Errorf("%d-bit: XMM7 low %#x", mode, got)
 		}
 	}
 }
