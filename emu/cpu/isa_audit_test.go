@@ -578,3 +578,109 @@ func TestFXSaveLegacyLeavesXMM8to15(t *testing.T) {
 		}
 	}
 }
+
+// DAA, DAS, AAA and AAS over every AL with each CF and AF (and AH for
+// AAA/AAS), in 32- and 16-bit mode, against the SDM's "Operation"
+// pseudocode written out here. Compared: AL/AX and the flags the SDM
+// defines (DAA/DAS: CF AF SF ZF PF; AAA/AAS: CF AF).
+func TestBCDAdjustExhaustive(t *testing.T) {
+	type res struct {
+		ax, fl uint64
+	}
+	szp := func(al uint64) uint64 {
+		var f uint64
+		if al&0x80 != 0 {
+			f |= flagSF
+		}
+		if al == 0 {
+			f |= flagZF
+		}
+		n := 0
+		for i := 0; i < 8; i++ {
+			n += int(al >> i & 1)
+		}
+		if n%2 == 0 {
+			f |= flagPF
+		}
+		return f
+	}
+	model := func(op byte, ax uint64, cf, af bool) (res, uint64) {
+		al := ax & 0xff
+		switch op {
+		case 0x27, 0x2f: // DAA, DAS
+			oldAL, oldCF := al, cf
+			ncf, naf := false, false
+			if al&0xf > 9 || af {
+				if op == 0x27 {
+					ncf = oldCF || al+6 > 0xff
+					al = (al + 6) & 0xff
+				} else {
+					ncf = oldCF || al < 6
+					al = (al - 6) & 0xff
+				}
+				naf = true
+			}
+			if oldAL > 0x99 || oldCF {
+				if op == 0x27 {
+					al = (al + 0x60) & 0xff
+				} else {
+					al = (al - 0x60) & 0xff
+				}
+				ncf = true
+			} else if op == 0x27 {
+				ncf = false
+			}
+			f := szp(al)
+			if ncf {
+				f |= flagCF
+			}
+			if naf {
+				f |= flagAF
+			}
+			return res{ax&^0xff | al, f}, flagCF | flagAF | flagSF | flagZF | flagPF
+		}
+		// AAA, AAS
+		var f uint64
+		if al&0xf > 9 || af {
+			if op == 0x37 {
+				ax = (ax + 0x106) & 0xffff
+			} else {
+				ax = (ax - 6) & 0xffff
+				ax = (ax&0xff | ((ax>>8)-1)<<8) & 0xffff
+			}
+			f = flagAF | flagCF
+		}
+		return res{ax&0xff00 | ax&0x0f, f}, flagCF | flagAF
+	}
+	for _, mode := range []int{32, 16} {
+		c, ram := sysGuest(t, mode)
+		at := sysAt(mode)
+		for _, op := range []byte{0x27, 0x2f, 0x37, 0x3f} {
+			copy(ram.b[at:], []byte{op, 0xf4})
+			bad := 0
+			for v := uint64(0); v < 0x10000 && bad < 5; v += 0x3f {
+				ax := v&0xff00 | v&0xff
+				for fl := 0; fl < 4; fl++ {
+					cf, af := fl&1 != 0, fl&2 != 0
+					want, mask := model(op, ax, cf, af)
+					c.r[rAX] = 0x12340000 | ax
+					f0 := uint64(2 | flagOF)
+					if cf {
+						f0 |= flagCF
+					}
+					if af {
+						f0 |= flagAF
+					}
+					c.setRflags(f0)
+					c.rip = at
+					ex := c.Run(5)
+					if ex.Reason != ExitHLT || uint32(c.r[rAX]) != 0x12340000|uint32(want.ax) || c.rflags()&mask != want.fl {
+						t.Errorf("%d-bit %#x: ax %#x cf %v af %v: exit %v, ax %#x flags %#x, want %#x %#x", mode, op, ax, cf, af,
+							ex.Reason, uint32(c.r[rAX]), c.rflags()&mask, want.ax, want.fl)
+						bad++
+					}
+				}
+			}
+		}
+	}
+}
