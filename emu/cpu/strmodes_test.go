@@ -60,14 +60,7 @@ func TestStringModes(t *testing.T) {
 			f |= flagOF
 		}
 		f |= (a ^ b ^ r) & flagAF
-		ones := 0
-		for i := 0; i < 8; i++ {
-			ones += int(r >> i & 1)
-		}
-		if ones%2 == 0 {
-			f |= flagPF
-		}
-		return f
+		return f | sdmPF(r)
 	}
 	const arith = flagCF | flagPF | flagAF | flagZF | flagSF | flagOF
 	const win = 0x10400 // a 64 KiB offset space plus room
