@@ -691,3 +691,36 @@ func sdmPF(r uint64) uint64 {
 	}
 	return 0
 }
+
+// MOV to CR4 with a reserved bit, or the bit of a feature the CPU model
+// does not advertise (SMEP, bit 20, and PKE, bit 22: CPUID leaf 7 is all
+// zeros, TestCPUID), is #GP(0) and leaves CR4 alone (SDM MOV CR "#GP(0)
+// If an attempt is made to write a 1 to any reserved bit in CR4"; Vol. 3
+// "CR4": bits of unsupported features are reserved), in every mode; in
+// 64-bit mode bits 63:32 too.
+func TestMovCR4Reserved(t *testing.T) {
+	for _, mode := range isaModes {
+		bits := []uint{20, 22, 31}
+		if mode == 64 {
+			bits = append(bits, 32)
+		}
+		for _, b := range bits {
+			c, ram := sysGuest(t, mode)
+			at := sysAt(mode)
+			code := []byte{0x0f, 0x20, 0xe0, 0x48, 0x09, 0xd8, 0x0f, 0x22, 0xe0} // mov rax, cr4; or rax, rbx; mov cr4, rax
+			if mode != 64 {
+				code = []byte{0x0f, 0x20, 0xe0, 0x66, 0x09, 0xd8, 0x0f, 0x22, 0xe0} // mov eax, cr4; or eax, ebx
+				if mode == 32 {
+					code[3] = 0x90 // nop: OR is 32-bit already
+				}
+			}
+			copy(ram.b[at:], append(append([]byte{}, code...), 0xf4))
+			c.r[rBX] = 1 << b
+			cr4 := c.cr4
+			ex := c.Run(10)
+			if msg := vectorFrameIn(mode, c, ram, ex, vecGP, at+6, true, 0); msg != "" || c.cr4 != cr4 {
+				t.Errorf("%d-bit mov cr4 with bit %d: %s, cr4 %#x (was %#x)", mode, b, msg, c.cr4, cr4)
+			}
+		}
+	}
+}
