@@ -724,3 +724,27 @@ func TestMovCR4Reserved(t *testing.T) {
 		}
 	}
 }
+
+// CMPXCHG writes its destination whether or not it matches (SDM CMPXCHG:
+// "the destination operand is written back if the comparison fails"), so
+// a read-only data segment is #GP(0) either way and memory is unchanged,
+// in 32- and 16-bit mode.
+func TestCmpxchgReadOnlySegment(t *testing.T) {
+	for _, mode := range []int{32, 16} {
+		for _, match := range []bool{true, false} {
+			c, ram := sysGuest(t, mode)
+			at := sysAt(mode)
+			copy(ram.b[at:], []byte{0x0f, 0xb1, modrmBX(mode, 1), 0xf4}) // cmpxchg [ebx]/[bx], ecx/cx
+			c.seg[segDS] = seg{sel: selRO, limit: 0xffffffff, access: 0xc091}
+			c.r[rBX], c.r[rCX], c.r[rAX] = 0xa000, 0x7777, 0x1111
+			if !match {
+				c.r[rAX] = 0x2222
+			}
+			ram.w64(0xa000, 0x1111)
+			ex := c.Run(10)
+			if msg := vectorFrameIn(mode, c, ram, ex, vecGP, at, true, 0); msg != "" || ram.r64(0xa000) != 0x1111 {
+				t.Errorf("%d-bit cmpxchg on read-only DS, match %v: %s, mem %#x", mode, match, msg, ram.r64(0xa000))
+			}
+		}
+	}
+}
