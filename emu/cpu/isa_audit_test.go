@@ -748,3 +748,43 @@ func TestCmpxchgReadOnlySegment(t *testing.T) {
 		}
 	}
 }
+
+// LAR against the host on the host's own ring-3 selectors (user CS 64-
+// and 32-bit, user DS): the guest gets descriptors built from what the
+// host's LAR and LSL report, and its LAR must give the host's whole
+// doubleword, bits 19:16 included (the SDM leaves them undefined; the
+// host returns the descriptor's limit bits 19:16).
+func TestLarHost(t *testing.T) {
+	if !hostexec.Available {
+		t.Skip("no native execution on this host")
+	}
+	for _, sel := range []uint16{0x33, 0x2b, 0x23} {
+		host := func(code []byte) (uint64, uint64) {
+			st := hostexec.State{}
+			st.Regs[rCX], st.Regs[rAX] = uint64(sel), 0x5a5a5a5a
+			if err := hostexec.Exec(code, &st); err != nil {
+				t.Skip(err)
+			}
+			return st.Regs[rAX], st.Flags & flagZF
+		}
+		lar, zf1 := host([]byte{0x0f, 0x02, 0xc1}) // lar eax, ecx
+		lsl, zf2 := host([]byte{0x0f, 0x03, 0xc1}) // lsl eax, ecx
+		if zf1 == 0 || zf2 == 0 {
+			t.Skipf("host selector %#x not valid for LAR/LSL", sel)
+		}
+		lim := lsl
+		if lar&(1<<23) != 0 { // G: LSL gave the scaled limit
+			lim >>= 12
+		}
+		d := lar<<32 | lim&0xffff // base 0; bits 19:16 of the limit are in lar
+		c, ram := sysGuest(t, 64)
+		ram.w64(0x5000+uint64(sel&^7), d)
+		c.gdtr.limit = 0x3f
+		copy(ram.b[codeBase:], []byte{0x0f, 0x02, 0xc1, 0x0f, 0x03, 0xd1, 0xf4}) // lar eax, ecx; lsl edx, ecx
+		c.r[rCX], c.r[rAX] = uint64(sel), 0x5a5a5a5a
+		ex := c.Run(10) // at CPL 0: the DPL-3, RPL-3 descriptors are visible
+		if ex.Reason != ExitHLT || c.r[rAX] != lar || c.r[rDX] != lsl {
+			t.Errorf("sel %#x: lar %#x lsl %#x, host %#x %#x (exit %v at %#x)", sel, c.r[rAX], c.r[rDX], lar, lsl, ex.Reason, ex.RIP)
+		}
+	}
+}
