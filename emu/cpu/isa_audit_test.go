@@ -788,3 +788,14 @@ func TestLarHost(t *testing.T) {
 		}
 	}
 }
+
+// PUSHA/PUSHAD and POPA/POPAD in 32-bit mode (TestProt32Instructions
+// looks at EAX and ESP only): AX CX DX BX, the original SP, BP SI DI
+// pushed at the operand size; popped in reverse with the SP slot skipped
+// and, for words, bits 31:16 kept (SDM PUSHA, POPA).
+func TestPushaPopa32(t *testing.T) {
+	runSysCasesIn(t, 32, []sysCase{
+		pushaCase("PUSHAD", []byte{0x60}, 4, codeBase), pushaCase("PUSHA", []byte{0x66, 0x60}, 2, codeBase),
+		popaCase("POPAD", []byte{0x61}, 4, codeBase), popaCase("POPA", []byte{0x66, 0x61}, 2, codeBase),
+	})
+}

@@ -78,67 +78,11 @@ func pm16Cases() []sysCase {
 			}
 			return haltedAt(ex, end(push))
 		}})
-	// PUSHA/PUSHAD: AX CX DX BX, the original SP, BP SI DI (SDM PUSHA).
-	regs := func(c *CPU) {
-		for i := 0; i < 8; i++ {
-			if i != rSP {
-				c.r[i] = uint64(0x11110000*(i+1) + 0x101*(i+1))
-			}
-		}
-	}
-	add(sysCase{rows: []string{"PUSHA"}, code: []byte{0x60}, setup: func(c *CPU, _ *testRAM) { regs(c) },
-		check: func(c *CPU, ram *testRAM, ex Exit) string {
-			if m := stackWords(c, ram, sp0-16, 2, 0x808, 0x707, 0x606, 0x0000, 0x404, 0x303, 0x202, 0x101); m != "" {
-				return m
-			}
-			return haltedAt(ex, at+1)
-		}})
-	add(sysCase{rows: []string{"PUSHAD"}, code: []byte{0x66, 0x60}, setup: func(c *CPU, _ *testRAM) { regs(c) },
-		check: func(c *CPU, ram *testRAM, ex Exit) string {
-			if m := stackWords(c, ram, sp0-32, 4, 0x88880808, 0x77770707, 0x66660606, sp0, 0x44440404, 0x33330303, 0x22220202, 0x11110101); m != "" {
-				return m
-			}
-			return haltedAt(ex, at+2)
-		}})
-	// POPA/POPAD: DI SI BP, skip SP, BX DX CX AX; a word pop keeps bits
-	// 31:16 (SDM POPA).
-	for _, k := range []struct {
-		row  string
-		code []byte
-		sz   uint64
-	}{{"POPA", []byte{0x61}, 2}, {"POPAD", []byte{0x66, 0x61}, 4}} {
-		k := k
-		add(sysCase{rows: []string{k.row}, code: k.code,
-			setup: func(c *CPU, ram *testRAM) {
-				regs(c)
-				c.r[rSP] = sp0 - 8*k.sz
-				for i := uint64(0); i < 8; i++ {
-					v := 0xa0a0a0a0 + i*0x01010101
-					for b := uint64(0); b < k.sz; b++ {
-						ram.b[sp0-8*k.sz+i*k.sz+b] = byte(v >> (8 * b))
-					}
-				}
-			},
-			check: func(c *CPU, _ *testRAM, ex Exit) string {
-				// Popped in the order DI SI BP (SP) BX DX CX AX.
-				for i, r := range []int{rDI, rSI, rBP, -1, rBX, rDX, rCX, rAX} {
-					if r < 0 {
-						continue
-					}
-					v := uint32(0xa0a0a0a0 + uint64(i)*0x01010101)
-					if k.sz == 2 {
-						v = uint32(0x11110000*(r+1))&0xffff0000 | v&0xffff
-					}
-					if uint32(c.r[r]) != v {
-						return fmt.Sprintf("r%d %#x, want %#x", r, uint32(c.r[r]), v)
-					}
-				}
-				if uint32(c.r[rSP]) != sp0 {
-					return fmt.Sprintf("esp %#x", c.r[rSP])
-				}
-				return haltedAt(ex, end(k.code))
-			}})
-	}
+	// PUSHA/PUSHAD and POPA/POPAD (pushaCase, popaCase).
+	add(pushaCase("PUSHA", []byte{0x60}, 2, at))
+	add(pushaCase("PUSHAD", []byte{0x66, 0x60}, 4, at))
+	add(popaCase("POPA", []byte{0x61}, 2, at))
+	add(popaCase("POPAD", []byte{0x66, 0x61}, 4, at))
 	// PUSHFD stores EFLAGS with VM and RF cleared; POPF loads FLAGS[15:0]
 	// (IOPL, IF at CPL 0) and keeps the high half; POPFD at CPL 0 loads
 	// all but VIP, VIF (kept) and VM, and clears RF (SDM PUSHF, POPF).
@@ -366,3 +310,65 @@ func pm16Cases() []sysCase {
 }
 
 func TestISAProt16Rows(t *testing.T) { runSysCasesIn(t, 16, pm16Cases()) }
+
+// pushaRegs gives register i the value 0x11110000*(i+1) + 0x101*(i+1)
+// (ESP aside).
+func pushaRegs(c *CPU) {
+	for i := 0; i < 8; i++ {
+		if i != rSP {
+			c.r[i] = uint64(0x11110000*(i+1) + 0x101*(i+1))
+		}
+	}
+}
+
+// pushaCase: PUSHA (sz 2) or PUSHAD (4) from ESP = stackTop pushes AX CX
+// DX BX, the original SP, BP SI DI at the operand size (SDM PUSHA).
+func pushaCase(row string, code []byte, sz int, at uint64) sysCase {
+	return sysCase{rows: []string{row}, code: code, setup: func(c *CPU, _ *testRAM) { pushaRegs(c) },
+		check: func(c *CPU, ram *testRAM, ex Exit) string {
+			want := []uint64{0x88880808, 0x77770707, 0x66660606, stackTop, 0x44440404, 0x33330303, 0x22220202, 0x11110101}
+			if sz == 2 {
+				for i := range want {
+					want[i] &= 0xffff
+				}
+			}
+			if m := stackWords(c, ram, stackTop-8*uint64(sz), sz, want...); m != "" {
+				return m
+			}
+			return haltedAt(ex, at+uint64(len(code)))
+		}}
+}
+
+// popaCase: POPA (sz 2) or POPAD (4) pops DI SI BP, skips the SP slot,
+// then BX DX CX AX; a word pop keeps bits 31:16 (SDM POPA).
+func popaCase(row string, code []byte, sz uint64, at uint64) sysCase {
+	return sysCase{rows: []string{row}, code: code,
+		setup: func(c *CPU, ram *testRAM) {
+			pushaRegs(c)
+			c.r[rSP] = stackTop - 8*sz
+			for i := uint64(0); i < 8; i++ {
+				v := 0xa0a0a0a0 + i*0x01010101
+				for b := uint64(0); b < sz; b++ {
+					ram.b[stackTop-8*sz+i*sz+b] = byte(v >> (8 * b))
+				}
+			}
+		},
+		check: func(c *CPU, _ *testRAM, ex Exit) string {
+			for i, r := range []int{rDI, rSI, rBP, -1, rBX, rDX, rCX, rAX} {
+				if r < 0 {
+					continue
+				}
+				v := uint32(0xa0a0a0a0 + uint64(i)*0x01010101)
+				if sz == 2 {
+					v = uint32(0x11110000*(r+1))&0xffff0000 | v&0xffff
+				}
+				if uint32(c.r[r]) != v {
+					return fmt.Sprintf("r%d %#x, want %#x", r, uint32(c.r[r]), v)
+				}
+			}
+			if uint32(c.r[rSP]) != stackTop {
+				return fmt.Sprintf("esp %#x", c.r[rSP])
+			}
+			return haltedAt(ex, at+uint64(len(code)))
+		}}
+}
