@@ -59,7 +59,7 @@ func (c *CPU) translate(e *tlbEntry) *block {
 		var in insn
 		inst, ok := decode(buf[:avail], int(c.dmode))
 		if ok && decodeHook != nil {
-			decodeHook(int(c.dmode), &inst)
+			decodeHook(c, int(c.dmode), &inst)
 		}
 		if ok && va+uint64(inst.Len)-1 > climit {
 			if len(ins) > 0 {
@@ -114,8 +114,10 @@ func (c *CPU) translate(e *tlbEntry) *block {
 }
 
 // decodeHook, when set (only by the ISA coverage report, isacov_test.go),
-// sees every instruction translate decodes, with its mode.
-var decodeHook func(mode int, inst *x86asm.Inst)
+// sees every instruction translate decodes, with the CPU (whose mode
+// tells real and virtual-8086 code from a 16-bit protected-mode segment)
+// and the decode mode.
+var decodeHook func(c *CPU, mode int, inst *x86asm.Inst)
 
 // endsBlock reports whether build marked in as the last of its block: a
 // control transfer or a change of state the decoded block depends on.

@@ -211,17 +211,28 @@ func TestDescriptorTables(t *testing.T) {
 		0xf4,
 	}
 	c, ram := newGuest(t, code)
-	copy(ram.b[0x20000:], []byte{0x17, 0, 0x00, 0x50, 0, 0, 0, 0, 0, 0}) // limit 23 base 0x5000
-	copy(ram.b[0x20020:], []byte{0xff, 0x0f, 0x00, 0x60, 0, 0, 0, 0, 0, 0})
-	run(t, c, 100, ExitHLT)
-	if string(ram.b[0x20010:0x2001a]) != string(ram.b[0x20000:0x2000a]) {
-		t.Errorf("sgdt % x", ram.b[0x20010:0x2001a])
+	// 64-bit mode loads and stores all 8 bytes of the base (SDM LGDT/LIDT,
+	// SGDT/SIDT): bases with bits 63:32 set catch a truncation. Nothing
+	// between LGDT and HLT uses the tables.
+	gdt := []byte{0x17, 0, 0x00, 0x50, 0x34, 0x12, 0x00, 0x80, 0xff, 0xff}    // limit 23 base 0xffff8000_12345000
+	idt := []byte{0xff, 0x0f, 0x00, 0x60, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00} // limit 0xfff base 0x1_0000_6000
+	copy(ram.b[0x20000:], gdt)
+	copy(ram.b[0x20020:], idt)
+	for i := 0x20010; i < 0x2001a; i++ {
+		ram.b[i], ram.b[i+0x20] = 0x5a, 0x5a
 	}
-	if d, _ := c.Desc(abi.VM_REG_GUEST_IDTR); d.Base != 0x6000 || d.Limit != 0xfff {
+	run(t, c, 100, ExitHLT)
+	if d, _ := c.Desc(abi.VM_REG_GUEST_GDTR); d.Base != 0xffff800012345000 || d.Limit != 0x17 {
+		t.Errorf("gdtr %+v", d)
+	}
+	if string(ram.b[0x20010:0x2001a]) != string(gdt) {
+		t.Errorf("sgdt % x, want % x", ram.b[0x20010:0x2001a], gdt)
+	}
+	if d, _ := c.Desc(abi.VM_REG_GUEST_IDTR); d.Base != 0x100006000 || d.Limit != 0xfff {
 		t.Errorf("idtr %+v", d)
 	}
-	if string(ram.b[0x20030:0x2003a]) != string(ram.b[0x20020:0x2002a]) {
-		t.Errorf("sidt % x", ram.b[0x20030:0x2003a])
+	if string(ram.b[0x20030:0x2003a]) != string(idt) {
+		t.Errorf("sidt % x, want % x", ram.b[0x20030:0x2003a], idt)
 	}
 }
 

@@ -459,9 +459,15 @@ func TestInternalErrorIsExitError(t *testing.T) {
 // (reference/vmm-interface.md §4.1 INTR_SHADOW); a host write of 0 clears it.
 func TestInterruptShadow(t *testing.T) {
 	c, _ := newGuest(t, []byte{0xfb, 0x90, 0x90, 0xfb, 0xf4}) // sti; nop; nop; sti; hlt
+	if reg(t, c, abi.VM_REG_GUEST_RFLAGS)&flagIF != 0 {
+		t.Fatalf("IF set before STI")
+	}
 	run(t, c, 1, ExitBudget)
 	if reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 1 {
 		t.Errorf("shadow not set after STI")
+	}
+	if reg(t, c, abi.VM_REG_GUEST_RFLAGS)&flagIF == 0 {
+		t.Errorf("IF clear after STI") // SDM STI: IF <- 1
 	}
 	run(t, c, 1, ExitBudget)
 	if reg(t, c, abi.VM_REG_GUEST_INTR_SHADOW) != 0 || c.Retired() != 2 {

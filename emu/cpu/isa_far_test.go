@@ -1124,8 +1124,9 @@ func TestMovFromSregHost(t *testing.T) {
 		// The same in a 64-bit guest.
 		c, _ := newGuest(t, append(append([]byte{}, tc.code...), 0xf4))
 		c.r[rAX] = ^uint64(0)
+		c.seg[segDS].sel = 0x10
 		run(t, c, 10, ExitHLT)
-		if want := tc.keep | uint64(c.seg[segDS].sel); c.r[rAX] != want {
+		if want := tc.keep | 0x10; c.r[rAX] != want {
 			t.Errorf("guest % x: rax %#x, want %#x", tc.code, c.r[rAX], want)
 		}
 	}

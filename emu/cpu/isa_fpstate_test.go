@@ -233,13 +233,13 @@ func TestISAX87Pointers(t *testing.T) {
 				if tc.set != nil {
 					tc.set(c)
 				}
-				c.fpu.fcw = 0x37d // DE unmasked, as for the host
+				c.fpu.fcw = 0x37d          // DE unmasked, as for the host
+				wantCS := c.seg[segCS].sel // the x87 instruction's CS, set up before it ran
 				if v := vector(t, c); v != -1 {
 					t.Fatalf("vector %d", v)
 				}
 				le := binary.LittleEndian
 				img := ram.b[dataBase+0x200:]
-				wantCS := c.seg[segCS].sel
 				if got := [5]uint64{uint64(le.Uint16(img[6:])), uint64(le.Uint32(img[8:])), uint64(le.Uint32(img[12:])),
 					uint64(le.Uint32(img[16:])), uint64(le.Uint32(img[20:]))}; got != [5]uint64{uint64(tc.fop), at & 0xffffffff,
 					uint64(wantCS), tc.fdp & 0xffffffff, uint64(tc.fds)} {

@@ -459,7 +459,10 @@ func hProbe(c *CPU, in *insn) {
 	if valid {
 		switch in.op {
 		case probeLAR:
-			m := uint64(0x00f0ff00)
+			// The SDM masks with 00FxFF00H, leaving bits 19:16 (the
+			// limit's 19:16) undefined; silicon copies them, as this
+			// project's host does (TestLarHost), so softvmm does too.
+			m := uint64(0x00ffff00)
 			if in.sz == 2 {
 				m = 0xff00
 			}

@@ -243,15 +243,23 @@ func TestSegmentBases(t *testing.T) {
 		0x64, 0x48, 0x8b, 0x1c, 0x25, 0x08, 0x00, 0x00, 0x00, // mov rbx, fs:[8]
 		0x65, 0x48, 0x8b, 0x0c, 0x25, 0x08, 0x00, 0x00, 0x00, // mov rcx, gs:[8]
 		0x3e, 0x48, 0x8b, 0x14, 0x25, 0x08, 0x00, 0x02, 0x00, // mov rdx, ds:[0x20008]
+		0x49, 0x89, 0xc8, // mov r8, rcx
+		0x49, 0x89, 0xd1, // mov r9, rdx
+		0xb9, 0x02, 0x01, 0x00, 0xc0, // mov ecx, KERNEL_GS_BASE
+		0x0f, 0x32, // rdmsr: SWAPGS put the old GS base there (SDM SWAPGS)
 		0xf4,
 	}
 	c, ram := newGuest(t, code)
 	_ = c.SetDesc(abi.VM_REG_GUEST_DS, abi.SegDesc{Base: 0x1000, Access: 0x93})
+	_ = c.SetDesc(abi.VM_REG_GUEST_GS, abi.SegDesc{Base: 0x1_2345_6000, Access: 0x93})
 	ram.w64(0x20008, 0xf5)
 	ram.w64(0x21008, 0x65)
 	run(t, c, 100, ExitHLT)
-	if c.r[rBX] != 0xf5 || c.r[rCX] != 0x65 || c.r[rDX] != 0xf5 {
-		t.Errorf("fs:[8] %#x gs:[8] %#x ds:[..] %#x", c.r[rBX], c.r[rCX], c.r[rDX])
+	if c.r[rBX] != 0xf5 || c.r[r8] != 0x65 || c.r[r9] != 0xf5 {
+		t.Errorf("fs:[8] %#x gs:[8] %#x ds:[..] %#x", c.r[rBX], c.r[r8], c.r[r9])
+	}
+	if c.r[rDX] != 1 || c.r[rAX] != 0x23456000 {
+		t.Errorf("KERNEL_GS_BASE after swapgs %#x:%#x, want 0x1:0x23456000", c.r[rDX], c.r[rAX])
 	}
 	if d, _ := c.Desc(abi.VM_REG_GUEST_GS); d.Base != 0x21000 {
 		t.Errorf("GS base %#x", d.Base)
