@@ -3,10 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -58,28 +55,12 @@ func TestISARowLengthsObjdump(t *testing.T) {
 			all = append(all, k.code...)
 		}
 	}
-	f := filepath.Join(t.TempDir(), "rows.bin")
-	if err := os.WriteFile(f, all, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(objdump, "-D", "-b", "binary", "-m", "i386:x86-64", f).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var starts []int
-	for _, line := range strings.Split(string(out), "\n") {
-		p := strings.Split(line, "\t")
-		if len(p) < 3 || !strings.HasSuffix(strings.TrimSpace(p[0]), ":") {
-			continue
+	for _, d := range objdumpInsns(t, objdump, "i386:x86-64", all) {
+		if strings.Contains(d.text, "(bad)") {
+			t.Errorf("objdump: (bad) at %#x", d.off)
 		}
-		off, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(p[0]), ":"), 16, 64)
-		if err != nil {
-			continue
-		}
-		if strings.Contains(p[2], "(bad)") {
-			t.Errorf("objdump: (bad) at %#x", off)
-		}
-		starts = append(starts, int(off))
+		starts = append(starts, d.off)
 	}
 	for i, e := range encs {
 		if i >= len(starts) || starts[i] != e.off {
