@@ -445,6 +445,21 @@ func coverageReport(full bool) string {
 		sort.Strings(ks)
 		fmt.Fprintf(&b, "%d-bit rows that must #UD as not advertised: %s\n", mode, strings.Join(ks, ", "))
 	}
+	// Other-feature rows that execute, and why (isafeat_test.go).
+	for _, mode := range isaModes {
+		ex := map[string]int{}
+		for _, cr := range covResults[mode] {
+			if cr.other && !cr.wantUD {
+				ex[cr.r.mn+": "+cr.why]++
+			}
+		}
+		ks := make([]string, 0, len(ex))
+		for k := range ex {
+			ks = append(ks, fmt.Sprintf("%s (%d)", k, ex[k]))
+		}
+		sort.Strings(ks)
+		fmt.Fprintf(&b, "%d-bit other-feature rows that execute: %s\n", mode, strings.Join(ks, "; "))
+	}
 	for _, mode := range isaModes {
 		var notImpl, notVer, notProbed []string
 		for _, cr := range covResults[mode] {

@@ -61,10 +61,12 @@ var notUDWithoutFeature = map[string]string{
 	// operand (the #UD sweep's host probe) and #UDs only the register
 	// form. A hint with no architectural effect either way.
 	"PREFETCHW": "a hint: LM implies it (APM Vol. 3 PREFETCHW; SDM lists no CPUID #UD)",
-	// SDM Vol. 1 §16.3.1 and Vol. 2B XACQUIRE/XRELEASE: hardware without
-	// HLE ignores the prefix hints and runs the instruction.
-	"XACQUIRE": "prefix ignored without HLE (SDM Vol. 1 §16.3.1)",
-	"XRELEASE": "prefix ignored without HLE (SDM Vol. 1 §16.3.1)",
+	// SDM Vol. 2B XACQUIRE/XRELEASE, note 1 of the opcode table: software
+	// need not check the HLE flag, the prefixes "are treated as regular
+	// prefix if HLE feature flag reports 0" (an ignored F2/F3 on LOCK ADD
+	// and MOV to memory): the instruction runs.
+	"XACQUIRE": "prefix ignored without HLE (SDM XACQUIRE/XRELEASE note 1)",
+	"XRELEASE": "prefix ignored without HLE (SDM XACQUIRE/XRELEASE note 1)",
 }
 
 // otherFeatureRule says whether row r of an other feature must raise #UD
@@ -79,7 +81,7 @@ func otherFeatureRule(c *CPU, r *isaRow) (wantUD bool, why string) {
 			// 0; the probe leaves it clear.
 			return true, "CR4.FSGSBASE clear (SDM RDFSBASE)"
 		}
-		return false, r.otherFeature + " advertised"
+		return false, r.otherFeature + " advertised (cpuid.go)"
 	}
 	if strings.HasPrefix(r.enc, "VEX") {
 		// SDM Vol. 2A §2.8, the VEX exception classes: "#UD ... If any
@@ -518,4 +520,60 @@ func objdumpInsns(t *testing.T, objdump, machine string, code []byte) []objdumpI
 		got = append(got, objdumpInsn{int(off), strings.TrimSpace(p[2])})
 	}
 	return got
+}
+
+// TestOtherFeatureUDFrames runs the probe encoding of every other-feature
+// row that must #UD in softvmm's model (otherFeatureRule), in each mode,
+// and checks the fault as the SDM defines it (Vol. 3A §6.15, interrupt 6:
+// a fault, no error code, the saved RIP at the instruction, no state
+// changed): the coverage probe only looks at where the vCPU went.
+func TestOtherFeatureUDFrames(t *testing.T) {
+	probeCPU, _ := newGuest(t, nil)
+	for _, mode := range isaModes {
+		env := newProbeEnv(t, mode)
+		n := 0
+		for _, r := range isaRows(t) {
+			if r.otherFeature == "" {
+				continue
+			}
+			v := r.validity(mode)
+			if v != "V" && v != "I" {
+				continue
+			}
+			if ud, _ := otherFeatureRule(probeCPU, r); !ud && v == "V" {
+				continue
+			}
+			res, what, _ := env.probeRow(r)
+			if res != probeUD {
+				t.Errorf("%d-bit %s: %s, want #UD", mode, r.intel, what)
+				continue
+			}
+			c, ram := env.c, env.ram
+			var ret, sp uint64
+			if mode == 64 {
+				_, f := frame(c, ram, false)
+				ret, sp = f[0], stackTop-40
+			} else {
+				_, eip, _ := protFrame(c, ram, false)
+				ret, sp = uint64(eip), stackTop-12
+			}
+			if ret != env.at || c.r[rSP]&0xffffffff != sp&0xffffffff {
+				t.Errorf("%d-bit %s (%s): saved RIP %#x, SP %#x; want %#x, %#x (no error code)", mode, r.intel, what, ret, c.r[rSP], env.at, sp)
+			}
+			for _, g := range []int{rAX, rCX, rDX, rBX, rBP, rSI, rDI} {
+				want := uint64(dataBase)
+				switch g {
+				case rCX:
+					want = 4
+				case rBX:
+					want = 0x10
+				}
+				if c.r[g] != want {
+					t.Errorf("%d-bit %s (%s): register %d %#x, want %#x unchanged", mode, r.intel, what, g, c.r[g], want)
+				}
+			}
+			n++
+		}
+		t.Logf("%d-bit: %d rows #UD as a fault at the instruction", mode, n)
+	}
 }
