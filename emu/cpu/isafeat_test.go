@@ -324,6 +324,19 @@ func TestOtherFeatureRowsHost(t *testing.T) {
 			cs = append(cs,
 				rowCaseSet{[]string{"PREFETCHW m8"}, userCase{name: "prefetchw m8", guest: cat([]byte{0x0f, 0x0d}, gm(1)), host: cat([]byte{0x0f, 0x0d}, hm(1)), in: in}},
 			)
+			if mode == 64 {
+				// userGuest compares the low 32 bits of each register:
+				// too little for 64-bit operands and for the zero
+				// extension of 32-bit ones. In 64-bit mode the LZCNT and
+				// TZCNT rows are verified by TestDiffLZCNT and
+				// TestTZCNTWithoutBMI1IsBSF (isaud_test.go; full 64-bit
+				// registers against the host); these runs still compare.
+				for i := range cs {
+					if strings.Contains(cs[i].uc.name, "cnt") {
+						cs[i].rows = nil
+					}
+				}
+			}
 			ok := map[string]bool{}
 			for i := range cs {
 				pass := g.run(t, &cs[i].uc, n, rng)
@@ -378,8 +391,9 @@ func nonZero(r, bits int) func(*rand.Rand, *hostexec.FullState, []byte) {
 // [30]) in 64-, 32- and 16-bit mode against the SDM (RDRAND: CF = 1 with
 // a valid number, OF SF ZF AF PF cleared; a 16-bit destination merges,
 // a 32-bit one zero-extends in 64-bit mode) and softvmm's determinism
-// (DESIGN.md "Determinism"): two runs give the same numbers, another vCPU
-// other numbers.
+// (DESIGN.md "Determinism"): two runs give the same numbers, successive
+// RDRANDs and another vCPU other numbers. (It replaces the 64-bit-only
+// TestRdrandDeterministic.)
 func TestRdrandRowsInModes(t *testing.T) {
 	for _, mode := range isaModes {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
@@ -417,7 +431,7 @@ func TestRdrandRowsInModes(t *testing.T) {
 			if a != b {
 				t.Errorf("two runs differ: %#x vs %#x", a, b)
 			}
-			if a == other {
+			if a == other || a[1]&0xffff == a[2]&0xffff {
 				t.Errorf("vCPU 0 %#x, vCPU 1 %#x: sequences must differ", a, other)
 			}
 			if !t.Failed() {
