@@ -236,11 +236,12 @@ func hleEncoding(r *isaRow, mode int, o encOpts) ([]byte, error) {
 // (userGuest; in 64-bit mode the window is identity-mapped, so the host's
 // code runs unchanged): LZCNT (advertised through ABM, SDM LZCNT: OF SF
 // AF PF undefined) and TZCNT (BSF without BMI1; the host, which has BMI1,
-// runs BSF: ZF defined, the destination undefined for a zero source),
-// PREFETCHW [mem] (no effect), and XACQUIRE/XRELEASE LOCK ADD [mem]
-// (the host ignores the hints as the SDM says processors without HLE do;
-// this AMD host has no HLE, and on one that has it, elision commits the
-// same result).
+// runs BSF: ZF defined; for a zero source the SDM leaves the destination
+// undefined and the APM keeps it, as here), PREFETCHW [mem] (no effect),
+// and XACQUIRE/XRELEASE on LOCK ADD, XCHG and (XRELEASE) MOV to memory:
+// the host ignores the hints as the SDM says processors without HLE do
+// (this AMD host has no HLE; on one that has it, elision commits the same
+// result).
 func TestOtherFeatureRowsHost(t *testing.T) {
 	if !hostexec.Available {
 		t.Skip("no native execution on this host")
@@ -304,7 +305,13 @@ func TestOtherFeatureRowsHost(t *testing.T) {
 						rowCaseSet{[]string{"XRELEASE"}, userCase{name: fmt.Sprintf("xrelease lock add m%d, r", bits),
 							guest: cat(pre, []byte{0xf3, 0xf0, 0x01}, gm(2)), host: cat(hpre, []byte{0xf3, 0xf0, 0x01}, hm(2)), in: in}},
 						rowCaseSet{[]string{"XRELEASE"}, userCase{name: fmt.Sprintf("xrelease mov m%d, r", bits),
-							guest: cat(pre, []byte{0xf3, 0x89}, gm(2)), host: cat(hpre, []byte{0xf3, 0x89}, hm(2)), in: in}})
+							guest: cat(pre, []byte{0xf3, 0x89}, gm(2)), host: cat(hpre, []byte{0xf3, 0x89}, hm(2)), in: in}},
+						rowCaseSet{[]string{"XRELEASE"}, userCase{name: fmt.Sprintf("xrelease mov m%d, imm", bits),
+							guest: cat(pre, []byte{0xf3, 0xc7}, gm(0), imm(bits)), host: cat(hpre, []byte{0xf3, 0xc7}, hm(0), imm(bits)), in: in}},
+						rowCaseSet{[]string{"XACQUIRE"}, userCase{name: fmt.Sprintf("xacquire xchg m%d, r (no LOCK)", bits),
+							guest: cat(pre, []byte{0xf2, 0x87}, gm(2)), host: cat(hpre, []byte{0xf2, 0x87}, hm(2)), in: in}},
+						rowCaseSet{[]string{"XRELEASE"}, userCase{name: fmt.Sprintf("xrelease lock xchg m%d, r", bits),
+							guest: cat(pre, []byte{0xf3, 0xf0, 0x87}, gm(2)), host: cat(hpre, []byte{0xf3, 0xf0, 0x87}, hm(2)), in: in}})
 				}
 				cs = append(cs,
 					rowCaseSet{[]string{fmt.Sprintf("LZCNT r%d, r/m%d", bits, bits)}, userCase{name: fmt.Sprintf("lzcnt r%d", bits),
@@ -354,6 +361,9 @@ func TestOtherFeatureRowsHost(t *testing.T) {
 		})
 	}
 }
+
+// imm is an immediate of bits/8 bytes (5A A5 ...).
+func imm(bits int) []byte { return []byte{0x5a, 0xa5, 0x3c, 0xc3}[:bits/8] }
 
 // osz16first and rexLast split a size prefix list so that a mandatory
 // F3 goes between the operand-size prefix and a REX.
