@@ -58,6 +58,8 @@ type Exit struct {
 
 	Insn []byte // ExitError, ExitMMIO: the instruction bytes
 	Err  error  // ExitError
+
+	Kicked bool // ExitBudget: ended early by IntrLine.Kick, not the budget
 }
 
 // StrIO is what vmm's VM_EXITCODE_INOUT_STR carries beyond u.inout

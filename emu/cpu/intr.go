@@ -48,6 +48,17 @@ type IntrController interface {
 type IntrLine struct {
 	pending atomic.Uint32
 	nmi     atomic.Bool
+	kick    atomic.Bool
+}
+
+// Kick makes Run return (ExitBudget, nothing retired for it) at the next
+// block boundary: the IPI with which vcpu_notify_event pulls a running
+// vCPU out of the guest, so a suspend or a freeze is seen within one REP
+// chunk (exec_mov.go repChunk) rather than after a whole slice of them.
+// It changes no guest state: the next Run goes on where this one left.
+func (l *IntrLine) Kick() {
+	l.kick.Store(true)
+	l.pending.Store(1)
 }
 
 // Raise asks the CPU to check for an interrupt at its next boundary.
@@ -63,6 +74,7 @@ func (l *IntrLine) RaiseNMI() {
 func (l *IntrLine) Clear() {
 	l.pending.Store(0)
 	l.nmi.Store(false)
+	l.kick.Store(false)
 }
 
 // NMIPending reports whether an NMI waits for delivery.
@@ -134,6 +146,11 @@ func (c *CPU) intrRaised() bool {
 // checkIntr delivers what is deliverable at this boundary.
 func (c *CPU) checkIntr() {
 	l := c.intr.line
+	if l.kick.Load() {
+		l.kick.Store(false)
+		c.exit = Exit{Reason: ExitBudget, RIP: c.rip, Kicked: true}
+		return // the line stays raised: the next Run looks again
+	}
 	if e := &c.intr.ev; e.valid {
 		e.valid = false
 		if e.nmi {

@@ -223,3 +223,27 @@ func TestRDTSCExactInBlock(t *testing.T) {
 		t.Fatalf("RDTSC after 3 instructions read %d", got)
 	}
 }
+
+// A kick ends Run at the next boundary (here before the REP starts) with
+// Kicked set and the REP's progress in RCX/RDI, and the next Run goes on
+// from there; the line then reads as before.
+func TestKickEndsRunAtBoundary(t *testing.T) {
+	// mov rcx, 1<<40; mov edi, dataBase; rep stosb
+	c, _ := newGuest(t, []byte{0x48, 0xb9, 0, 0, 0, 0, 0, 1, 0, 0, 0xbf, 0, 0, 2, 0, 0xf3, 0xaa})
+	var line IntrLine
+	c.AttachIntr(nil, &line)
+	if ex := c.Run(2); ex.Reason != ExitBudget || ex.Kicked || c.rip != codeBase+15 {
+		t.Fatalf("exit %+v rip %#x", ex, c.rip)
+	}
+	line.Kick()
+	ex := c.Run(1 << 30)
+	if ex.Reason != ExitBudget || !ex.Kicked || c.rip != codeBase+15 || c.Retired() != 2 {
+		t.Fatalf("after a kick: exit %+v rip %#x retired %d", ex, c.rip, c.Retired())
+	}
+	if ex := c.Run(3); ex.Reason != ExitBudget || ex.Kicked {
+		t.Fatalf("the kick was not consumed: exit %+v", ex)
+	}
+	if done := uint64(1)<<40 - c.r[rCX]; done != 3*repChunk {
+		t.Errorf("%d iterations done after the kick, want %d", done, 3*repChunk)
+	}
+}

@@ -109,7 +109,9 @@ func (vm *VM) run(id int, ex *abi.VMExit) error {
 
 		switch e.Reason {
 		case cpu.ExitBudget:
-			if mtrap {
+			// (A kick, vm.go, can end a slice before the instruction
+			// MTRAP steps over: that is no step yet.)
+			if mtrap && !e.Kicked {
 				vm.exitAt(ex, c, abi.VM_EXITCODE_MTRAP)
 				v.stats.inc(statExitsMTrap)
 				return nil

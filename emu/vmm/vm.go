@@ -111,12 +111,23 @@ func (vm *VM) freeze(id int) {
 	for v.state != abi.VCPU_IDLE || v.serving != my {
 		if v.state != abi.VCPU_IDLE {
 			v.reqidle.Store(true)
+			vm.kick(id)
 			vm.cond.Broadcast()
 		}
 		vm.cond.Wait()
 	}
 	v.serving++
 	v.state = abi.VCPU_FROZEN
+}
+
+// kick pulls vCPU id out of the guest at its next block boundary, as the
+// IPI of vcpu_notify_event does, so VM_RUN sees reqidle or the suspend
+// flag within one REP chunk instead of at the end of its quantum.
+// Nothing guest-visible depends on when it lands (run.go quantum).
+func (vm *VM) kick(id int) {
+	if vm.plat.started.Load() {
+		vm.plat.vc[id].line.Kick()
+	}
 }
 
 // unfreeze is FROZEN → IDLE. Any other state here is a kernel bug, and
@@ -180,6 +191,9 @@ func (vm *VM) suspendVM(how int32) error {
 	}
 	if !vm.suspend.CompareAndSwap(0, how) {
 		return abi.EALREADY
+	}
+	for id := range vm.plat.vc {
+		vm.kick(id)
 	}
 	vm.mu.Lock()
 	vm.cond.Broadcast()
