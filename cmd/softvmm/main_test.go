@@ -247,6 +247,17 @@ func TestOutputFileWriteErrors(t *testing.T) {
 			t.Errorf("%s /dev/full: status %d stderr %q", flag, status, errOut)
 		}
 	}
+	// The guest's console on a full stdout, too.
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	var errOut strings.Builder
+	if status := Main([]string{"run", "../../testdata/hello.elf"}, strings.NewReader(""), full, &errOut); status != exitSetup ||
+		!strings.Contains(errOut.String(), "writing the guest's output: write /dev/full") || !strings.Contains(errOut.String(), "own status was 0") {
+		t.Errorf("stdout /dev/full: status %d stderr %q", status, errOut.String())
+	}
 }
 
 // jail.conf and devfs.rules are read only up to a bound, so an endless

@@ -156,7 +156,13 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	}
 	out := bufio.NewWriter(stdout)
 	status := runImage(k, td, image, imageName, &rf, stdin, out, stderr)
-	out.Flush()
+	// The guest's console is an output file too: a CI job that reads it
+	// must not get a short log and status 0 (bufio keeps the first
+	// write error).
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(stderr, "softvmm run: writing the guest's output: %v (the guest's own status was %d)\n", err, status)
+		return exitSetup
+	}
 	return status
 }
 
