@@ -496,6 +496,20 @@ func TestRawModes(t *testing.T) {
 			t.Errorf("raw at %#x mode %d: err = %v, want ErrRaw", tc.gpa, tc.mode, err)
 		}
 	}
+	// RAM the entry state cannot reach (a 5 GiB guest has RAM there):
+	// long mode's page tables map the first 1 GiB, flat 32-bit segments
+	// 4 GiB; an address range that wraps is no range.
+	for _, tc := range []struct {
+		gpa  uint64
+		mode RawMode
+		why  string
+	}{{1<<30 - 8, RawLong, "beyond the 1 GiB"}, {1 << 32, RawLong, "beyond the 1 GiB"}, {1 << 32, RawProtected, "beyond the 4 GiB"},
+		{^uint64(0), RawLong, "past the end of the address space"}} {
+		_, err := LoadRaw(newFakeVM(16<<20, 0), make([]byte, 16), tc.gpa, 5<<30, tc.mode)
+		if !errors.Is(err, ErrRaw) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("raw at %#x mode %d: err = %v, want ErrRaw saying %q", tc.gpa, tc.mode, err, tc.why)
+		}
+	}
 }
 
 func TestDetect(t *testing.T) {

@@ -36,6 +36,16 @@ func LoadRaw(t Target, image []byte, gpa uint64, memSize uint64, mode RawMode) (
 	if n == 0 {
 		return State{}, fmt.Errorf("boot: %w: the image is empty", ErrRaw)
 	}
+	if gpa+n < gpa {
+		return State{}, fmt.Errorf("boot: %w: %d bytes at %#x run past the end of the address space", ErrRaw, n, gpa)
+	}
+	// What the entry state can reach: bhyveload's page tables map
+	// virtual = physical for the first 1 GiB only (and alias it every
+	// 1 GiB above; reference/vmm-interface.md §14.1), flat 32-bit
+	// segments end at 4 GiB.
+	if reach := map[RawMode]uint64{RawLong: 1 << 30, RawProtected: 1 << 32}[mode]; reach != 0 && gpa+n > reach {
+		return State{}, fmt.Errorf("boot: %w: [%#x, %#x) is beyond the %d GiB this mode's entry state reaches", ErrRaw, gpa, gpa+n, reach>>30)
+	}
 	ok := usable(mm, gpa, n)
 	if ok && mode != RawReal && gpa < LoaderEnd {
 		ok = false

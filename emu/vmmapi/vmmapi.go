@@ -26,7 +26,8 @@ type VMCtx struct {
 	dev  *vmm.Cdev
 
 	lowmem, highmem uint64
-	ram             []byte // the sysmem segment mapped into this process
+	ram             []byte // low memory (gpa 0) mapped into this process
+	highRAM         []byte // high memory (gpa HighmemBase), if any
 }
 
 // Create is vm_create: hw.vmm.create=name.
@@ -90,6 +91,11 @@ func (v *VMCtx) SetupMemory(memsize uint64) error {
 		return err
 	}
 	v.ram = ram
+	if v.highmem > 0 {
+		if v.highRAM, err = v.dev.Mmap(v.td, int64(HighmemBase), int64(v.highmem), abi.PROT_READ|abi.PROT_WRITE); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -101,14 +107,19 @@ func (v *VMCtx) mmapMemseg(gpa uint64, segid int32, off, length uint64) error {
 // Lowmem is the size of guest RAM mapped below 3 GiB.
 func (v *VMCtx) Lowmem() uint64 { return v.lowmem }
 
-// WriteGPA copies p into guest RAM at gpa, through the mapping (the way
-// bhyveload's loader writes the kernel). Addresses outside low memory are
-// EFAULT.
+// WriteGPA copies p into guest RAM at gpa, through the mappings (the way
+// bhyveload's loader writes the kernel, vm_map_gpa). A range not wholly
+// inside low memory or wholly inside high memory is EFAULT: the hole
+// from 3 to 4 GiB has no RAM.
 func (v *VMCtx) WriteGPA(gpa uint64, p []byte) error {
-	if gpa > uint64(len(v.ram)) || uint64(len(p)) > uint64(len(v.ram))-gpa {
+	ram := v.ram
+	if gpa >= HighmemBase && v.highRAM != nil {
+		ram, gpa = v.highRAM, gpa-HighmemBase
+	}
+	if gpa > uint64(len(ram)) || uint64(len(p)) > uint64(len(ram))-gpa {
 		return abi.EFAULT
 	}
-	copy(v.ram[gpa:], p)
+	copy(ram[gpa:], p)
 	return nil
 }
 
