@@ -262,6 +262,7 @@ func dumpRegs(ctx *vmmapi.VMCtx, id int, w io.Writer) {
 		abi.VM_REG_GUEST_R12, abi.VM_REG_GUEST_R13, abi.VM_REG_GUEST_R14, abi.VM_REG_GUEST_R15,
 		abi.VM_REG_GUEST_RIP, abi.VM_REG_GUEST_RFLAGS, abi.VM_REG_GUEST_CR0, abi.VM_REG_GUEST_CR2,
 		abi.VM_REG_GUEST_CR3, abi.VM_REG_GUEST_CR4, abi.VM_REG_GUEST_EFER, abi.VM_REG_GUEST_CS,
+		abi.VM_REG_GUEST_SS, abi.VM_REG_GUEST_DS, abi.VM_REG_GUEST_TR,
 	}
 	for i, r := range regs {
 		v, err := ctx.GetRegister(id, r)
@@ -273,6 +274,12 @@ func dumpRegs(ctx *vmmapi.VMCtx, id int, w io.Writer) {
 			sep = "\n"
 		}
 		fmt.Fprintf(w, "%6s=%016x%s", abi.RegName(r), v, sep)
+	}
+	// The descriptor tables, which a triple fault most often comes from.
+	for _, r := range []int32{abi.VM_REG_GUEST_GDTR, abi.VM_REG_GUEST_IDTR} {
+		if d, err := ctx.GetDesc(id, r); err == nil {
+			fmt.Fprintf(w, "%6s=%016x limit %#x\n", abi.RegName(r), d.Base, d.Limit)
+		}
 	}
 }
 
