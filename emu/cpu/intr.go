@@ -55,7 +55,9 @@ type IntrLine struct {
 // block boundary: the IPI with which vcpu_notify_event pulls a running
 // vCPU out of the guest, so a suspend or a freeze is seen within one REP
 // chunk (exec_mov.go repChunk) rather than after a whole slice of them.
-// It changes no guest state: the next Run goes on where this one left.
+// It changes no guest state: the next Run goes on where this one left,
+// once its caller has raised the line again for any interrupt the
+// controller holds.
 func (l *IntrLine) Kick() {
 	l.kick.Store(true)
 	l.pending.Store(1)
@@ -148,8 +150,15 @@ func (c *CPU) checkIntr() {
 	l := c.intr.line
 	if l.kick.Load() {
 		l.kick.Store(false)
+		if !c.intr.ev.valid && !l.nmi.Load() {
+			// Lower the line the kick raised, or code with IF = 0 would
+			// look at it at every boundary from now on; whoever runs
+			// the next slice raises it again for a pending interrupt
+			// (emu/vmm vplat.prepare).
+			l.pending.Store(0)
+		}
 		c.exit = Exit{Reason: ExitBudget, RIP: c.rip, Kicked: true}
-		return // the line stays raised: the next Run looks again
+		return
 	}
 	if e := &c.intr.ev; e.valid {
 		e.valid = false

@@ -226,7 +226,7 @@ func TestRDTSCExactInBlock(t *testing.T) {
 
 // A kick ends Run at the next boundary (here before the REP starts) with
 // Kicked set and the REP's progress in RCX/RDI, and the next Run goes on
-// from there; the line then reads as before.
+// from there; the line is lowered again when nothing else waits on it.
 func TestKickEndsRunAtBoundary(t *testing.T) {
 	// mov rcx, 1<<40; mov edi, dataBase; rep stosb
 	c, _ := newGuest(t, []byte{0x48, 0xb9, 0, 0, 0, 0, 0, 1, 0, 0, 0xbf, 0, 0, 2, 0, 0xf3, 0xaa})
@@ -239,6 +239,9 @@ func TestKickEndsRunAtBoundary(t *testing.T) {
 	ex := c.Run(1 << 30)
 	if ex.Reason != ExitBudget || !ex.Kicked || c.rip != codeBase+15 || c.Retired() != 2 {
 		t.Fatalf("after a kick: exit %+v rip %#x retired %d", ex, c.rip, c.Retired())
+	}
+	if line.pending.Load() != 0 {
+		t.Error("the kick left the line raised with nothing to deliver")
 	}
 	if ex := c.Run(3); ex.Reason != ExitBudget || ex.Kicked {
 		t.Fatalf("the kick was not consumed: exit %+v", ex)
