@@ -101,6 +101,22 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// In 32-bit code the moffs forms of MOV (A1, A3) carry a 4-byte address,
+// and vmm decodes them in the guest's mode (reference/vmm-devices.md
+// §11.3): a TPR write and read-back through the LAPIC page, whose value
+// leaves through debug-exit.
+func TestInKernelMMIOMoffs32(t *testing.T) {
+	img := rawGuest(t,
+		0xb8, 0x50, 0x00, 0x00, 0x00, // mov $0x50,%eax
+		0xa3, 0x80, 0x00, 0xe0, 0xfe, // mov %eax,0xfee00080 (TPR)
+		0x31, 0xc0, // xor %eax,%eax
+		0xa1, 0x80, 0x00, 0xe0, 0xfe, // mov 0xfee00080,%eax
+		0xe6, 0xf4) // out %al,$0xf4
+	if _, errOut, status := runMain(t, "run", "--boot", "raw32", img); status != 0x50<<1|1 {
+		t.Errorf("status %d, want %d; stderr %q", status, 0x50<<1|1, errOut)
+	}
+}
+
 // A guest in REP STOSB loops of 768 MiB each (seconds of work per
 // instruction) still stops close to --timeout: the suspend kicks the vCPU
 // out at the next REP chunk, not at the end of its quantum (which took

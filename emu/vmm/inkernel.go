@@ -234,15 +234,30 @@ func opcodeIndex(insn []byte) int {
 	return j
 }
 
+// codeBits is the code size the instruction was fetched with, as
+// vie_init takes it from the guest's cpu_mode and CS.D: a moffs is 4
+// bytes in 32-bit code, and 66 means the other size in 16-bit code.
+func codeBits(c *cpu.CPU) int {
+	if c.Paging().CpuMode == abi.CPU_MODE_64BIT {
+		return 64
+	}
+	if d, err := c.Desc(abi.VM_REG_GUEST_CS); err == nil && d.Access&0x4000 != 0 { // D/B (VMX access rights)
+		return 32
+	}
+	return 16
+}
+
 // emulateMMIO is vmm_emulate_instruction over FreeBSD 12's opcode set
 // (§11.3): MOV 88/89/8A/8B/A1/A3/C6/C7, MOVZX 0F B6/B7, MOVSX 0F BE,
 // AND 23, OR 0B, SUB 2B, CMP 39/3B, group 1 80 (CMP only)/81/83 (OR, AND,
-// CMP), BT 0F BA /4. Anything else — including the string, stack and
-// LOCK forms and what later FreeBSD added — punts to userspace
-// (errNoEmul). Quirks kept (§12 #18): C6/C7 ignore ModRM.reg; 0x80 /1
+// CMP), BT 0F BA /4. Anything else punts to userspace (errNoEmul): the
+// LOCK forms and what later FreeBSD added, as in FreeBSD 12, and — a gap
+// still to close — FreeBSD 12's MOVS A4/A5, STOS AA/AB, PUSH FF /6 and
+// POP 8F /0, which softvmm does not emulate in the kernel yet. Quirks kept (§12 #18): C6/C7 ignore ModRM.reg; 0x80 /1
 // and /4 are not emulated.
 func emulateMMIO(c *cpu.CPU, insn []byte, dev mmioDev, off uint32) error {
-	in, err := x86asm.Decode(insn, 64)
+	bits := codeBits(c)
+	in, err := x86asm.Decode(insn, bits)
 	if err != nil {
 		// vmm's C6/C7 ignore ModRM.reg (§12 #18, reproduced), where
 		// the SDM makes /1-/7 invalid: decode them as /0.
@@ -252,7 +267,7 @@ func emulateMMIO(c *cpu.CPU, insn []byte, dev mmioDev, off uint32) error {
 		}
 		fixed := append([]byte(nil), insn...)
 		fixed[j+1] &^= 0x38
-		if in, err = x86asm.Decode(fixed, 64); err != nil {
+		if in, err = x86asm.Decode(fixed, bits); err != nil {
 			return errNoEmul
 		}
 	}
