@@ -199,6 +199,7 @@ func TestBootFlagErrors(t *testing.T) {
 		{[]string{"run", "--boot", "rom", "../../testdata/exit33.out"}, exitSetup, "whole number of 4 KiB pages"},
 		{[]string{"run", "--trace", "/nonexistent/dir/t"}, exitSetup, "--trace"},
 		{[]string{"run", "--timeout", "-1s"}, 2, "negative"},
+		{[]string{"run", "--mem", "4K"}, 2, "--mem 4K is too small: the platform's ACPI and MP tables and the BIOS area need the first 1M"},
 	} {
 		_, errOut, status := runMain(t, c.args...)
 		if status != c.status || !strings.Contains(errOut, c.stderr) {

@@ -180,14 +180,14 @@ func TestRunClockFlag(t *testing.T) {
 // hold: /dev/zero never ends, and must not exhaust the host's memory.
 func TestImageReadLimits(t *testing.T) {
 	big := t.TempDir() + "/big.img"
-	if err := os.WriteFile(big, make([]byte, 64<<10+1), 0o644); err != nil {
+	if err := os.WriteFile(big, make([]byte, 2<<20+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		args []string
 		msg  string
 	}{
-		{[]string{"run", "--mem", "64K", big}, "big.img: larger than guest memory (--mem 64K)"},
+		{[]string{"run", "--mem", "2M", big}, "big.img: larger than guest memory (--mem 2M)"},
 		{[]string{"run", "--mem", "16M", "/dev/zero"}, "/dev/zero: larger than guest memory (--mem 16M)"},
 		{[]string{"run", t.TempDir()}, "is a directory, not an image"},
 		{[]string{"run", "--mem", "16M", "--initrd", "/dev/zero", "../../testdata/mbkernel.elf"}, "--initrd module: /dev/zero: larger than guest memory"},

@@ -132,6 +132,10 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 		return exitUsage
 	}
 	rf.mem = memFlag.v
+	if rf.mem < minMem {
+		fmt.Fprintf(stderr, "softvmm run: --mem %s is too small: the platform's ACPI and MP tables and the BIOS area need the first %s\n", memFlag.String(), (&sizeFlag{v: minMem}).String())
+		return exitUsage
+	}
 	if err := rf.bootFlags.finish(); err != nil {
 		fmt.Fprintf(stderr, "softvmm run: %v\n", err)
 		return exitUsage
@@ -282,6 +286,10 @@ func dumpRegs(ctx *vmmapi.VMCtx, id int, w io.Writer) {
 		}
 	}
 }
+
+// minMem is the least guest memory a run can use: the tables and the
+// BIOS area (0xE0000-0xFFFFF) lie below 1 MiB.
+const minMem = 1 << 20
 
 // lineFlusher flushes the buffered stdout after each newline the guest
 // prints, so a person watching a long run sees whole lines as they come
