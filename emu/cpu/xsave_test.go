@@ -264,19 +264,36 @@ func xsDiff(t *testing.T, rng *rand.Rand, mode int, f *xsForm, n int) {
 			}
 		}
 		mem := ram.b[dataBase : dataBase+uint64(len(xs.Mem))]
-		hm := append([]byte{}, xs.Mem[:]...)
-		gm := append([]byte{}, mem...)
-		for _, a := range []int{0, 0x280} {
-			if mode != 64 {
-				if !bytes.Equal(gm[a+288:a+416], in.Mem[a+288:a+416]) {
-					t.Fatalf("case %d: area +%#x: XMM8-15 bytes written outside 64-bit mode", i, a)
+		compare := func(xs *hostexec.XS) (hm, gm []byte) {
+			hm = append([]byte{}, xs.Mem[:]...)
+			gm = append([]byte{}, mem...)
+			for _, a := range []int{0, 0x280} {
+				if mode != 64 {
+					if !bytes.Equal(gm[a+288:a+416], in.Mem[a+288:a+416]) {
+						t.Fatalf("case %d: area +%#x: XMM8-15 bytes written outside 64-bit mode", i, a)
+					}
+					copy(gm[a+288:a+416], hm[a+288:a+416])
 				}
-				copy(gm[a+288:a+416], hm[a+288:a+416])
+				xsMaskLegacy(hm[a:], gm[a:], f.x87)
+				h, g := xsBV(hm[a:], gm[a:], c.xinuse())
+				binary.LittleEndian.PutUint64(hm[a+512:], h)
+				binary.LittleEndian.PutUint64(gm[a+512:], g)
 			}
-			xsMaskLegacy(hm[a:], gm[a:], f.x87)
-			h, g := xsBV(hm[a:], gm[a:], c.xinuse())
-			binary.LittleEndian.PutUint64(hm[a+512:], h)
-			binary.LittleEndian.PutUint64(gm[a+512:], g)
+			return hm, gm
+		}
+		hm, gm := compare(&xs)
+		// XSAVEOPT may also skip a component the host's own tracking
+		// calls unmodified since the last XRSTOR from that address (SDM
+		// Vol. 1 13.6 "modified optimization"), which an OS context
+		// switch between the host's load and save can make happen now
+		// and then; softvmm tracks none and writes it. So a host answer
+		// that differs is asked for again, twice.
+		for retry := 0; retry < 2 && !bytes.Equal(hm, gm) && strings.Contains(f.text, "xsaveopt"); retry++ {
+			again, st1 := in, st0
+			if err := hostexec.ExecXS(f.c64, &st1, &again); err != nil {
+				t.Skip(err)
+			}
+			hm, gm = compare(&again)
 		}
 		if !bytes.Equal(hm, gm) {
 			for j := range hm {
