@@ -43,7 +43,14 @@ func LoadRaw(t Target, image []byte, gpa uint64, memSize uint64, mode RawMode) (
 	// virtual = physical for the first 1 GiB only (and alias it every
 	// 1 GiB above; reference/vmm-interface.md §14.1), flat 32-bit
 	// segments end at 4 GiB.
-	if reach := map[RawMode]uint64{RawLong: 1 << 30, RawProtected: 1 << 32}[mode]; reach != 0 && gpa+n > reach {
+	reach := uint64(0)
+	switch mode {
+	case RawLong:
+		reach = 1 << 30
+	case RawProtected:
+		reach = 1 << 32
+	}
+	if reach != 0 && gpa+n > reach {
 		return State{}, fmt.Errorf("boot: %w: [%#x, %#x) is beyond the %d GiB this mode's entry state reaches", ErrRaw, gpa, gpa+n, reach>>30)
 	}
 	ok := usable(mm, gpa, n)

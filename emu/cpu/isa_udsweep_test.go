@@ -407,28 +407,35 @@ func udGuest(t testing.TB) *diffGuest {
 // recorded (udFindings) and prefixud.go follows where the SDM is silent.
 const udModelVendor = "AuthenticAMD"
 
-// hostVendor is the host's CPUID leaf 0 vendor string.
-func hostVendor() string {
+// hostCPUID runs CPUID leaf (sub-leaf 0) on the host: EAX, EBX, ECX,
+// EDX, or ok false where the host cannot run code (CPUID leaves RSP and
+// the other registers Exec keeps alone).
+func hostCPUID(leaf uint32) (r [4]uint32, ok bool) {
 	var st hostexec.State
+	st.Regs[rAX] = uint64(leaf)
 	if hostexec.Exec([]byte{0x0f, 0xa2}, &st) != nil {
+		return r, false
+	}
+	return [4]uint32{uint32(st.Regs[rAX]), uint32(st.Regs[rBX]), uint32(st.Regs[rCX]), uint32(st.Regs[rDX])}, true
+}
+
+// hostVendor is the host's CPUID leaf 0 vendor string (EBX, EDX, ECX).
+func hostVendor() string {
+	r, ok := hostCPUID(0)
+	if !ok {
 		return ""
 	}
 	var b [12]byte
-	binary.LittleEndian.PutUint32(b[0:], uint32(st.Regs[rBX]))
-	binary.LittleEndian.PutUint32(b[4:], uint32(st.Regs[rDX]))
-	binary.LittleEndian.PutUint32(b[8:], uint32(st.Regs[rCX]))
+	binary.LittleEndian.PutUint32(b[0:], r[1])
+	binary.LittleEndian.PutUint32(b[4:], r[3])
+	binary.LittleEndian.PutUint32(b[8:], r[2])
 	return string(b[:])
 }
 
-// hostOSXSAVE reads CPUID.1:ECX.OSXSAVE[27] on the host (CPUID leaves
-// RSP and the other registers Exec keeps alone).
+// hostOSXSAVE reads CPUID.1:ECX.OSXSAVE[27] on the host.
 func hostOSXSAVE() bool {
-	var st hostexec.State
-	st.Regs[rAX] = 1
-	if hostexec.Exec([]byte{0x0f, 0xa2}, &st) != nil {
-		return false
-	}
-	return st.Regs[rCX]>>27&1 != 0
+	r, ok := hostCPUID(1)
+	return ok && r[2]>>27&1 != 0
 }
 
 // udInterp runs k in g and reports whether the instruction at CodeAddr
