@@ -377,12 +377,7 @@ func (c *CPU) buildFP(in *insn, inst *x86asm.Inst, va uint64) bool {
 		}
 		in.h = hPcmpstr
 		return true
-	case x86asm.MOVNTI:
-		// NP 0F C3 (SDM MOVNTI): 66, F2 or F3 make it #UD, in 16-bit
-		// code too, where 66 would pick the 32-bit size it has anyway.
-		if hasPrefix(inst, x86asm.PrefixDataSize) || hasPrefix(inst, x86asm.PrefixREP) || hasPrefix(inst, x86asm.PrefixREPN) {
-			return true
-		}
+	case x86asm.MOVNTI: // (its prefixes are #UD: prefixud.go npOps)
 		if operands(in, inst, va) == fMR {
 			in.h = hMovMR
 		}

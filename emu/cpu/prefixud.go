@@ -23,7 +23,9 @@ import "golang.org/x/arch/x86/x86asm"
 //     RDFSBASE..WRGSBASE (CR4.FSGSBASE), F3 /5 and /6 INCSSP and
 //     CLRSSBSY (CET), 66 /6 register TPAUSE, F3/F2 /6 register
 //     UMONITOR/UMWAIT (WAITPKG); every other combination is blank;
-//   - EMMS (NP 0F 77), XGETBV (NP 0F 01 D0), XSETBV (NP 0F 01 D1);
+//   - EMMS (NP 0F 77), XGETBV (NP 0F 01 D0), XSETBV (NP 0F 01 D1),
+//     MOVNTI (NP 0F C3; in 16-bit code too, where 66 would pick the
+//     32-bit size it has anyway);
 //   - RCPPS (NP 0F 53) and RSQRTPS (NP 0F 52), whose opcodes have only
 //     the NP and F3 (RCPSS, RSQRTSS) columns (Table A-3). x86asm takes
 //     the last of F2/F3 as the mandatory prefix, as the host does: F3 F2
@@ -35,7 +37,7 @@ var npOps = map[x86asm.Op]bool{
 	x86asm.LDMXCSR: true, x86asm.STMXCSR: true, x86asm.XSAVE: true, x86asm.XSAVE64: true,
 	x86asm.XRSTOR: true, x86asm.XRSTOR64: true, x86asm.XSAVEOPT: true, x86asm.XSAVEOPT64: true,
 	x86asm.CLFLUSH: true, x86asm.LFENCE: true, x86asm.MFENCE: true, x86asm.SFENCE: true,
-	x86asm.EMMS: true, x86asm.XGETBV: true, x86asm.XSETBV: true,
+	x86asm.EMMS: true, x86asm.XGETBV: true, x86asm.XSETBV: true, x86asm.MOVNTI: true,
 	x86asm.RCPPS: true, x86asm.RSQRTPS: true,
 }
 
