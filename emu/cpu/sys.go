@@ -638,6 +638,15 @@ func hSwapgs(c *CPU, in *insn) {
 	in.next.h(c, in.next)
 }
 
+// Descriptor caches SYSCALL/SYSRET and SYSENTER/SYSEXIT load, in
+// seg_desc access-rights form: flat (base 0, 4 GiB, G), code execute/read accessed (type 11),
+// stack read/write accessed (type 3), present; CS.D or CS.L as the target
+// mode says, SS.B (SDM SYSCALL, SYSRET, SYSENTER, SYSEXIT "Operation").
+const (
+	sysCS32, sysCS64, sysSS = 0xc09b, 0xa09b, 0xc093
+	dpl3                    = 3 << 5
+)
+
 // hSyscall: SYSCALL in 64-bit mode (SDM; STAR/LSTAR/SFMASK, §13). As on
 // Intel, SYSCALL and SYSRET are #UD outside 64-bit mode (AMD's legacy
 // and compatibility-mode forms through STAR/CSTAR are not offered).
@@ -650,8 +659,8 @@ func hSyscall(c *CPU, in *insn) {
 	c.r[rCX] = next
 	c.r[r11] = c.rflags() &^ flagRF
 	sel := uint16(c.star >> 32 & 0xfffc)
-	c.seg[segCS] = seg{sel: sel, limit: 0xffffffff, access: 0xa09b}
-	c.seg[segSS] = seg{sel: sel + 8, limit: 0xffffffff, access: 0xc093}
+	c.seg[segCS] = seg{sel: sel, limit: 0xffffffff, access: sysCS64}
+	c.seg[segSS] = seg{sel: sel + 8, limit: 0xffffffff, access: sysSS}
 	c.setRflags(c.rflags() &^ (c.sfmask | flagRF))
 	c.modeChanged()
 	c.leave(in, c.lstar)
@@ -675,25 +684,16 @@ func hSysret(c *CPU, in *insn) {
 	c.setRflags(c.r[r11] & m)
 	rip := c.r[rCX]
 	if in.op == 1 {
-		c.seg[segCS] = seg{sel: (base + 16) | 3, limit: 0xffffffff, access: 0xa0fb}
+		c.seg[segCS] = seg{sel: (base + 16) | 3, limit: 0xffffffff, access: sysCS64 | dpl3}
 	} else {
-		c.seg[segCS] = seg{sel: base | 3, limit: 0xffffffff, access: 0xc0fb}
+		c.seg[segCS] = seg{sel: base | 3, limit: 0xffffffff, access: sysCS32 | dpl3}
 		rip = uint64(uint32(rip))
 	}
 	c.seg[segSS].sel = (base + 8) | 3
-	c.seg[segSS].access = 0xc0f3
+	c.seg[segSS].access = sysSS | dpl3
 	c.modeChanged()
 	c.leave(in, rip)
 }
-
-// Descriptor caches SYSENTER and SYSEXIT load, in seg_desc access-rights
-// form: flat (base 0, 4 GiB, G), code execute/read accessed (type 11),
-// stack read/write accessed (type 3), present; CS.D or CS.L as the target
-// mode says, SS.B (SDM SYSENTER, SYSEXIT "Operation").
-const (
-	sysCS32, sysCS64, sysSS = 0xc09b, 0xa09b, 0xc093
-	dpl3                    = 3 << 5
-)
 
 // hSysenter: SYSENTER as Intel defines it (SDM Vol. 2B SYSENTER): valid
 // in protected, virtual-8086 and IA-32e mode (64-bit and compatibility)
