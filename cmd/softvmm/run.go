@@ -71,7 +71,9 @@ vCPUs all wait in HLT with nothing armed that could wake them (and no
 terminal input or --timeout) exits 8 with a message and the registers; a
 guest stopped by --max-insns or --timeout exits 124 with a message and
 its registers on standard error. softvmm's own failures are even: 2 for
-bad usage, 6 when the image or the VM cannot be set up.
+bad usage, 6 when the image or the VM cannot be set up or an output (the
+guest's console on standard output, --trace, --trace-exits, --debugcon)
+cannot be written.
 
 With --cpus N the BSP starts the APs with INIT/SIPI, and the vCPUs take
 turns of --quantum instructions in id order on one thread, so every run
@@ -104,7 +106,7 @@ func cmdRunIn(k *vmm.Kernel, td *vmm.Thread, args []string, stdin io.Reader, std
 	fs.SetOutput(&parseOut)
 	var rf runFlags
 	memFlag := sizeFlag{v: vmmapi.DefaultMem}
-	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix")
+	fs.Var(&memFlag, "mem", "guest RAM `SIZE` in bytes, or with a K, M or G suffix (1M at least)")
 	fs.Func("clock", "VM clock: `virtual` (default; time advances with retired instructions, 1 ns each, so every run is identical) or realtime (the host's monotonic clock, as bhyve)", func(v string) error {
 		switch v {
 		case "virtual":
